@@ -1,0 +1,5 @@
+import sys
+
+from gdbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,130 @@
+"""The Backend contract: how one numerical library runs a problem's gradient descent."""
+
+from __future__ import annotations
+
+import importlib.util
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdbench.problem import Instance, Problem
+from gdbench.trajectory import Trajectory, is_divergent
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a backend needs to prepare one run (besides the problem's instance)."""
+
+    lr: float
+    dtype: str  # "float32" or "float64"
+    device: str  # "cpu" or "cuda"
+    mode: str
+
+
+class Session(ABC):
+    """One prepared run: data already on the device, ready to step.
+
+    ``trajectory(steps)`` starts again from w0 and records every step on the host.
+    ``run_steps(n)`` advances ``n`` updates without recording or reading anything back:
+    this is what the timer measures. ``sync()`` waits until queued device work is done;
+    the timer calls it before every clock read. ``warmup()`` runs whatever compiles or
+    allocates on first use and returns how long that took, so it stays off the clock.
+    """
+
+    @abstractmethod
+    def trajectory(self, steps: int) -> Trajectory: ...
+
+    @abstractmethod
+    def run_steps(self, n: int) -> None: ...
+
+    def sync(self) -> None:
+        """Nothing to wait for on a synchronous library."""
+
+    def warmup(self) -> float | None:
+        """Seconds spent compiling on first use; None where nothing compiles."""
+        self.run_steps(1)
+        self.sync()
+        return None
+
+    def recompiled(self) -> bool:
+        """Whether compiled code was rebuilt since warmup (timings would include it)."""
+        return False
+
+
+class StepSession(Session):
+    """A session built on one host-visible step: subclasses define ``reset`` and ``step``.
+
+    ``step(record)`` performs one update; with ``record`` it returns the loss and gradient
+    before the update and the parameters after it, as NumPy values.
+    """
+
+    @abstractmethod
+    def reset(self) -> None: ...
+
+    @abstractmethod
+    def step(self, record: bool): ...
+
+    def trajectory(self, steps: int) -> Trajectory:
+        self.reset()
+        losses, grads, ws = [], [], []
+        for _ in range(steps):
+            loss, g, w = self.step(record=True)
+            losses.append(loss)
+            grads.append(g)
+            ws.append(w)
+            if is_divergent(loss, losses[0], w):
+                break  # stopped where it diverged; Trajectory marks the step
+        return Trajectory.from_steps(losses, grads, ws)
+
+    def run_steps(self, n: int) -> None:
+        for _ in range(n):
+            self.step(record=False)
+
+
+class Backend(ABC):
+    """A numerical library's way of running gradient descent.
+
+    ``modes`` lists its execution modes, ``default_mode`` the idiomatic one.
+    ``requires`` names the packages it imports; ``available()`` checks them without
+    importing, so that listing backends stays fast and a missing one is skipped with its
+    reason instead of raising ImportError.
+    """
+
+    name: str = ""
+    modes: tuple[str, ...] = ("eager",)
+    default_mode: str = "eager"
+    requires: tuple[str, ...] = ()
+    order: int = 100  # listing order; built-ins use the notebook's order
+
+    def available(self) -> tuple[bool, str]:
+        missing = [p for p in self.requires if importlib.util.find_spec(p) is None]
+        if missing:
+            return False, f"package not installed: {', '.join(missing)}"
+        return True, ""
+
+    def device_available(self, device: str) -> tuple[bool, str]:
+        """Whether this backend can run on ``device`` here (imports the library)."""
+        if device == "cpu":
+            return True, ""
+        return False, f"{self.name} runs on the CPU only"
+
+    def mode_available(self, mode: str, device: str) -> tuple[bool, str]:
+        if mode not in self.modes:
+            return False, f"{self.name} has no mode {mode!r}"
+        return True, ""
+
+    def device_name(self, device: str) -> str:
+        from gdbench.environment import cpu_model
+
+        return cpu_model() if device == "cpu" else device
+
+    @abstractmethod
+    def prepare(self, problem: Problem, inst: Instance, setup: Setup) -> Session: ...
+
+
+def host(x) -> np.ndarray:
+    """A float64 NumPy copy of a NumPy, torch or JAX value."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.array(x, dtype=np.float64)

@@ -1,0 +1,45 @@
+"""NumPy with the problem's hand-derived gradient: no autodiff anywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gdbench.backend import Backend, StepSession
+from gdbench.registry import register_backend
+
+
+class NumpySession(StepSession):
+    def __init__(self, problem, inst, setup):
+        dtype = np.dtype(setup.dtype)
+        self.problem = problem
+        self.data = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in inst.data.items()}
+        self.w0 = np.asarray(inst.w0, dtype=dtype)
+        self.lr = setup.lr
+        self.reset()
+
+    def reset(self):
+        self.w = self.w0.copy()
+
+    def step(self, record):
+        # Overflow in a diverging run is reported as divergence, not as a warning.
+        with np.errstate(all="ignore"):
+            loss = self.problem.loss(self.w, **self.data) if record else None
+            g = np.asarray(self.problem.grad(self.w, **self.data), dtype=self.w.dtype)
+            self.w = self.w - self.lr * g
+        if record:
+            return float(loss), g.astype(np.float64), self.w.astype(np.float64)
+        return None
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    order = 0
+    modes = ("eager",)
+    default_mode = "eager"
+    requires = ("numpy",)
+
+    def prepare(self, problem, inst, setup):
+        return NumpySession(problem, inst, setup)
+
+
+register_backend(NumpyBackend())

@@ -1,0 +1,45 @@
+"""PyTorch autograd: loss.backward(), update under torch.no_grad(), gradient zeroed."""
+
+from __future__ import annotations
+
+from gdbench.backend import StepSession, host
+from gdbench.backends.torch_common import TorchBackend, import_torch, sync_for, torch_dtype
+from gdbench.registry import register_backend
+
+
+class TorchAutogradSession(StepSession):
+    def __init__(self, problem, inst, setup):
+        torch = self.torch = import_torch()
+        dtype, device = torch_dtype(setup.dtype), setup.device
+        self.data = {k: torch.as_tensor(v, dtype=dtype, device=device)
+                     for k, v in inst.data.items()}
+        self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
+        self.lr = setup.lr
+        self.loss_fn = problem.loss
+        self.sync = sync_for(device)
+        self.reset()
+
+    def reset(self):
+        self.w = self.w0.clone().requires_grad_(True)
+
+    def step(self, record):
+        w = self.w
+        loss = self.loss_fn(w, **self.data)
+        loss.backward()
+        with self.torch.no_grad():
+            w -= self.lr * w.grad
+        out = (loss.item(), host(w.grad), host(w)) if record else None
+        w.grad.zero_()
+        return out
+
+
+class TorchAutogradBackend(TorchBackend):
+    name = "torch-autograd"
+    order = 1
+    modes = ("eager",)
+
+    def prepare(self, problem, inst, setup):
+        return TorchAutogradSession(problem, inst, setup)
+
+
+register_backend(TorchAutogradBackend())

@@ -1,0 +1,57 @@
+"""What the two torch backends share: import, devices, precision, synchronisation."""
+
+from __future__ import annotations
+
+import functools
+
+from gdbench.backend import Backend
+
+
+@functools.cache
+def import_torch():
+    import torch
+
+    # Full float32 matmuls on every device (no TF32), so GPU trajectories still agree.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    return torch
+
+
+class TorchBackend(Backend):
+    """Base of the torch backends: devices and modes; subclasses build the session."""
+
+    requires = ("torch",)
+    modes = ("eager", "compile", "cudagraph")
+    default_mode = "eager"
+
+    def device_available(self, device):
+        if device == "cpu":
+            return True, ""
+        torch = import_torch()
+        if device == "cuda" and torch.cuda.is_available():
+            return True, ""
+        return False, f"torch {torch.__version__} sees no CUDA device"
+
+    def mode_available(self, mode, device):
+        ok, why = super().mode_available(mode, device)
+        if ok and mode == "cudagraph" and device != "cuda":
+            return False, "cudagraph needs --device cuda"
+        return ok, why
+
+    def device_name(self, device):
+        if device == "cuda":
+            return import_torch().cuda.get_device_name()
+        return super().device_name(device)
+
+
+def torch_dtype(name: str):
+    return getattr(import_torch(), name)
+
+
+def sync_for(device: str):
+    """The synchronisation the timer needs before reading the clock."""
+    torch = import_torch()
+    if device == "cuda":
+        return torch.cuda.synchronize
+    return lambda: None

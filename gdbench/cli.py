@@ -1,0 +1,234 @@
+"""`python -m gdbench`: the command line. ``make_parser`` is separate from ``main`` so that
+tests drive the CLI in-process; every usage error is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from gdbench import registry
+
+DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda", "auto")
+COMMANDS = ("run", "list", "notebook", "gradcheck")
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2, before any work is done."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                   help="load a file that registers problems or backends (repeatable)")
+
+
+def _instance_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--problem", default=None, help="problem name(s), comma separated "
+                   "(default: all)")
+    p.add_argument("--n-samples", default=None, metavar="N",
+                   help="generated data with N samples (linreg); default: notebook data")
+    p.add_argument("--features", default=None, metavar="D", help="features of generated data")
+    p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m gdbench",
+                    description="Gradient descent on several backends: trajectories checked "
+                    "against float64 references, update loops timed. Without a command: run.")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    run = sub.add_parser("run", help="run problems × backends, check agreement, time, "
+                         "write CSVs (the default)")
+    _common(run)
+    _instance_options(run)
+    run.add_argument("--backend", default=None, help="backend name(s), comma separated "
+                     "(default: every available one)")
+    run.add_argument("--mode", default=None, help="execution mode(s), comma separated, or "
+                     "'all' (default: each backend's idiomatic mode)")
+    run.add_argument("--device", default="auto", help="cpu, cuda or auto (cpu, and cuda "
+                     "when available; default)")
+    run.add_argument("--dtype", default="float32", help="float32, float64 or both, comma "
+                     "separated (default float32)")
+    run.add_argument("--steps", default=None, help="update steps (default: the problem's)")
+    run.add_argument("--lr", default=None, help="learning rate (default: the problem's)")
+    run.add_argument("--threads", default=None, help="CPU threads for every backend "
+                     "(default: all available)")
+    run.add_argument("--time-budget", default="1.0", metavar="SECONDS",
+                     help="time spent measuring each cell (default 1.0)")
+    run.add_argument("--no-timing", action="store_true", help="check agreement only")
+    run.add_argument("--out", default=None, metavar="DIR", help="results folder "
+                     "(default: a new folder under results/)")
+    run.add_argument("--resume", default=None, metavar="DIR",
+                     help="finish an interrupted run in DIR, with the options it began with")
+
+    lst = sub.add_parser("list", help="problems and backends, with availability")
+    _common(lst)
+
+    nb = sub.add_parser("notebook", help="re-run the teaching notebook's four cells")
+    _common(nb)
+
+    gc = sub.add_parser("gradcheck", help="check hand-derived gradients against finite "
+                        "differences and autodiff")
+    _common(gc)
+    _instance_options(gc)
+    return parser
+
+
+# --- validation: every option checked before any work starts -----------------------------
+
+def _names(value: str | None, valid: dict | tuple, what: str) -> list[str]:
+    if value is None:
+        return list(valid)
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise UsageError(f"unknown {what} {', '.join(map(repr, unknown)) or repr(value)}; "
+                         f"valid: {', '.join(valid)}")
+    return list(dict.fromkeys(names))
+
+
+def _positive_int(value: str | None, what: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        raise UsageError(f"{what} must be a positive whole number, got {value!r}") from None
+    if not (math.isfinite(f) and f.is_integer() and f > 0):
+        raise UsageError(f"{what} must be a positive whole number, got {value!r}")
+    return int(f)
+
+
+def _seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise UsageError(f"--seed must be a whole number >= 0, got {value!r}")
+    return seed
+
+
+def _positive_float(value: str | None, what: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        f = math.nan
+    if not (math.isfinite(f) and f > 0):
+        raise UsageError(f"{what} must be a finite positive number, got {value!r}")
+    return f
+
+
+def _check_out(path: Path) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"--out {path} already exists and is not empty; results are never "
+                         "overwritten (choose a new folder, or --resume it)")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path} cannot be written ({parent} is not a writable folder)")
+
+
+def load_plugins(paths) -> None:
+    for p in paths:
+        try:
+            registry.load_plugin(p)
+        except registry.PluginError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def instance_args(args) -> dict:
+    return {"n_samples": _positive_int(args.n_samples, "--n-samples"),
+            "features": _positive_int(args.features, "--features"),
+            "seed": _seed(args.seed)}
+
+
+# --- commands --------------------------------------------------------------------------
+
+def cmd_list(args) -> int:
+    print("problems:")
+    for name, p in registry.problems().items():
+        print(f"  {name:<16} lr={p.default_lr:<5g} steps={p.default_steps:<4} {p.description}")
+    print("backends:")
+    for name, b in registry.backends().items():
+        ok, why = b.available()
+        state = "available" if ok else f"unavailable: {why}"
+        print(f"  {name:<16} modes={','.join(b.modes):<24} {state}")
+    return 0
+
+
+def cmd_notebook(args) -> int:
+    from gdbench import notebook
+
+    return notebook.main()
+
+
+def cmd_gradcheck(args) -> int:
+    from gdbench.gradcheck import check_gradient, format_check
+
+    names = _names(args.problem, registry.problems(), "problem")
+    sizes = instance_args(args)
+    ok = True
+    for name in names:
+        problem = registry.problems()[name]
+        c = check_gradient(problem, problem.make(**sizes))
+        print("\n".join(format_check(c)))
+        ok &= c.ok
+    return 0 if ok else 1
+
+
+def cmd_run(args) -> int:
+    from gdbench.plan import build_plan
+    from gdbench.run_command import execute_plan
+
+    if args.resume:
+        args = resume_args(args)
+    plan = build_plan(args)
+    return execute_plan(plan)
+
+
+def resume_args(args):
+    folder = Path(args.resume)
+    saved = folder / "command.json"
+    if not saved.is_file():
+        raise UsageError(f"--resume {folder}: no command.json there (not a gdbench run folder)")
+    stored = json.loads(saved.read_text())
+    stored.update(out=str(folder), resume=str(folder))
+    return argparse.Namespace(**stored)
+
+
+COMMAND_FUNCS = {"run": cmd_run, "list": cmd_list, "notebook": cmd_notebook,
+                 "gradcheck": cmd_gradcheck}
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]
+    return make_parser().parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parse(argv)
+        load_plugins(getattr(args, "plugin", []))
+        return COMMAND_FUNCS[args.command](args)
+    except UsageError as exc:
+        print(f"gdbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gdbench: interrupted; finished rows are kept", file=sys.stderr)
+        return 130

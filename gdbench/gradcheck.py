@@ -1,0 +1,102 @@
+"""Checks a hand-derived gradient against finite differences and autodiff, in float64."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdbench.autodiff import float64_gradient
+from gdbench.problem import Instance, Problem
+
+# Both sides are float64: autodiff should match to rounding, central differences to
+# their truncation and cancellation error (about 1e-10 relative for h ~ 1e-6).
+AUTODIFF_RTOL = 1e-8
+FD_RTOL = 1e-5
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """The hand-derived gradient at ``w`` beside two independent ones.
+
+    ``ratio`` is the least-squares factor hand ≈ ratio · autodiff (1 for a right gradient);
+    ``rel_err_*`` are ‖hand − other‖∞ / ‖other‖∞.
+    """
+
+    problem: str
+    w: np.ndarray
+    hand: np.ndarray
+    finite_diff: np.ndarray
+    autodiff: np.ndarray | None
+    autodiff_source: str
+    rel_err_fd: float
+    rel_err_autodiff: float | None
+    ratio: float
+    ok: bool
+    explanation: str
+
+
+def finite_differences(problem: Problem, w: np.ndarray, data: dict, h: float = 1e-6):
+    w = np.asarray(w, dtype=np.float64)
+    g = np.zeros_like(w)
+    for i in np.ndindex(w.shape):
+        step = h * max(1.0, abs(float(w[i])))
+        wp, wm = w.copy(), w.copy()
+        wp[i] += step
+        wm[i] -= step
+        g[i] = (float(problem.loss(wp, **data)) - float(problem.loss(wm, **data))) / (2 * step)
+    return g
+
+
+def _rel(a, b) -> float:
+    scale = float(np.abs(b).max()) if np.size(b) else 0.0
+    err = float(np.abs(a - b).max()) if np.size(b) else 0.0
+    return err / scale if scale > 0 else err
+
+
+def explain(ratio: float, n_samples: int) -> str:
+    if not np.isfinite(ratio):
+        return "the hand-derived gradient is not finite"
+    if n_samples > 1 and abs(ratio - n_samples) < 1e-6 * n_samples:
+        return (f"the hand-derived gradient is N = {n_samples} times too large: it sums over "
+                "the samples where the loss takes their mean (np.dot already sums, so a "
+                "following .mean() of that scalar divides by 1, not N)")
+    if n_samples > 1 and abs(ratio * n_samples - 1) < 1e-6:
+        return f"the hand-derived gradient is N = {n_samples} times too small"
+    if abs(ratio - 2) < 1e-6 or abs(ratio - 0.5) < 1e-6:
+        return f"the hand-derived gradient is off by a factor {ratio:g} (the 2 of the square?)"
+    if abs(ratio + 1) < 1e-6:
+        return "the hand-derived gradient has the wrong sign"
+    return f"the hand-derived gradient is not a multiple of the true one (ratio {ratio:.6g})"
+
+
+def check_gradient(problem: Problem, inst: Instance, w: np.ndarray | None = None) -> GradCheck:
+    """Compares ``problem.grad`` with central differences and a float64 autodiff gradient."""
+    w = np.asarray(inst.w0 if w is None else w, dtype=np.float64)
+    data = {k: np.asarray(v, dtype=np.float64) for k, v in inst.data.items()}
+    hand = np.asarray(problem.grad(w, **data), dtype=np.float64)
+    fd = finite_differences(problem, w, data)
+    grad_fn, source = float64_gradient(problem)
+    ad = None if source.startswith("hand") else grad_fn(w, data)
+    truth = ad if ad is not None else fd
+    denom = float(np.vdot(truth, truth))
+    ratio = float(np.vdot(hand, truth) / denom) if denom > 0 else float("nan")
+    rel_fd = _rel(hand, fd)
+    rel_ad = _rel(hand, ad) if ad is not None else None
+    ok = rel_fd <= FD_RTOL and (rel_ad is None or rel_ad <= AUTODIFF_RTOL)
+    text = "the hand-derived gradient agrees" if ok else explain(ratio, inst.n_samples)
+    return GradCheck(problem.name, w, hand, fd, ad, source, rel_fd, rel_ad, ratio, ok, text)
+
+
+def format_check(c: GradCheck) -> list[str]:
+    def show(a):
+        return np.array2string(np.asarray(a), precision=6, separator=", ")
+
+    lines = [f"gradient check of {c.problem!r} at w = {show(c.w)}:",
+             f"  hand-derived       {show(c.hand)}",
+             f"  finite differences {show(c.finite_diff)}   (rel. error {c.rel_err_fd:.3g})"]
+    if c.autodiff is not None:
+        lines.append(f"  autodiff ({c.autodiff_source}) {show(c.autodiff)}   "
+                     f"(rel. error {c.rel_err_autodiff:.3g})")
+    lines.append(f"  ratio hand/true = {c.ratio:.6g}: {'OK' if c.ok else 'WRONG'}, {c.explanation}")
+    return lines

@@ -1,0 +1,135 @@
+"""Result CSVs: flat rows, written atomically as each cell finishes, never overwritten.
+
+Column order is fixed here and documented in the README.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+import numpy as np
+
+SPEC_COLUMNS = ["problem", "backend", "mode", "device", "dtype", "data", "n_samples",
+                "features", "seed", "lr", "steps"]
+SUMMARY_COLUMNS = [*SPEC_COLUMNS,
+    "status", "reason", "steps_run", "diverged_step", "ref_diverged_step",
+    "final_loss", "final_w", "final_w_norm",
+    "max_rel_dev", "tol", "first_bad_step", "agrees", "reference",
+    "time_per_step_s", "time_per_step_iqr_s", "repeats", "steps_per_block", "compile_s",
+    "timing_warning",
+    "threads", "device_name", "cpu_model", "python", "numpy", "torch", "jax", "git_commit",
+    "timestamp",
+]
+TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
+
+
+class ResultsExist(Exception):
+    """The output folder already holds results and would be overwritten."""
+
+
+def new_run_dir(root: Path | str = "results", prefix: str = "run") -> Path:
+    """A folder under ``root`` named by the UTC time, never one that already exists."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{prefix}-{stamp}"
+    path, i = base, 1
+    while path.exists():
+        path = base.with_name(f"{base.name}-{i}")
+        i += 1
+    return path
+
+
+def trajectory_frame(spec_cols: dict, traj):
+    """One row per step: spec columns, step, loss, then w / w_i and grad / grad_i."""
+    import pandas as pd
+
+    n = traj.steps
+    cols = {k: [v] * n for k, v in spec_cols.items()}
+    cols["step"] = np.arange(1, n + 1)
+    cols["loss"] = traj.loss
+    for name, arr in (("w", traj.w), ("grad", traj.grad)):
+        flat = arr.reshape(n, -1)
+        if flat.shape[1] == 1:
+            cols[name] = flat[:, 0]
+        else:
+            for i in range(flat.shape[1]):
+                cols[f"{name}_{i}"] = flat[:, i]
+    return pd.DataFrame(cols)
+
+
+def _atomic_csv(df, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+
+
+def _param_order(columns) -> list:
+    def key(c):
+        head, _, tail = c.partition("_")
+        return (head != "w", c != head, int(tail) if tail.isdigit() else -1)
+
+    return sorted(columns, key=key)
+
+
+class ResultWriter:
+    """Keeps every finished row and rewrites the CSVs after each cell.
+
+    A new folder is created; an existing one is only reopened with ``resume=True``, and
+    then its rows are kept and extended, never replaced.
+    """
+
+    def __init__(self, out: Path, summary: str = "summary.csv",
+                 trajectories: str | None = "trajectories.csv", resume: bool = False):
+        import pandas as pd
+
+        self.out = Path(out)
+        self.summary_path = self.out / summary
+        self.traj_path = self.out / trajectories if trajectories else None
+        if not resume and self.summary_path.exists():
+            raise ResultsExist(f"{self.summary_path} exists; choose a new --out or --resume it")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict] = []
+        self.traj = []
+        if resume and self.summary_path.exists():
+            self.rows = pd.read_csv(self.summary_path, keep_default_na=False,
+                                    na_values=[""]).to_dict("records")
+            if self.traj_path and self.traj_path.exists():
+                self.traj = [pd.read_csv(self.traj_path)]
+
+    def done_keys(self) -> set[tuple]:
+        from gdbench.spec import RunSpec
+
+        fields = RunSpec.__dataclass_fields__
+        return {_normal_key(RunSpec(**{k: r[k] for k in fields}).key()) for r in self.rows}
+
+    def add(self, row: dict, traj_df=None) -> None:
+        self.rows.append(row)
+        if traj_df is not None:
+            self.traj.append(traj_df)
+        self.flush(traj_changed=traj_df is not None)
+
+    def summary(self):
+        import pandas as pd
+
+        df = pd.DataFrame(self.rows)
+        extra = [c for c in df.columns if c not in SUMMARY_COLUMNS]
+        return df.reindex(columns=SUMMARY_COLUMNS + extra)
+
+    def flush(self, traj_changed: bool = True) -> None:
+        import pandas as pd
+
+        _atomic_csv(self.summary(), self.summary_path)
+        if self.traj_path and traj_changed and self.traj:
+            df = pd.concat(self.traj, ignore_index=True)
+            first = [*TRAJECTORY_ID, "step", "loss"]
+            params = _param_order([c for c in df.columns if c not in first])
+            _atomic_csv(df[first + params], self.traj_path)
+
+
+def _normal_key(key: tuple) -> tuple:
+    """Keys read back from CSV may hold floats where specs hold ints."""
+    return tuple(int(v) if isinstance(v, float | np.floating) and float(v).is_integer() else v
+                 for v in key)

@@ -1,0 +1,171 @@
+"""Runs cells: prepares a backend, records its trajectory, compares it, times it.
+
+``execute`` is a plain function of a RunSpec so that it can run in a worker process: with
+timing on, each backend gets its own process, so one library's thread pools, JIT caches
+or GPU memory pools cannot disturb another's timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdbench import registry
+from gdbench.agreement import compare, tolerance
+from gdbench.backend import Setup
+from gdbench.environment import available_cpus, environment
+from gdbench.results import trajectory_frame
+from gdbench.spec import RunSpec
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How cells run: whether and how long to time, threads, plugins to load in workers."""
+
+    timing: bool = True
+    budget_s: float = 1.0
+    threads: int | None = None
+    plugins: tuple[str, ...] = ()
+    isolate: bool = True
+
+
+@functools.lru_cache(maxsize=8)
+def instance(problem: str, data: str, n_samples: int, features: int, seed: int):
+    p = registry.problems()[problem]
+    return p.make() if data == "default" else p.make(n_samples, features, seed)
+
+
+@functools.lru_cache(maxsize=8)
+def reference(instance_args: tuple, lr: float, steps: int):
+    p = registry.problems()[instance_args[0]]
+    return p.reference(instance(*instance_args), lr, steps)
+
+
+def spec_columns(spec: RunSpec) -> dict:
+    cols = spec.asdict()
+    del cols["steps"]
+    return cols
+
+
+def reference_frame(spec: RunSpec):
+    """The float64 reference's own rows for trajectories.csv (backend 'reference')."""
+    traj, _ = reference(spec.instance_args(), spec.lr, spec.steps)
+    cols = spec_columns(spec)
+    cols.update(backend="reference", mode="closed-form-or-float64", device="cpu",
+                dtype="float64")
+    return trajectory_frame(cols, traj)
+
+
+def base_row(spec: RunSpec, threads: int | None) -> dict:
+    row = spec.asdict()
+    row.update(environment())
+    row["threads"] = threads or available_cpus()
+    return row
+
+
+def skipped_row(spec: RunSpec, reason: str, threads: int | None = None) -> dict:
+    row = base_row(spec, threads)
+    row.update(status="skipped", reason=reason)
+    return row
+
+
+def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
+    """Runs one cell; returns its summary row and its trajectory rows (or None)."""
+    from gdbench.timing import measure
+
+    row = base_row(spec, opts.threads)
+    problem = registry.problems()[spec.problem]
+    backend = registry.backends()[spec.backend]
+    try:
+        inst = instance(*spec.instance_args())
+        ref, ref_source = reference(spec.instance_args(), spec.lr, spec.steps)
+        row.update(reference=ref_source,
+                   ref_diverged_step=ref.diverged_step or "",
+                   device_name=backend.device_name(spec.device))
+        session = backend.prepare(problem, inst, Setup(spec.lr, spec.dtype, spec.device,
+                                                       spec.mode))
+        traj = session.trajectory(spec.steps)
+        tol = tolerance(spec.dtype, spec.steps, inst.n_samples * inst.features or 1)
+        agr = compare(traj, ref, tol)
+        row.update(status="diverged" if traj.diverged_step else "ok", reason=agr.detail,
+                   steps_run=traj.steps, diverged_step=traj.diverged_step or "",
+                   max_rel_dev=agr.max_rel_dev, tol=tol, first_bad_step=agr.first_bad_step or "",
+                   agrees=agr.agrees)
+        if traj.steps:
+            w = traj.w[-1]
+            row.update(final_loss=float(traj.loss[-1]),
+                       final_w=float(w.reshape(-1)[0]) if w.size == 1 else "",
+                       final_w_norm=float(np.linalg.norm(w)))
+        if opts.timing and not traj.diverged_step:
+            t = measure(session, opts.budget_s)
+            row.update(time_per_step_s=t.median, time_per_step_iqr_s=t.iqr, repeats=t.repeats,
+                       steps_per_block=t.steps_per_block,
+                       compile_s="" if t.compile_s is None else t.compile_s,
+                       timing_warning=t.warning)
+        return row, trajectory_frame(spec_columns(spec), traj)
+    except Exception as exc:  # one failing cell is recorded; the rest of the run goes on
+        row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0],
+                   agrees=False)
+        return row, None
+
+
+def _init_worker(plugins: tuple[str, ...], threads: int | None) -> None:
+    if threads:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+    for path in plugins:
+        registry.load_plugin(path)
+
+
+def thread_environment(threads: int | None) -> dict[str, str]:
+    """Variables that size BLAS/OpenMP/XLA pools; set before a worker imports anything."""
+    if not threads:
+        return {}
+    env = {v: str(threads) for v in THREAD_VARIABLES}
+    if threads == 1:
+        env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                            " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+                            ).strip()
+    return env
+
+
+def apply_threads_here(threads: int | None) -> None:
+    """In-process runs: what can still be set after start-up."""
+    if threads:
+        _init_worker((), threads)
+
+
+def run_cells(specs: Iterable[RunSpec], opts: Options,
+              on_done: Callable[[RunSpec, dict, object], None]) -> None:
+    """Runs the cells backend by backend, in one worker process per backend when timing."""
+    by_backend: dict[str, list[RunSpec]] = {}
+    for s in specs:
+        by_backend.setdefault(s.backend, []).append(s)
+    for cells in by_backend.values():
+        if not (opts.timing and opts.isolate):
+            for s in cells:
+                on_done(s, *execute(s, opts))
+            continue
+        saved = {k: os.environ.get(k) for k in thread_environment(opts.threads)}
+        os.environ.update(thread_environment(opts.threads))
+        try:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(opts.plugins, opts.threads)) as pool:
+                for s in cells:
+                    on_done(s, *pool.submit(execute, s, opts).result())
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

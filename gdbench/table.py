@@ -1,0 +1,78 @@
+"""The printed summary table: one line per cell."""
+
+from __future__ import annotations
+
+import math
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def seconds(s: float | None) -> str:
+    if s is None:
+        return ""
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if s >= scale or unit == "ns":
+            return f"{s / scale:.3g} {unit}"
+    return ""
+
+
+def verdict(row: dict) -> str:
+    status = row.get("status")
+    if status == "skipped":
+        return f"skipped: {row.get('reason')}"
+    if status == "error":
+        return f"ERROR: {row.get('reason')}"
+    agrees = row.get("agrees") in (True, "True", "true", 1)
+    word = "agrees" if agrees else f"DISAGREES: {row.get('reason')}"
+    if status == "diverged":
+        return f"diverged at step {int(float(row['diverged_step']))}, {word}"
+    return word
+
+
+def speedups(rows: list[dict]) -> dict[int, float]:
+    """time(numpy) / time(cell) for cells with a numpy run of the same problem and size."""
+    base = {}
+    for r in rows:
+        t = _num(r.get("time_per_step_s"))
+        if r.get("backend") == "numpy" and t:
+            base[(r["problem"], r.get("n_samples"), r.get("features"), r["dtype"])] = t
+    out = {}
+    for i, r in enumerate(rows):
+        t = _num(r.get("time_per_step_s"))
+        b = base.get((r["problem"], r.get("n_samples"), r.get("features"), r["dtype"]))
+        if t and b:
+            out[i] = b / t
+    return out
+
+
+def format_table(rows: list[dict]) -> str:
+    header = ["problem", "N×D", "backend", "mode", "device", "dtype", "final w", "final loss",
+              "max dev", "time/step (median ± IQR)", "vs numpy", "verdict"]
+    ups = speedups(rows)
+    lines = []
+    for i, r in enumerate(rows):
+        w, norm = _num(r.get("final_w")), _num(r.get("final_w_norm"))
+        loss, dev = _num(r.get("final_loss")), _num(r.get("max_rel_dev"))
+        t, iqr = _num(r.get("time_per_step_s")), _num(r.get("time_per_step_iqr_s"))
+        n, d = _num(r.get("n_samples")), _num(r.get("features"))
+        lines.append([
+            str(r["problem"]), f"{int(n)}×{int(d)}" if n and d else "",
+            str(r["backend"]), str(r["mode"]), str(r["device"]), str(r["dtype"]),
+            f"{w:.7g}" if w is not None else (f"‖w‖={norm:.6g}" if norm is not None else ""),
+            f"{loss:.7g}" if loss is not None else "",
+            f"{dev:.2g}" if dev is not None else "",
+            f"{seconds(t)} ± {seconds(iqr)}" if t is not None else "",
+            f"{ups[i]:.2f}×" if i in ups else "",
+            verdict(r),
+        ])
+    widths = [max(len(h), *(len(x[j]) for x in lines)) if lines else len(h)
+              for j, h in enumerate(header)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)),
+                      *(fmt.format(*x).rstrip() for x in lines)])

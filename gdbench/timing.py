@@ -1,0 +1,95 @@
+"""Timing the update loop: blocks of steps, synchronised clock reads, raw samples kept.
+
+Follows torch.utils.benchmark's blocked_autorange: the block of steps grows until one
+block takes long enough that the clock's own overhead is negligible, then blocks are
+repeated until the spread is small or the time budget is spent. The backend's ``sync`` is
+called before every clock read, so queued GPU work is inside the interval it belongs to.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+MIN_BLOCK_S = 0.02  # ~10^4 times perf_counter's overhead and resolution
+MIN_REPEATS = 5
+MAX_REPEATS = 200
+TARGET_IQR_FRAC = 0.05  # stop early once IQR/median falls below this
+WARN_IQR_FRAC = 0.10  # above this, a result carries a warning
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Raw block times and what is derived from them.
+
+    ``samples_s[i]`` is the wall time of block i of ``steps_per_block`` steps; every
+    statistic below is per step, derived from those samples.
+    """
+
+    samples_s: tuple[float, ...]
+    steps_per_block: int
+    compile_s: float | None = None
+    per_step: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "per_step", np.asarray(self.samples_s) / self.steps_per_block)
+
+    @property
+    def repeats(self) -> int:
+        return len(self.samples_s)
+
+    @cached_property
+    def median(self) -> float:
+        return float(np.median(self.per_step))
+
+    @cached_property
+    def iqr(self) -> float:
+        q1, q3 = np.percentile(self.per_step, [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def warning(self) -> str:
+        if self.median > 0 and self.iqr / self.median > WARN_IQR_FRAC:
+            return f"noisy: IQR is {100 * self.iqr / self.median:.0f}% of the median"
+        return ""
+
+
+def time_block(session, steps: int, clock=time.perf_counter) -> float:
+    session.sync()
+    t0 = clock()
+    session.run_steps(steps)
+    session.sync()
+    return clock() - t0
+
+
+class RecompiledError(RuntimeError):
+    """Compiled code was rebuilt while being timed: the timing would include compilation."""
+
+
+def measure(session, budget_s: float = 1.0, min_block_s: float = MIN_BLOCK_S,
+            clock=time.perf_counter) -> Timing:
+    """Times ``session.run_steps``; warm-up and compilation happen first, off the clock."""
+    compile_s = session.warmup()
+    block = 1
+    while True:  # grow the block until one takes at least min_block_s
+        t = time_block(session, block, clock)
+        if t >= min_block_s or block >= 1 << 24:
+            break
+        block *= 10 if t < min_block_s / 20 else 2
+    samples = [t]
+    deadline = clock() + budget_s
+    while len(samples) < MAX_REPEATS:
+        samples.append(time_block(session, block, clock))
+        if len(samples) >= MIN_REPEATS:
+            per = np.asarray(samples)
+            q1, med, q3 = np.percentile(per, [25, 50, 75])
+            if (q3 - q1) <= TARGET_IQR_FRAC * med and len(samples) >= 2 * MIN_REPEATS:
+                break
+            if clock() > deadline:
+                break
+    if session.recompiled():
+        raise RecompiledError("compiled step was rebuilt during timing")
+    return Timing(tuple(samples), block, compile_s)
