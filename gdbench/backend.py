@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -38,18 +39,29 @@ class Session(ABC):
     @abstractmethod
     def run_steps(self, n: int) -> None: ...
 
-    def sync(self) -> None:
-        """Nothing to wait for on a synchronous library."""
+    # Whether the first call compiles (jit, torch.compile); its time is then compile_s.
+    compiles: bool = False
+    compile_s: float | None = None
 
-    def warmup(self) -> float | None:
-        """Seconds spent compiling on first use; None where nothing compiles."""
-        self.run_steps(1)
-        self.sync()
+    def sync(self) -> None:
+        """Waits for queued device work; a synchronous library has none."""
         return None
 
-    def recompiled(self) -> bool:
-        """Whether compiled code was rebuilt since warmup (timings would include it)."""
-        return False
+    def compile_count(self) -> int:
+        """How many compiled programs exist; a change while timing means a recompilation."""
+        return 0
+
+    def warmup(self, steps: int = 3) -> float | None:
+        """Runs the first call (compiling where the mode compiles) and a few more steps,
+        all off the clock; returns the first call's seconds where it compiled, else None."""
+        t0 = time.perf_counter()
+        self.run_steps(1)
+        self.sync()
+        if self.compiles and self.compile_s is None:
+            self.compile_s = time.perf_counter() - t0
+        self.run_steps(steps)
+        self.sync()
+        return self.compile_s if self.compiles else None
 
 
 class StepSession(Session):
@@ -68,8 +80,11 @@ class StepSession(Session):
     def trajectory(self, steps: int) -> Trajectory:
         self.reset()
         losses, grads, ws = [], [], []
-        for _ in range(steps):
+        for k in range(steps):
+            t0 = time.perf_counter()
             loss, g, w = self.step(record=True)
+            if k == 0 and self.compiles and self.compile_s is None:
+                self.compile_s = time.perf_counter() - t0  # the first call compiles
             losses.append(loss)
             grads.append(g)
             ws.append(w)

@@ -73,6 +73,7 @@ def measure(session, budget_s: float = 1.0, min_block_s: float = MIN_BLOCK_S,
             clock=time.perf_counter) -> Timing:
     """Times ``session.run_steps``; warm-up and compilation happen first, off the clock."""
     compile_s = session.warmup()
+    compiled = session.compile_count()
     block = 1
     while True:  # grow the block until one takes at least min_block_s
         t = time_block(session, block, clock)
@@ -90,6 +91,6 @@ def measure(session, budget_s: float = 1.0, min_block_s: float = MIN_BLOCK_S,
                 break
             if clock() > deadline:
                 break
-    if session.recompiled():
+    if session.compile_count() != compiled:
         raise RecompiledError("compiled step was rebuilt during timing")
     return Timing(tuple(samples), block, compile_s)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 
 import numpy as np
 
@@ -52,8 +51,8 @@ class JaxStepSession(_JaxBase, StepSession):
 
     def __init__(self, problem, inst, setup):
         super().__init__(problem, inst, setup)
-        self.jitted = setup.mode == "jit"
-        self.step_fn = self.jax.jit(self.update) if self.jitted else self.update
+        self.compiles = setup.mode == "jit"
+        self.step_fn = self.jax.jit(self.update) if self.compiles else self.update
         self.reset()
 
     def reset(self):
@@ -65,22 +64,14 @@ class JaxStepSession(_JaxBase, StepSession):
             return float(loss), np.asarray(g, np.float64), np.asarray(self.w, np.float64)
         return None
 
-    def warmup(self):
-        if not self.jitted:
-            return super().warmup()
-        t0 = time.perf_counter()
-        self.step(record=False)
-        self.sync()
-        compile_s = time.perf_counter() - t0
-        self._cache = self.step_fn._cache_size()
-        return compile_s
-
-    def recompiled(self):
-        return self.jitted and self.step_fn._cache_size() != self._cache
+    def compile_count(self):
+        return self.step_fn._cache_size() if self.compiles else 0
 
 
 class JaxScanSession(_JaxBase, Session):
     """scan: every step of the loop, trajectory included, fused into one device program."""
+
+    compiles = True
 
     def __init__(self, problem, inst, setup):
         super().__init__(problem, inst, setup)
@@ -94,7 +85,10 @@ class JaxScanSession(_JaxBase, Session):
         self.scan = jax.jit(lambda w, n: jax.lax.scan(body, w, None, length=n),
                             static_argnums=1)
         # ...and dynamic for the timed one, so that growing blocks do not recompile.
-        self.loop = jax.jit(lambda w, n: jax.lax.fori_loop(0, n, lambda i, w: update(w, self.data)[0], w))
+        def loop(w, n):
+            return jax.lax.fori_loop(0, n, lambda i, w: update(w, self.data)[0], w)
+
+        self.loop = jax.jit(loop)
         self.w = self.w0
 
     def trajectory(self, steps):
@@ -104,16 +98,8 @@ class JaxScanSession(_JaxBase, Session):
     def run_steps(self, n):
         self.w = self.loop(self.w, n)
 
-    def warmup(self):
-        t0 = time.perf_counter()
-        self.run_steps(1)
-        self.sync()
-        compile_s = time.perf_counter() - t0
-        self._cache = self.loop._cache_size()
-        return compile_s
-
-    def recompiled(self):
-        return self.loop._cache_size() != self._cache
+    def compile_count(self):
+        return self.loop._cache_size()
 
 
 class JaxBackend(Backend):

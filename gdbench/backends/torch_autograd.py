@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from gdbench.backend import StepSession, host
-from gdbench.backends.torch_common import TorchBackend, import_torch, sync_for, torch_dtype
+from gdbench.backends.torch_common import (
+    TorchBackend,
+    TorchSessionMixin,
+    compiled,
+    import_torch,
+    sync_for,
+    torch_dtype,
+)
 from gdbench.registry import register_backend
 
 
-class TorchAutogradSession(StepSession):
+class TorchAutogradSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
         torch = self.torch = import_torch()
         dtype, device = torch_dtype(setup.dtype), setup.device
@@ -15,7 +22,10 @@ class TorchAutogradSession(StepSession):
                      for k, v in inst.data.items()}
         self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
         self.lr = setup.lr
-        self.loss_fn = problem.loss
+        # compile/cudagraph: forward and (through AOTAutograd) backward are compiled; the
+        # update of w stays one eager in-place op, as in the idiomatic loop.
+        self.compiles = setup.mode != "eager"
+        self.loss_fn = compiled(problem.loss, setup.mode)
         self.sync = sync_for(device)
         self.reset()
 
@@ -36,7 +46,6 @@ class TorchAutogradSession(StepSession):
 class TorchAutogradBackend(TorchBackend):
     name = "torch-autograd"
     order = 1
-    modes = ("eager",)
 
     def prepare(self, problem, inst, setup):
         return TorchAutogradSession(problem, inst, setup)

@@ -18,6 +18,13 @@ def import_torch():
     return torch
 
 
+class TorchSessionMixin:
+    """Compile bookkeeping shared by the torch sessions."""
+
+    def compile_count(self):
+        return compile_count() if self.compiles else 0
+
+
 class TorchBackend(Backend):
     """Base of the torch backends: devices and modes; subclasses build the session."""
 
@@ -43,6 +50,25 @@ class TorchBackend(Backend):
         if device == "cuda":
             return import_torch().cuda.get_device_name()
         return super().device_name(device)
+
+
+def compiled(fn, mode: str):
+    """torch.compile for the `compile` mode; `cudagraph` adds CUDA-graph replay of the
+    compiled step (torch.compile's reduce-overhead mode), which removes per-kernel launch
+    cost on the GPU. One graph, static shapes: a recompilation would show in the counter."""
+    torch = import_torch()
+    if mode == "eager":
+        return fn
+    options = {"fullgraph": True, "dynamic": False}
+    if mode == "cudagraph":
+        options["mode"] = "reduce-overhead"
+    return torch.compile(fn, **options)
+
+
+def compile_count() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
 
 
 def torch_dtype(name: str):

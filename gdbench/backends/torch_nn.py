@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from gdbench.backend import StepSession, host
-from gdbench.backends.torch_common import TorchBackend, import_torch, sync_for, torch_dtype
+from gdbench.backends.torch_common import (
+    TorchBackend,
+    TorchSessionMixin,
+    compiled,
+    import_torch,
+    sync_for,
+    torch_dtype,
+)
 from gdbench.registry import register_backend
 
 
@@ -25,22 +32,27 @@ def param_module(problem, w0):
     return ParamLoss()
 
 
-class TorchNNSession(StepSession):
+class TorchNNSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
         torch = self.torch = import_torch()
         dtype, device = torch_dtype(setup.dtype), setup.device
         self.data = {k: torch.as_tensor(v, dtype=dtype, device=device)
                      for k, v in inst.data.items()}
         self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
-        self.problem, self.lr = problem, setup.lr
+        self.compiles = setup.mode != "eager"
         self.sync = sync_for(device)
+        # A problem may offer its idiomatic module (nn.Linear + nn.MSELoss for linreg).
+        build = getattr(problem, "torch_nn_module", None)
+        self.module = build(self.w0) if build else param_module(problem, self.w0)
+        (self.param,) = self.module.parameters()
+        self.model = compiled(self.module, setup.mode)
+        self.opt = torch.optim.SGD(self.module.parameters(), lr=setup.lr)
         self.reset()
 
     def reset(self):
-        # A problem may offer its idiomatic module (nn.Linear + nn.MSELoss for linreg).
-        build = getattr(self.problem, "torch_nn_module", None)
-        self.model = build(self.w0) if build else param_module(self.problem, self.w0)
-        self.opt = self.torch.optim.SGD(self.model.parameters(), lr=self.lr)
+        with self.torch.no_grad():
+            self.param.copy_(self.w0.reshape(self.param.shape))
+        self.param.grad = None
 
     def step(self, record):
         self.opt.zero_grad()
@@ -49,15 +61,13 @@ class TorchNNSession(StepSession):
         self.opt.step()
         if not record:
             return None
-        (p,) = self.model.parameters()
         shape = self.w0.shape
-        return loss.item(), host(p.grad.reshape(shape)), host(p.reshape(shape))
+        return loss.item(), host(self.param.grad.reshape(shape)), host(self.param.reshape(shape))
 
 
 class TorchNNBackend(TorchBackend):
     name = "torch-nn"
     order = 2
-    modes = ("eager",)
 
     def prepare(self, problem, inst, setup):
         return TorchNNSession(problem, inst, setup)
