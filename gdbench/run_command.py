@@ -23,7 +23,8 @@ def row_key(row: dict) -> tuple:
     return RunSpec(**{k: row[k] for k in RunSpec.__dataclass_fields__}).key()
 
 
-def execute_plan(plan, stream=sys.stderr) -> int:
+def execute_plan(plan, stream=None) -> int:
+    stream = stream or sys.stderr
     writer = ResultWriter(plan.out, resume=plan.resume)
     if not plan.resume:
         (plan.out / "command.json").write_text(json.dumps(plan.saved, indent=2) + "\n")

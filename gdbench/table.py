@@ -31,7 +31,10 @@ def verdict(row: dict) -> str:
     agrees = row.get("agrees") in (True, "True", "true", 1)
     word = "agrees" if agrees else f"DISAGREES: {row.get('reason')}"
     if status == "diverged":
-        return f"diverged at step {int(float(row['diverged_step']))}, {word}"
+        word = f"diverged at step {int(float(row['diverged_step']))}, {word}"
+    warning = row.get("timing_warning")
+    if isinstance(warning, str) and warning:
+        word += f"; timing {warning}"
     return word
 
 

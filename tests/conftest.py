@@ -1,0 +1,54 @@
+"""Shared fixtures. Backends whose package is missing are skipped with the reason."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from gdbench import registry
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parents[1]
+
+
+def require(package: str):
+    return pytest.mark.skipif(importlib.util.find_spec(package) is None,
+                              reason=f"{package} is not installed")
+
+
+def cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+needs_cuda = pytest.mark.skipif(not cuda_available(), reason="no CUDA device on this machine")
+
+
+def backend_mode_params(device: str = "cpu"):
+    """Every backend × mode runnable on ``device``; unavailable ones skip with their reason."""
+    params = []
+    for name, backend in registry.backends().items():
+        ok, why = backend.available()
+        for mode in backend.modes:
+            marks = [] if ok else [pytest.mark.skip(reason=f"{name}: {why}")]
+            if ok and mode == "cudagraph" and device != "cuda":
+                continue
+            params.append(pytest.param(name, mode, id=f"{name}-{mode}", marks=marks))
+    return params
+
+
+@pytest.fixture(autouse=True)
+def _isolated_registry():
+    """Plugins loaded by one test stay out of the next one's registry."""
+    registry.problems()  # discover the built-ins first
+    problems, backends = dict(registry._PROBLEMS), dict(registry._BACKENDS)
+    yield
+    registry._PROBLEMS.clear()
+    registry._PROBLEMS.update(problems)
+    registry._BACKENDS.clear()
+    registry._BACKENDS.update(backends)

@@ -1,0 +1,73 @@
+"""Every backend and mode against the float64 reference: tight in float64, within the
+dtype's tolerance in float32, and step 1 against the closed form by value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gdbench import registry
+from gdbench.agreement import compare, tolerance
+from gdbench.backend import Setup
+
+from .conftest import backend_mode_params
+
+CASES = [
+    ("quadratic", {}, 0.1, 15),
+    ("linreg", {}, 0.01, 100),
+    ("linreg", {"n_samples": 300, "features": 4, "seed": 3}, 0.05, 50),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("backend", "mode"), backend_mode_params())
+@pytest.mark.parametrize(("problem", "sizes", "lr", "steps"), CASES,
+                         ids=["quadratic", "linreg-notebook", "linreg-300x4"])
+def test_backend_agrees_with_reference(problem, sizes, lr, steps, backend, mode, dtype):
+    p = registry.problems()[problem]
+    inst = p.make(**sizes)
+    ref, _ = p.reference(inst, lr, steps)
+    session = registry.backends()[backend].prepare(p, inst, Setup(lr, dtype, "cpu", mode))
+    traj = session.trajectory(steps)
+    assert traj.steps == steps and traj.diverged_step is None
+    tol = tolerance(dtype, steps, inst.n_samples * inst.features or 1)
+    agreement = compare(traj, ref, tol)
+    assert agreement.agrees, agreement.detail
+    if dtype == "float64":
+        assert agreement.max_rel_dev < 1e-12
+    # Step 1 by value, from the closed forms: loss and grad at w0, then w0 − lr·grad.
+    if problem == "quadratic":
+        assert (traj.loss[0], traj.grad[0], traj.w[0]) == pytest.approx((100, 20, 8))
+    else:
+        X, y = inst.data["X"], inst.data["y"]
+        g0 = -2 * X.T @ y / len(y)
+        rtol = 1e-6 if dtype == "float32" else 1e-13
+        np.testing.assert_allclose(traj.loss[0], (y**2).mean(), rtol=rtol)
+        np.testing.assert_allclose(traj.grad[0], g0, rtol=rtol)
+        np.testing.assert_allclose(traj.w[0], -lr * g0, rtol=rtol)
+
+
+@pytest.mark.parametrize(("backend", "mode"), backend_mode_params())
+def test_backend_keeps_float32(backend, mode):
+    # A float32 run must really compute in float32: its loss differs from float64's.
+    p = registry.problems()["linreg"]
+    inst = p.make(200, 3, 0)
+    losses = {}
+    for dtype in ("float32", "float64"):
+        s = registry.backends()[backend].prepare(p, inst, Setup(0.05, dtype, "cpu", mode))
+        losses[dtype] = s.trajectory(5).loss
+    assert not np.array_equal(losses["float32"], losses["float64"])
+    np.testing.assert_allclose(losses["float32"], losses["float64"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(("backend", "mode"), backend_mode_params())
+def test_divergence_is_reported_at_the_same_step_as_the_reference(backend, mode):
+    # lr = 1.5 on w²: w_k = 10·(−2)^k, loss grows 4× a step and passes 10⁶·100 at step 11.
+    p = registry.problems()["quadratic"]
+    inst = p.make()
+    ref, _ = p.reference(inst, 1.5, 15)
+    s = registry.backends()[backend].prepare(p, inst, Setup(1.5, "float32", "cpu", mode))
+    traj = s.trajectory(15)
+    assert ref.diverged_step == 11
+    assert traj.diverged_step == 11
+    assert compare(traj, ref, tolerance("float32", 15)).agrees
