@@ -123,7 +123,9 @@ class ResultWriter:
 
         _atomic_csv(self.summary(), self.summary_path)
         if self.traj_path and traj_changed and self.traj:
+            # A resumed run may meet a reference it already wrote: one row per run and step.
             df = pd.concat(self.traj, ignore_index=True)
+            df = df.drop_duplicates(subset=[*TRAJECTORY_ID, "step"], keep="first")
             first = [*TRAJECTORY_ID, "step", "loss"]
             params = _param_order([c for c in df.columns if c not in first])
             _atomic_csv(df[first + params], self.traj_path)

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,8 +114,8 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
                        timing_warning=t.warning)
         return row, trajectory_frame(spec_columns(spec), traj)
     except Exception as exc:  # one failing cell is recorded; the rest of the run goes on
-        row.update(status="error", reason=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                   agrees=False)
+        message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        row.update(status="error", reason=message, agrees=False)
         return row, None
 
 
@@ -144,6 +145,36 @@ def apply_threads_here(threads: int | None) -> None:
         _init_worker((), threads)
 
 
+def error_row(spec: RunSpec, reason: str, threads: int | None) -> dict:
+    row = base_row(spec, threads)
+    row.update(status="error", reason=reason, agrees=False)
+    return row
+
+
+def _in_worker(cells: list[RunSpec], opts: Options, on_done) -> None:
+    """One spawned process for these cells; a crashed worker is an error row, and a fresh
+    process takes the remaining cells."""
+    pending = list(cells)
+    ctx = multiprocessing.get_context("spawn")
+    while pending:
+        pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(opts.plugins, opts.threads))
+        try:
+            while pending:
+                spec = pending[0]
+                try:
+                    row, traj = pool.submit(execute, spec, opts).result()
+                except BrokenProcessPool as exc:
+                    pending.pop(0)
+                    on_done(spec, error_row(spec, f"worker process died: {exc}", opts.threads),
+                            None)
+                    break
+                pending.pop(0)
+                on_done(spec, row, traj)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run_cells(specs: Iterable[RunSpec], opts: Options,
               on_done: Callable[[RunSpec, dict, object], None]) -> None:
     """Runs the cells backend by backend, in one worker process per backend when timing."""
@@ -158,11 +189,7 @@ def run_cells(specs: Iterable[RunSpec], opts: Options,
         saved = {k: os.environ.get(k) for k in thread_environment(opts.threads)}
         os.environ.update(thread_environment(opts.threads))
         try:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(opts.plugins, opts.threads)) as pool:
-                for s in cells:
-                    on_done(s, *pool.submit(execute, s, opts).result())
+            _in_worker(cells, opts, on_done)
         finally:
             for k, v in saved.items():
                 if v is None:

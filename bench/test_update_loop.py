@@ -1,0 +1,62 @@
+"""The update loop of every backend × mode (× device), timed by pytest-benchmark.
+
+Each round runs a block of update steps through the same Session (step functions and
+``sync``) that ``python -m gdbench`` times; the sync is inside the timed function, so
+queued GPU work is counted. Compilation happens in the untimed warm-up before the first
+round, and ``benchmark.pedantic`` adds warm-up rounds on top. Groups put one problem and
+size side by side; ``extra_info`` carries backend, mode, device, dtype, N, D.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from gdbench import registry
+from gdbench.backend import Setup
+
+DEVICES = ["cpu"]
+if importlib.util.find_spec("torch") is not None:
+    import torch
+
+    if torch.cuda.is_available():
+        DEVICES.append("cuda")
+
+
+def cells():
+    for name, backend in registry.backends().items():
+        ok, why = backend.available()
+        for mode in backend.modes:
+            for device in DEVICES:
+                marks = [] if ok else [pytest.mark.skip(reason=f"{name}: {why}")]
+                runnable = (backend.device_available(device)[0]
+                            and backend.mode_available(mode, device)[0])
+                if ok and not runnable:
+                    continue  # e.g. numpy on cuda, cudagraph on the CPU
+                yield pytest.param(name, mode, device, id=f"{name}-{mode}-{device}",
+                                   marks=marks)
+
+
+@pytest.mark.parametrize("dtype", ["float32"])
+@pytest.mark.parametrize(("backend", "mode", "device"), list(cells()))
+def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, request):
+    n, d = size
+    steps = int(request.config.getoption("--gd-steps"))
+    if backend == "jax" and mode == "eager" and n * d > 10**6:
+        pytest.skip("jax eager dispatches op by op; too slow to benchmark at this size")
+    problem = registry.problems()["linreg"]
+    inst = problem.make(n, d, 0)
+    session = registry.backends()[backend].prepare(problem, inst,
+                                                   Setup(0.01, dtype, device, mode))
+    compile_s = session.warmup()
+
+    def block():
+        session.run_steps(steps)
+        session.sync()
+
+    benchmark.group = f"linreg N={n} D={d} {dtype}"
+    benchmark.extra_info.update(backend=backend, mode=mode, device=device, dtype=dtype,
+                                n_samples=n, features=d, steps_per_round=steps,
+                                compile_s=compile_s)
+    benchmark.pedantic(block, rounds=20, iterations=1, warmup_rounds=2)

@@ -1,0 +1,106 @@
+"""Faults: a failing or crashing cell is recorded and the run goes on; an interrupted run
+keeps its rows and resumes without redoing or duplicating a cell."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gdbench.cli import main
+
+PLUGIN = '''
+import os
+from pathlib import Path
+
+import gdbench
+from gdbench.backends.numpy_hand import NumpySession
+
+HERE = Path(__file__).parent
+
+
+class Faulty(NumpySession):
+    def step(self, record):
+        marker = HERE / "interrupt-once"
+        if self.kind == "interrupt" and marker.exists():
+            marker.unlink()
+            raise KeyboardInterrupt  # as Ctrl-C would, in the middle of a cell
+        if self.kind == "raise":
+            raise MemoryError("CUDA out of memory (simulated)")
+        if self.kind == "crash":
+            os._exit(3)  # a native crash takes the whole worker process down
+        return super().step(record)
+
+
+def backend(kind):
+    class B(gdbench.Backend):
+        name = f"faulty-{kind}"
+        requires = ("numpy",)
+
+        def prepare(self, problem, inst, setup):
+            s = Faulty(problem, inst, setup)
+            s.kind = kind
+            return s
+
+    return B()
+
+
+for kind in ("raise", "crash", "interrupt"):
+    gdbench.register_backend(backend(kind))
+'''
+
+
+def plugin(tmp_path):
+    path = tmp_path / "faulty.py"
+    path.write_text(PLUGIN)
+    return str(path)
+
+
+def test_an_exception_in_one_cell_is_an_error_row_and_the_run_goes_on(tmp_path):
+    out = tmp_path / "out"
+    code = main(["--plugin", plugin(tmp_path), "--backend", "faulty-raise,numpy",
+                 "--no-timing", "--out", str(out)])
+    assert code == 1
+    s = pd.read_csv(out / "summary.csv")
+    bad = s[s.backend == "faulty-raise"]
+    assert (bad.status == "error").all()
+    assert bad.reason.str.contains("MemoryError: CUDA out of memory").all()
+    assert (s[s.backend == "numpy"].status == "ok").all()
+
+
+def test_a_crashed_worker_is_an_error_row_and_the_run_goes_on(tmp_path):
+    out = tmp_path / "out"
+    code = main(["--plugin", plugin(tmp_path), "--backend", "faulty-crash,numpy",
+                 "--time-budget", "0.01", "--out", str(out)])
+    assert code == 1
+    s = pd.read_csv(out / "summary.csv")
+    assert s[s.backend == "faulty-crash"].reason.str.contains("worker process died").all()
+    assert len(s[s.backend == "faulty-crash"]) == 2  # a new worker took the next cell
+    assert (s[s.backend == "numpy"].status == "ok").all()
+
+
+def test_interrupt_keeps_rows_and_resume_finishes_without_duplicates(tmp_path):
+    path = plugin(tmp_path)
+    args = ["--plugin", path, "--backend", "numpy,faulty-interrupt,jax",
+            "--dtype", "float32,float64", "--no-timing"]
+    out = tmp_path / "out"
+    (tmp_path / "interrupt-once").write_text("")
+    assert main([*args, "--out", str(out)]) == 130
+    partial = pd.read_csv(out / "summary.csv")
+    assert 0 < len(partial) < 12
+    assert main(["--resume", str(out)]) == 0
+    resumed = pd.read_csv(out / "summary.csv")
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    whole = pd.read_csv(tmp_path / "whole" / "summary.csv")
+    cols = ["problem", "backend", "mode", "device", "dtype", "status", "final_loss", "agrees"]
+    key = ["problem", "backend", "dtype"]
+    pd.testing.assert_frame_equal(resumed[cols].sort_values(key).reset_index(drop=True),
+                                  whole[cols].sort_values(key).reset_index(drop=True))
+    # The finished rows were kept as they were, not redone.
+    assert resumed.timestamp.iloc[: len(partial)].tolist() == partial.timestamp.tolist()
+    t_res = pd.read_csv(out / "trajectories.csv")
+    t_all = pd.read_csv(tmp_path / "whole" / "trajectories.csv")
+    assert len(t_res) == len(t_all)
+
+
+def test_resume_of_a_folder_that_is_no_run_is_a_usage_error(tmp_path, capsys):
+    assert main(["--resume", str(tmp_path)]) == 2
+    assert "no command.json" in capsys.readouterr().err
