@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,12 @@ SUMMARY_COLUMNS = [*SPEC_COLUMNS,
     "timestamp",
 ]
 TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
+
+
+def clean_text(value: str) -> str:
+    """One line of text: control characters (newlines, CR, NUL …) become spaces, so that a
+    message can never break a CSV row, whatever a backend's exception said."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in value).strip()
 
 
 class ResultsExist(Exception):
@@ -106,7 +113,7 @@ class ResultWriter:
         return {_normal_key(RunSpec(**{k: r[k] for k in fields}).key()) for r in self.rows}
 
     def add(self, row: dict, traj_df=None) -> None:
-        self.rows.append(row)
+        self.rows.append({k: clean_text(v) if isinstance(v, str) else v for k, v in row.items()})
         if traj_df is not None:
             self.traj.append(traj_df)
         self.flush(traj_changed=traj_df is not None)
