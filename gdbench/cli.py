@@ -5,10 +5,11 @@ tests drive the CLI in-process; every usage error is one line on stderr and exit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
-import os
 import sys
+import tempfile
 from pathlib import Path
 
 from gdbench import registry
@@ -135,11 +136,20 @@ def _check_out(path: Path) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(f"--out {path} already exists and is not empty; results are never "
                          "overwritten (choose a new folder, or --resume it)")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {path} cannot be written ({parent} is not a writable folder)")
+
+
+def make_out(path: Path) -> None:
+    """Creates the results folder, proving it writable; the last check before any work."""
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise UsageError(f"--out {path} cannot be written ({exc.strerror or exc})") from None
 
 
 def load_plugins(paths) -> None:

@@ -15,6 +15,7 @@ from gdbench.cli import (
     _positive_float,
     _positive_int,
     instance_args,
+    make_out,
 )
 from gdbench.results import new_run_dir
 from gdbench.runner import Options
@@ -142,4 +143,5 @@ def build_plan(args) -> Plan:
                       plugins=tuple(str(Path(p).resolve()) for p in args.plugin))
     saved = {k: getattr(args, k) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)
+    make_out(out)
     return Plan(specs, skipped, ordered, options, out, resume, saved)
