@@ -16,7 +16,7 @@ from gdbench import registry
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda", "auto")
-COMMANDS = ("run", "list", "notebook", "gradcheck")
+COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report")
 
 
 class UsageError(Exception):
@@ -42,6 +42,47 @@ def _instance_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
 
 
+def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
+    _common(p)
+    p.add_argument("--problem", default=None, help="problem name(s), comma separated "
+                   "(default: all)")
+    if sweep:
+        p.add_argument("--n-samples", default="1e3,1e4,1e5,1e6,1e7", metavar="N[,N]",
+                       help="sample counts of generated data (default 1e3,1e4,1e5,1e6,1e7)")
+        p.add_argument("--features", default="1", metavar="D[,D]",
+                       help="feature counts (default 1)")
+    else:
+        p.add_argument("--n-samples", default=None, metavar="N",
+                       help="generated data with N samples (linreg); default: notebook data")
+        p.add_argument("--features", default=None, metavar="D",
+                       help="features of generated data")
+    p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
+    p.add_argument("--backend", default=None, help="backend name(s), comma separated "
+                   "(default: every available one)")
+    p.add_argument("--mode", default="all" if sweep else None,
+                   help="execution mode(s), comma separated, or 'all' (default: "
+                   + ("all)" if sweep else "each backend's idiomatic mode)"))
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cpu, and cuda "
+                   "when available; default)")
+    p.add_argument("--dtype", default="float32", help="float32, float64 or both, comma "
+                   "separated (default float32)")
+    p.add_argument("--steps", default="20" if sweep else None,
+                   help="update steps checked against the reference (default: "
+                   + ("20)" if sweep else "the problem's)"))
+    p.add_argument("--lr", default=None, help="learning rate (default: the problem's)")
+    p.add_argument("--threads", default=None, help="CPU threads for every backend "
+                   "(default: all available)")
+    p.add_argument("--time-budget", default="0.5" if sweep else "1.0", metavar="SECONDS",
+                   help="time spent measuring each cell (default "
+                   + ("0.5)" if sweep else "1.0)"))
+    if not sweep:
+        p.add_argument("--no-timing", action="store_true", help="check agreement only")
+    p.add_argument("--out", default=None, metavar="DIR", help="results folder (default: a "
+                   f"new folder under results/{'sweep' if sweep else 'run'}-<UTC time>)")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="finish an interrupted run in DIR, with the options it began with")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m gdbench",
                     description="Gradient descent on several backends: trajectories checked "
@@ -50,27 +91,15 @@ def make_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run problems × backends, check agreement, time, "
                          "write CSVs (the default)")
-    _common(run)
-    _instance_options(run)
-    run.add_argument("--backend", default=None, help="backend name(s), comma separated "
-                     "(default: every available one)")
-    run.add_argument("--mode", default=None, help="execution mode(s), comma separated, or "
-                     "'all' (default: each backend's idiomatic mode)")
-    run.add_argument("--device", default="auto", help="cpu, cuda or auto (cpu, and cuda "
-                     "when available; default)")
-    run.add_argument("--dtype", default="float32", help="float32, float64 or both, comma "
-                     "separated (default float32)")
-    run.add_argument("--steps", default=None, help="update steps (default: the problem's)")
-    run.add_argument("--lr", default=None, help="learning rate (default: the problem's)")
-    run.add_argument("--threads", default=None, help="CPU threads for every backend "
-                     "(default: all available)")
-    run.add_argument("--time-budget", default="1.0", metavar="SECONDS",
-                     help="time spent measuring each cell (default 1.0)")
-    run.add_argument("--no-timing", action="store_true", help="check agreement only")
-    run.add_argument("--out", default=None, metavar="DIR", help="results folder "
-                     "(default: a new folder under results/)")
-    run.add_argument("--resume", default=None, metavar="DIR",
-                     help="finish an interrupted run in DIR, with the options it began with")
+    _run_options(run, sweep=False)
+    sweep = sub.add_parser("sweep", help="time a grid of sizes × backends × modes against the "
+                           "memory roofline; CSV, plots, report")
+    _run_options(sweep, sweep=True)
+    machine = sub.add_parser("machine", help="measure this machine's memory read bandwidth")
+    _common(machine)
+    report = sub.add_parser("report", help="(re)write plots and report.md of a sweep folder")
+    _common(report)
+    report.add_argument("folder", help="a sweep's results folder")
 
     lst = sub.add_parser("list", help="problems and backends, with availability")
     _common(lst)
@@ -108,6 +137,16 @@ def _positive_int(value: str | None, what: str) -> int | None:
     if not (math.isfinite(f) and f.is_integer() and f > 0):
         raise UsageError(f"{what} must be a positive whole number, got {value!r}")
     return int(f)
+
+
+def _size_list(value: str | None, what: str) -> list[int | None]:
+    """A comma-separated list of sizes (1e6 notation welcome); [None] when not given."""
+    if value is None:
+        return [None]
+    items = [v for v in str(value).split(",") if v.strip()]
+    if not items:
+        raise UsageError(f"{what} must be a positive whole number, got {value!r}")
+    return list(dict.fromkeys(_positive_int(v.strip(), what) for v in items))
 
 
 def _seed(value: str) -> int:
@@ -204,24 +243,53 @@ def cmd_run(args) -> int:
     from gdbench.plan import build_plan
     from gdbench.run_command import execute_plan
 
-    if args.resume:
-        args = resume_args(args)
     plan = build_plan(args)
+    plan.saved["command"] = "run"
     return execute_plan(plan)
 
 
+def cmd_sweep(args) -> int:
+    from gdbench.sweep import cmd_sweep as sweep
+
+    return sweep(args)
+
+
+def cmd_machine(args) -> int:
+    from gdbench.bandwidth import main as machine
+
+    return machine()
+
+
+def cmd_report(args) -> int:
+    folder = Path(args.folder)
+    for name in ("sweep.csv", "trajectories.csv", "machine.json"):
+        if not (folder / name).is_file():
+            raise UsageError(f"{folder} is not a sweep folder (no {name})")
+    try:
+        from gdbench.report import write_report
+    except ImportError as exc:
+        raise UsageError(f"the report needs matplotlib ({exc}); "
+                         "pip install 'gdbench[plot]'") from None
+    print(f"report: {write_report(folder)}")
+    return 0
+
+
 def resume_args(args):
+    """The options an interrupted run or sweep began with, from its command.json."""
     folder = Path(args.resume)
     saved = folder / "command.json"
     if not saved.is_file():
         raise UsageError(f"--resume {folder}: no command.json there (not a gdbench run folder)")
     stored = json.loads(saved.read_text())
+    stored.setdefault("command", "run")
+    stored.setdefault("no_timing", False)
     stored.update(out=str(folder), resume=str(folder))
     return argparse.Namespace(**stored)
 
 
-COMMAND_FUNCS = {"run": cmd_run, "list": cmd_list, "notebook": cmd_notebook,
-                 "gradcheck": cmd_gradcheck}
+COMMAND_FUNCS = {"run": cmd_run, "sweep": cmd_sweep, "list": cmd_list,
+                 "notebook": cmd_notebook, "gradcheck": cmd_gradcheck, "machine": cmd_machine,
+                 "report": cmd_report}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -234,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parse(argv)
+        if getattr(args, "resume", None):
+            args = resume_args(args)
         load_plugins(getattr(args, "plugin", []))
         return COMMAND_FUNCS[args.command](args)
     except UsageError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from gdbench.cli import (
     _names,
     _positive_float,
     _positive_int,
-    instance_args,
+    _seed,
+    _size_list,
     make_out,
 )
 from gdbench.results import new_run_dir
@@ -79,15 +81,59 @@ def _modes(choice: str | None, backend, device: str) -> list[tuple[str, str]]:
 def instance_sizes(problem, sizes: dict) -> dict:
     """RunSpec's data fields: generated data where sizes are given and the problem takes them."""
     if problem.sized and (sizes["n_samples"] or sizes["features"]):
-        inst = problem.make(sizes["n_samples"], sizes["features"], sizes["seed"])
-        data = "generated"
-    else:
-        inst, data = problem.make(), "default"
-    seed = sizes["seed"] if data == "generated" else 0
-    return {"n_samples": inst.n_samples, "features": inst.features, "seed": seed, "data": data}
+        return {"n_samples": sizes["n_samples"] or problem.default_n_samples,
+                "features": sizes["features"] or problem.default_features,
+                "seed": sizes["seed"], "data": "generated"}
+    inst = problem.make()
+    return {"n_samples": inst.n_samples, "features": inst.features, "seed": 0, "data": "default"}
 
 
-def build_plan(args) -> Plan:
+def size_grid(args, single: bool) -> list[dict]:
+    """Every (n_samples, features) asked for, each with the seed; `run` takes one of each."""
+    ns = _size_list(args.n_samples, "--n-samples")
+    ds = _size_list(args.features, "--features")
+    if single and (len(ns) > 1 or len(ds) > 1):
+        raise UsageError("run takes one --n-samples and one --features; use sweep for lists")
+    seed = _seed(args.seed)
+    grid = [{"n_samples": n, "features": d, "seed": seed} for n in ns for d in ds]
+    for g in grid:
+        check_memory(g["n_samples"] or 0, g["features"] or 1)
+    return grid
+
+
+def check_memory(n: int, d: int) -> None:
+    """Generated data live in float64 (generation, reference) and in the run's dtype: refuse
+    sizes that would not fit, before any work."""
+    need = 3 * 8 * n * d + 3 * 8 * n
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > 0.6 * total:
+        raise UsageError(f"N×D = {n}×{d} needs about {need / 1024**3:.1f} GiB, more than this "
+                         f"machine's {total / 1024**3:.0f} GiB allows")
+
+
+def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mode, lr, steps):
+    """(spec, reason) for every cell of one problem instance; reason is '' for a cell to run."""
+    for dtype in dtypes:
+        for bname in b_names:
+            def spec(mode_, device, _b=bname, _dt=dtype):
+                return RunSpec(problem.name, _b, mode_, device, _dt, lr, steps, **sizes)
+
+            if bname in unavailable:
+                yield spec(registry.backends()[bname].default_mode, "cpu"), unavailable[bname]
+                continue
+            backend = available[bname]
+            for device in devices[bname]:
+                if device == "cuda?":
+                    yield spec(backend.default_mode, "cuda"), backend.device_available("cuda")[1]
+                    continue
+                for m, why in _modes(mode, backend, device):
+                    yield spec(m, device), why
+
+
+def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     problems = registry.problems()
     all_backends = registry.backends()
     p_names = _names(args.problem, problems, "problem")
@@ -98,11 +144,11 @@ def build_plan(args) -> Plan:
         _names(args.mode, valid_modes, "mode (for the chosen backends)")
     steps = _positive_int(args.steps, "--steps")
     lr = _positive_float(args.lr, "--lr")
-    sizes = instance_args(args)
+    grid = size_grid(args, single_size)
     threads = _positive_int(args.threads, "--threads")
     budget = _positive_float(args.time_budget, "--time-budget")
     resume = bool(getattr(args, "resume", None))
-    out = Path(args.out) if args.out else new_run_dir()
+    out = Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
     if not resume:
         _check_out(out)
 
@@ -115,33 +161,16 @@ def build_plan(args) -> Plan:
     specs, skipped, ordered = [], [], []
     for pname in p_names:
         problem = problems[pname]
-        p_lr = lr or problem.default_lr
-        p_steps = steps or problem.default_steps
-        p_sizes = instance_sizes(problem, sizes)
-        for dtype in dtypes:
-            for bname in b_names:
-                if bname in unavailable:
-                    spec = RunSpec(pname, bname, all_backends[bname].default_mode, "cpu", dtype,
-                                   p_lr, p_steps, **p_sizes)
-                    skipped.append((spec, unavailable[bname]))
-                    ordered.append(spec)
-                    continue
-                backend = available[bname]
-                for device in devices[bname]:
-                    if device == "cuda?":
-                        spec = RunSpec(pname, bname, backend.default_mode, "cuda", dtype, p_lr,
-                                       p_steps, **p_sizes)
-                        skipped.append((spec, backend.device_available("cuda")[1]))
-                        ordered.append(spec)
-                        continue
-                    for mode, why in _modes(args.mode, backend, device):
-                        spec = RunSpec(pname, bname, mode, device, dtype, p_lr, p_steps,
-                                       **p_sizes)
-                        (skipped.append((spec, why)) if why else specs.append(spec))
-                        ordered.append(spec)
-    options = Options(timing=not args.no_timing, budget_s=budget, threads=threads,
-                      plugins=tuple(str(Path(p).resolve()) for p in args.plugin))
-    saved = {k: getattr(args, k) for k in SAVED_OPTIONS}
+        instances = list(dict.fromkeys(tuple(instance_sizes(problem, g).items()) for g in grid))
+        for sizes in instances:
+            for spec, why in _cells(problem, dict(sizes), dtypes, b_names, available,
+                                    unavailable, devices, args.mode,
+                                    lr or problem.default_lr, steps or problem.default_steps):
+                (skipped.append((spec, why)) if why else specs.append(spec))
+                ordered.append(spec)
+    options = Options(timing=not getattr(args, "no_timing", False), budget_s=budget,
+                      threads=threads, plugins=tuple(str(Path(p).resolve()) for p in args.plugin))
+    saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)
     make_out(out)
     return Plan(specs, skipped, ordered, options, out, resume, saved)

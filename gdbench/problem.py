@@ -46,8 +46,10 @@ class Problem(ABC):
     description: str = ""
     default_lr: float = 0.01
     default_steps: int = 100
-    # Whether --n-samples/--features/--seed change the instance.
+    # Whether --n-samples/--features/--seed change the instance, and their defaults.
     sized: bool = False
+    default_n_samples: int = 1000
+    default_features: int = 1
     order: int = 100  # listing order; built-ins use the notebook's order
 
     @abstractmethod
@@ -86,6 +88,15 @@ class Problem(ABC):
                 if not np.isfinite(loss) or not np.all(np.isfinite(w)):
                     break
         return Trajectory.from_steps(losses, grads, ws), f"float64 iteration, {source} gradient"
+
+    def bytes_per_step(self, inst: Instance, itemsize: int) -> int:
+        """The roofline's cost model: the least memory traffic of one update step, every
+        data array read once; the parameters are negligible beside the data."""
+        return itemsize * sum(int(v.size) for v in inst.data.values())
+
+    def flops_per_step(self, inst: Instance) -> int | None:
+        """Floating-point operations of one update step, where the problem states them."""
+        return None
 
     def hessian_max_eig(self, inst: Instance) -> float | None:
         """Largest eigenvalue of the loss's Hessian, where known (stability bound 2/λ)."""

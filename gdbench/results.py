@@ -89,10 +89,12 @@ class ResultWriter:
     """
 
     def __init__(self, out: Path, summary: str = "summary.csv",
-                 trajectories: str | None = "trajectories.csv", resume: bool = False):
+                 trajectories: str | None = "trajectories.csv", resume: bool = False,
+                 columns: list[str] | None = None):
         import pandas as pd
 
         self.out = Path(out)
+        self.columns = columns or SUMMARY_COLUMNS
         self.summary_path = self.out / summary
         self.traj_path = self.out / trajectories if trajectories else None
         if not resume and self.summary_path.exists():
@@ -122,8 +124,8 @@ class ResultWriter:
         import pandas as pd
 
         df = pd.DataFrame(self.rows)
-        extra = [c for c in df.columns if c not in SUMMARY_COLUMNS]
-        return df.reindex(columns=SUMMARY_COLUMNS + extra)
+        extra = [c for c in df.columns if c not in self.columns]
+        return df.reindex(columns=self.columns + extra)
 
     def flush(self, traj_changed: bool = True) -> None:
         import pandas as pd

@@ -1,4 +1,4 @@
-"""`gdbench run`: executes a plan, writing every row as its cell finishes."""
+"""`gdbench run` (and `sweep`): executes a plan, writing every row as its cell finishes."""
 
 from __future__ import annotations
 
@@ -23,9 +23,50 @@ def row_key(row: dict) -> tuple:
     return RunSpec(**{k: row[k] for k in RunSpec.__dataclass_fields__}).key()
 
 
-def execute_plan(plan, stream=None) -> int:
+class Progress:
+    """One line per finished cell; with ``bar``, a tqdm bar (cell running, time left)."""
+
+    def __init__(self, total: int, stream, bar: bool):
+        self.total, self.stream, self.count = total, stream, 0
+        self.start = time.perf_counter()
+        self.bar = None
+        if bar:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+            else:
+                self.bar = tqdm(total=total, file=stream, unit="cell", dynamic_ncols=True)
+
+    def starting(self, spec: RunSpec) -> None:
+        if self.bar is not None:
+            self.bar.set_description(f"{spec.problem} N={spec.n_samples} D={spec.features} "
+                                     f"{spec.backend}/{spec.mode} {spec.device} {spec.dtype}")
+
+    def done(self, spec: RunSpec, row: dict) -> None:
+        self.count += 1
+        t = row.get("time_per_step_s")
+        timing = f", {seconds(t)}/step" if isinstance(t, float) else ""
+        line = (f"[{self.count}/{self.total}] {spec.problem} {spec.backend}/{spec.mode} "
+                f"{spec.device} {spec.dtype} N={spec.n_samples} D={spec.features}: "
+                f"{verdict(row)}{timing}")
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+            self.bar.update(1)
+        else:
+            elapsed = time.perf_counter() - self.start
+            print(f"{line}  ({elapsed:.0f}s)", file=self.stream)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def execute_plan(plan, stream=None, summary: str = "summary.csv",
+                 columns: list[str] | None = None, bar: bool = False) -> int:
+    """Runs the plan's cells not already done; every finished row is on disk at once."""
     stream = stream or sys.stderr
-    writer = ResultWriter(plan.out, resume=plan.resume)
+    writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
     if not plan.resume:
         (plan.out / "command.json").write_text(json.dumps(plan.saved, indent=2) + "\n")
     done = writer.done_keys()
@@ -40,24 +81,21 @@ def execute_plan(plan, stream=None) -> int:
 
     seen_refs = set()
     for s in todo:
-        ref_key = (s.problem, s.n_samples, s.features, s.seed, s.lr, s.steps)
+        ref_key = (s.instance_args(), s.lr, s.steps)
         if ref_key not in seen_refs:
             seen_refs.add(ref_key)
             writer.traj.append(reference_frame(s))
 
-    total, start = len(todo), time.perf_counter()
+    progress = Progress(len(todo), stream, bar)
 
     def on_done(spec, row, traj):
         writer.add(row, traj)
-        i = on_done.count = on_done.count + 1
-        t = row.get("time_per_step_s")
-        timing = f", {seconds(t)}/step" if isinstance(t, float) else ""
-        elapsed = time.perf_counter() - start
-        print(f"[{i}/{total}] {spec.problem} {spec.backend}/{spec.mode} {spec.device} "
-              f"{spec.dtype}: {verdict(row)}{timing}  ({elapsed:.0f}s)", file=stream)
+        progress.done(spec, row)
 
-    on_done.count = 0
-    run_cells(todo, plan.options, on_done)
+    try:
+        run_cells(todo, plan.options, on_done, progress.starting)
+    finally:
+        progress.close()
     rank = {_normal_key(s.key()): i for i, s in enumerate(plan.ordered)}
     rows = sorted(writer.summary().to_dict("records"),
                   key=lambda r: rank.get(_normal_key(row_key(r)), len(rank)))

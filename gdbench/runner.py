@@ -23,6 +23,7 @@ from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
 from gdbench.environment import available_cpus, environment
 from gdbench.results import trajectory_frame
+from gdbench.roofline import roofline_columns
 from gdbench.spec import RunSpec
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -37,6 +38,8 @@ class Options:
     threads: int | None = None
     plugins: tuple[str, ...] = ()
     isolate: bool = True
+    # Measured read bandwidth per device (sweep): adds the roofline columns to each row.
+    limits: dict | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -112,6 +115,8 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
                        steps_per_block=t.steps_per_block,
                        compile_s="" if t.compile_s is None else t.compile_s,
                        timing_warning=t.warning)
+        if opts.limits is not None:
+            row.update(roofline_columns(row, problem, inst, opts.limits))
         return row, trajectory_frame(spec_columns(spec), traj)
     except Exception as exc:  # one failing cell is recorded; the rest of the run goes on
         message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
@@ -151,7 +156,7 @@ def error_row(spec: RunSpec, reason: str, threads: int | None) -> dict:
     return row
 
 
-def _in_worker(cells: list[RunSpec], opts: Options, on_done) -> None:
+def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
     """One spawned process for these cells; a crashed worker is an error row, and a fresh
     process takes the remaining cells."""
     pending = list(cells)
@@ -162,6 +167,7 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done) -> None:
         try:
             while pending:
                 spec = pending[0]
+                on_start(spec)
                 try:
                     row, traj = pool.submit(execute, spec, opts).result()
                 except BrokenProcessPool as exc:
@@ -176,20 +182,23 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done) -> None:
 
 
 def run_cells(specs: Iterable[RunSpec], opts: Options,
-              on_done: Callable[[RunSpec, dict, object], None]) -> None:
-    """Runs the cells backend by backend, in one worker process per backend when timing."""
+              on_done: Callable[[RunSpec, dict, object], None],
+              on_start: Callable[[RunSpec], None] = lambda spec: None) -> None:
+    """Runs the cells backend by backend, in one worker process per backend when timing.
+    ``on_start`` hears of each cell as it begins, ``on_done`` gets its row and trajectory."""
     by_backend: dict[str, list[RunSpec]] = {}
     for s in specs:
         by_backend.setdefault(s.backend, []).append(s)
     for cells in by_backend.values():
         if not (opts.timing and opts.isolate):
             for s in cells:
+                on_start(s)
                 on_done(s, *execute(s, opts))
             continue
         saved = {k: os.environ.get(k) for k in thread_environment(opts.threads)}
         os.environ.update(thread_environment(opts.threads))
         try:
-            _in_worker(cells, opts, on_done)
+            _in_worker(cells, opts, on_done, on_start)
         finally:
             for k, v in saved.items():
                 if v is None:

@@ -29,8 +29,8 @@ class LinearRegression(Problem):
             x = np.asarray(NOTEBOOK_X)
             return Instance(self.name, w0=np.zeros(1), data={"X": x[:, None], "y": 2 * x},
                             n_samples=len(x))
-        n = n_samples if n_samples is not None else 1000
-        d = features if features is not None else 1
+        n = n_samples or self.default_n_samples
+        d = features or self.default_features
         rng = np.random.default_rng(seed)
         X = rng.standard_normal((n, d))
         w_true = rng.standard_normal(d)
@@ -71,6 +71,13 @@ class LinearRegression(Problem):
             grad = (2.0 * lam * e[:-1]) @ V.T
         return (Trajectory.from_steps(loss, grad, w_all[1:]),
                 "closed form via eigendecomposition of XᵀX/N")
+
+    def flops_per_step(self, inst):
+        # X·w: 2ND; r = X·w − y: N; mean(r²): 2N; Xᵀr: 2ND; the 2/N scale: N.
+        # (The update of w, 2D, is negligible.) bytes_per_step: X and y read once, 4·(ND + N)
+        # in float32.
+        n, d = inst.data["X"].shape
+        return 4 * n * d + 4 * n
 
     def hessian_max_eig(self, inst):
         X = inst.data["X"]

@@ -1,0 +1,149 @@
+"""`gdbench machine`: this machine's sustained memory read bandwidth, the roofline's roof.
+
+STREAM-like: a read-only reduction (sum) over an array far larger than the last-level cache,
+repeated, median and IQR. On the CPU it is measured with every library at hand and all
+threads they use (torch's and XLA's reductions are multi-threaded, NumPy's is not); the
+best is the machine's figure. On CUDA, a torch reduction over a 2 GiB array, synchronised.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gdbench.environment import available_cpus
+
+REPEATS = 15
+
+
+@dataclass(frozen=True)
+class Bandwidth:
+    """One measurement: GB/s (10⁹ bytes per second) as median and IQR over repeats."""
+
+    device: str
+    method: str
+    gbps: float
+    iqr_gbps: float
+    array_bytes: int
+    threads: int
+    cache_bytes: int = 0  # data up to this size may stay in cache: no memory bound there
+
+    def asdict(self) -> dict:
+        return asdict(self)
+
+
+@functools.cache
+def last_level_cache_bytes() -> int:
+    """The largest CPU cache, from sysfs (32 MiB assumed where it cannot be read)."""
+    sizes = []
+    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = f.read_text().strip().upper()
+        mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+        try:
+            sizes.append(int(text.rstrip("KMG")) * mult)
+        except ValueError:
+            continue
+    return max(sizes) if sizes else 32 * 1024**2
+
+
+def _time(fn, nbytes: int, repeats: int) -> tuple[float, float]:
+    fn()  # first touch and any compilation, off the clock
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    gbps = nbytes / np.asarray(times) / 1e9
+    q1, med, q3 = np.percentile(gbps, [25, 50, 75])
+    return float(med), float(q3 - q1)
+
+
+def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> list[Bandwidth]:
+    nbytes = array_bytes or max(8 * last_level_cache_bytes(), 256 * 1024**2)
+    n = nbytes // 4
+    threads = available_cpus()
+    out = []
+    x = np.ones(n, dtype=np.float32)
+    llc = last_level_cache_bytes()
+    out.append(Bandwidth("cpu", "numpy sum (1 thread)", *_time(x.sum, x.nbytes, repeats),
+                         x.nbytes, 1, llc))
+    del x
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        t = torch.ones(n, dtype=torch.float32)
+        out.append(Bandwidth("cpu", f"torch sum ({torch.get_num_threads()} threads)",
+                             *_time(t.sum, n * 4, repeats), n * 4, torch.get_num_threads(),
+                             llc))
+        del t
+    if importlib.util.find_spec("jax") is not None:
+        from gdbench.backends.jax_grad import import_jax
+
+        jax = import_jax()
+        a = jax.device_put(np.ones(n, dtype=np.float32), jax.devices("cpu")[0])
+        total = jax.jit(lambda v: v.sum())
+        out.append(Bandwidth("cpu", "jax sum (XLA CPU)",
+                             *_time(lambda: total(a).block_until_ready(), n * 4, repeats),
+                             n * 4, threads, llc))
+        del a
+    return out
+
+
+def cuda_bandwidth(repeats: int = REPEATS) -> Bandwidth | None:
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    n = 2 * 1024**3 // 4
+    x = torch.ones(n, dtype=torch.float32, device="cuda")
+
+    def read():
+        x.sum()
+        torch.cuda.synchronize()
+
+    l2 = int(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0))
+    result = Bandwidth("cuda", f"torch sum on {torch.cuda.get_device_name()}",
+                       *_time(read, n * 4, repeats), n * 4, 0, l2)
+    return result
+
+
+def best(measurements: list[Bandwidth]) -> Bandwidth:
+    return max(measurements, key=lambda b: b.gbps)
+
+
+def machine_limits() -> dict[str, Bandwidth]:
+    """The roof per device: the CPU's best reduction, and CUDA's where there is one."""
+    limits = {"cpu": best(cpu_bandwidths())}
+    gpu = cuda_bandwidth()
+    if gpu:
+        limits["cuda"] = gpu
+    return limits
+
+
+def main() -> int:
+    from gdbench.environment import cpu_model
+
+    llc = last_level_cache_bytes()
+    print(f"CPU: {cpu_model()}, {available_cpus()} threads available, "
+          f"last-level cache {llc / 1024**2:.0f} MiB")
+    cpu = cpu_bandwidths()
+    print(f"memory read bandwidth, {cpu[0].array_bytes / 1024**2:.0f} MiB array, "
+          f"median ± IQR of {REPEATS}:")
+    for b in cpu:
+        print(f"  {b.method:<28} {b.gbps:7.1f} ± {b.iqr_gbps:.1f} GB/s")
+    top = best(cpu)
+    print(f"  => CPU roof: {top.gbps:.1f} GB/s ({top.method})")
+    gpu = cuda_bandwidth()
+    if gpu:
+        print(f"CUDA: {gpu.method}: {gpu.gbps:.1f} ± {gpu.iqr_gbps:.1f} GB/s "
+              f"({gpu.array_bytes / 1024**3:.0f} GiB array)")
+    else:
+        print("CUDA: no device visible")
+    return 0

@@ -1,0 +1,132 @@
+"""The sweep's figures (matplotlib, PNG): time per step, roofline fraction and speed-up over
+NumPy against N, and loss against step with every backend overlaid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
+
+SERIES = ["backend", "mode", "device", "dtype", "features"]
+
+
+def label(key: tuple, varying: set[str]) -> str:
+    backend, mode, device, dtype, features = key
+    text = f"{backend}/{mode} {device}"
+    if "dtype" in varying:
+        text += f" {dtype}"
+    if "features" in varying:
+        text += f" D={features}"
+    return text
+
+
+def timed(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Timed cells of generated (sized) instances, the ones a size axis applies to."""
+    ok = sweep[(sweep.data == "generated") & sweep.time_per_step_s.notna()]
+    return ok.sort_values("n_samples")
+
+
+def _series(df: pd.DataFrame):
+    varying = {c for c in ("dtype", "features") if df[c].nunique() > 1}
+    for key, g in df.groupby(SERIES, sort=True):
+        yield label(key, varying), g
+
+
+def _cache_band(ax, sweep: pd.DataFrame) -> None:
+    """Shades the sizes whose data fit in the CPU's last-level cache."""
+    if "cache_resident" not in sweep or not sweep.cache_resident.notna().any():
+        return
+    cpu = sweep[(sweep.device == "cpu") & (sweep.data == "generated")]
+    resident = cpu[cpu.cache_resident.astype(str) == "True"].n_samples
+    if len(resident):
+        ax.axvspan(cpu.n_samples.min() / 1.5, resident.max() * 1.5, color="0.92", zorder=0,
+                   label="data fit in CPU cache")
+
+
+def time_per_step(sweep: pd.DataFrame, path: Path) -> Path:
+    df = timed(sweep)
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.subplots()
+    for name, g in _series(df):
+        ax.errorbar(g.n_samples, g.time_per_step_s, yerr=g.time_per_step_iqr_s / 2,
+                    marker="o", ms=4, capsize=2, label=name)
+    ax.set(xscale="log", yscale="log", xlabel="N (samples)", ylabel="time per step (s)",
+           title="Update-loop time per step (median; bars: IQR)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def roofline(sweep: pd.DataFrame, path: Path) -> Path:
+    df = timed(sweep)
+    df = df[df.roofline_frac.notna()]
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.subplots()
+    _cache_band(ax, sweep)
+    for name, g in _series(df):
+        ax.plot(g.n_samples, g.roofline_frac, marker="o", ms=4, label=name)
+    ax.axhline(1.0, color="k", lw=1)
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set(xscale="log", yscale="log", xlabel="N (samples)",
+           ylabel="achieved / measured read bandwidth",
+           title="Fraction of the memory roofline (bytes: X and y read once a step)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def speedups(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Each timed cell's speed-up over NumPy eager at the same N, D and dtype."""
+    df = timed(sweep)
+    base = df[(df.backend == "numpy") & (df["mode"] == "eager")]
+    base = base.set_index(["n_samples", "features", "dtype"]).time_per_step_s
+    df = df.join(base.rename("numpy_s"), on=["n_samples", "features", "dtype"])
+    df = df[df.numpy_s.notna()].copy()
+    df["speedup"] = df.numpy_s / df.time_per_step_s
+    return df
+
+
+def speedup(sweep: pd.DataFrame, path: Path) -> Path:
+    df = speedups(sweep)
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.subplots()
+    for name, g in _series(df[~((df.backend == "numpy") & (df["mode"] == "eager"))]):
+        ax.plot(g.n_samples, g.speedup, marker="o", ms=4, label=name)
+    ax.axhline(1.0, color="k", lw=1, label="numpy eager")
+    ax.set(xscale="log", yscale="log", xlabel="N (samples)",
+           ylabel="speed-up over numpy eager (same run)",
+           title="Speed-up over NumPy eager: above 1 is faster")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
+    """One panel per problem, at its largest instance: every run and the reference."""
+    problems = list(dict.fromkeys(traj.problem))
+    fig = Figure(figsize=(6 * len(problems), 4.5))
+    axes = fig.subplots(1, len(problems), squeeze=False)
+    for ax, problem in zip(axes[0], problems, strict=True):
+        t = traj[traj.problem == problem]
+        n = t.n_samples.max()
+        t = t[t.n_samples == n]
+        for (backend, mode, device, dtype), g in t.groupby(["backend", "mode", "device",
+                                                            "dtype"]):
+            ref = backend == "reference"
+            ax.plot(g.step, np.maximum(g.loss, 1e-300), lw=2.5 if ref else 1,
+                    ls="--" if ref else "-", color="k" if ref else None, zorder=3 if ref else 2,
+                    label="float64 reference" if ref else f"{backend}/{mode} {device} {dtype}")
+        size = f"N={n}" if n else "scalar w"
+        ax.set(yscale="log", xlabel="step", ylabel="loss",
+               title=f"{problem} ({size}): every run overlaid")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

@@ -1,0 +1,130 @@
+"""report.md for a sweep folder: the machine, the figures, and the key tables: per size the
+fastest backend and mode with its roofline fraction, every mode's fraction, crossovers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gdbench import plots
+from gdbench.table import seconds
+
+
+def md_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _frac(v) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
+def _resident(v) -> bool:
+    return str(v) == "True"
+
+
+def fastest_per_size(df: pd.DataFrame) -> list[list]:
+    rows = []
+    for (n, d, dtype), g in df.groupby(["n_samples", "features", "dtype"]):
+        best = g.loc[g.time_per_step_s.idxmin()]
+        rows.append([f"{n:.0e}".replace("e+0", "e"), d, dtype,
+                     f"{best.backend}/{best['mode']} {best.device}",
+                     f"{seconds(best.time_per_step_s)} ± {seconds(best.time_per_step_iqr_s)}",
+                     f"{best.achieved_gbps:.1f}" if pd.notna(best.achieved_gbps) else "",
+                     _frac(best.roofline_frac),
+                     "yes (no memory bound)" if _resident(best.cache_resident) else "no"])
+    return rows
+
+
+def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
+    sizes = sorted(df.n_samples.unique())
+    header = ["backend/mode device", *[f"N={n:.0e}".replace("e+0", "e") for n in sizes]]
+    rows = []
+    for (backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
+        by_n = dict(zip(g.n_samples, g.roofline_frac, strict=True))
+        rows.append([f"{backend}/{mode} {device} {dtype} D={d}",
+                     *[_frac(by_n.get(n)) for n in sizes]])
+    return header, rows
+
+
+def crossovers(df: pd.DataFrame) -> list[list]:
+    """Where each series starts to beat NumPy eager (log-interpolated speed-up = 1)."""
+    rows = []
+    for (backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
+        if backend == "numpy" and mode == "eager":
+            continue
+        g = g.sort_values("n_samples")
+        n, s = g.n_samples.to_numpy(float), g.speedup.to_numpy(float)
+        if (s >= 1).all():
+            text = f"faster at every size tried (from {s[0]:.2f}× to {s[-1]:.2f}×)"
+        elif (s < 1).all():
+            text = f"slower at every size tried (at best {s.max():.2f}×)"
+        else:
+            up = np.nonzero((s[:-1] < 1) & (s[1:] >= 1))[0]
+            if len(up):
+                i = int(up[0])
+                ln = np.interp(0.0, [math.log(s[i]), math.log(s[i + 1])],
+                               [math.log(n[i]), math.log(n[i + 1])])
+                text = (f"crosses over at N ≈ {math.exp(ln):.2g} (between {n[i]:.0e} and "
+                        f"{n[i + 1]:.0e}); {s[-1]:.2f}× at the largest size")
+            else:
+                text = "faster at small sizes only: " + ", ".join(
+                    f"{x:.0e}: {y:.2f}×" for x, y in zip(n, s, strict=True))
+        rows.append([f"{backend}/{mode} {device} {dtype} D={d}", text])
+    return rows
+
+
+def write_report(folder: Path | str) -> Path:
+    folder = Path(folder)
+    sweep = pd.read_csv(folder / "sweep.csv")
+    traj = pd.read_csv(folder / "trajectories.csv")
+    limits = json.loads((folder / "machine.json").read_text())
+    figs = {
+        "time": plots.time_per_step(sweep, folder / "time_per_step.png"),
+        "roofline": plots.roofline(sweep, folder / "roofline.png"),
+        "speedup": plots.speedup(sweep, folder / "speedup.png"),
+        "loss": plots.loss_vs_step(traj, folder / "loss_vs_step.png"),
+    }
+    timed = plots.timed(sweep)
+    first = sweep.iloc[0]
+    lines = [f"# gdbench sweep: {folder.name}", ""]
+    lines.append(f"Machine: {first.cpu_model} ({first.threads} threads); python {first.python}, "
+                 f"numpy {first.numpy}, torch {first.torch}, jax {first.jax}; gdbench "
+                 f"{first.git_commit}; {first.timestamp}.")
+    lines.append("")
+    lines.append("Measured read bandwidth (`gdbench machine`, the roof):")
+    for dev, b in limits.items():
+        lines.append(f"- {dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s (median ± IQR, "
+                     f"{b['method']}, {b['array_bytes'] / 1024**2:.0f} MiB array; cache "
+                     f"{b.get('cache_bytes', 0) / 1024**2:.0f} MiB)")
+    lines += ["", "Cost model per update step: bytes = itemsize·(N·D + N) (X and y read once, "
+              "parameters negligible), flops = 4·N·D + 4·N. Where bytes fit in the cache the "
+              "memory bound does not apply (marked), and fractions above 1 are possible.", ""]
+    agree = sweep[sweep.status.isin(["ok", "diverged"])]
+    bad = agree[agree.agrees.astype(str) != "True"]
+    errors = sweep[sweep.status == "error"]
+    lines.append(f"Agreement: {len(agree) - len(bad)} of {len(agree)} runs agree with their "
+                 f"float64 reference; {len(errors)} errors; "
+                 f"{(sweep.status == 'skipped').sum()} skipped.")
+    for _, r in pd.concat([bad, errors]).iterrows():
+        lines.append(f"- {r.backend}/{r['mode']} {r.device} N={r.n_samples}: {r.reason}")
+    lines += ["", "## Fastest per size", ""]
+    lines.append(md_table(["N", "D", "dtype", "fastest", "time/step (median ± IQR)",
+                           "GB/s", "roofline fraction", "in cache"], fastest_per_size(timed)))
+    lines += ["", "## Every mode's fraction of the memory roofline", ""]
+    lines.append(md_table(*fraction_table(timed)))
+    lines += ["", f"![roofline fraction]({figs['roofline'].name})", "",
+              "## Speed-up over NumPy eager, and crossovers", ""]
+    lines.append(md_table(["backend/mode", "against numpy eager"],
+                          crossovers(plots.speedups(sweep))))
+    lines += ["", f"![speed-up]({figs['speedup'].name})", "",
+              "## Time per step", "", f"![time per step]({figs['time'].name})", "",
+              "## Loss against step: agreement shown", "", f"![loss]({figs['loss'].name})", ""]
+    path = folder / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,49 @@
+"""`gdbench sweep`: a grid of sizes × backends × modes × devices × dtypes, timed, with the
+roofline columns, then plots and a report. Rows land in sweep.csv as each cell finishes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from gdbench.results import SUMMARY_COLUMNS
+from gdbench.roofline import ROOFLINE_COLUMNS
+
+SWEEP_COLUMNS = [*SUMMARY_COLUMNS, *ROOFLINE_COLUMNS]
+
+
+def measure_limits(out: Path, resume: bool, stream) -> dict:
+    """The machine's read bandwidth per device, measured once and kept in machine.json."""
+    path = out / "machine.json"
+    if resume and path.exists():
+        return json.loads(path.read_text())
+    from gdbench.bandwidth import machine_limits
+
+    print("measuring this machine's memory read bandwidth (gdbench machine)…", file=stream)
+    limits = {dev: b.asdict() for dev, b in machine_limits().items()}
+    for dev, b in limits.items():
+        print(f"  {dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s ({b['method']})",
+              file=stream)
+    path.write_text(json.dumps(limits, indent=2) + "\n")
+    return limits
+
+
+def cmd_sweep(args) -> int:
+    from gdbench.plan import build_plan
+    from gdbench.run_command import execute_plan
+
+    plan = build_plan(args, single_size=False, out_prefix="sweep")
+    plan.saved["command"] = "sweep"
+    limits = measure_limits(plan.out, plan.resume, sys.stderr)
+    plan.options = dataclasses.replace(plan.options, limits=limits)
+    code = execute_plan(plan, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True)
+    try:
+        from gdbench.report import write_report
+    except ImportError as exc:  # matplotlib is an extra
+        print(f"no plots or report: {exc} (pip install 'gdbench[plot]')", file=sys.stderr)
+        return code
+    report = write_report(plan.out)
+    print(f"report: {report}")
+    return code
