@@ -104,25 +104,35 @@ def speedup(sweep: pd.DataFrame, path: Path) -> Path:
 
 
 def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
-    """One panel per problem, at its largest instance: every run and the reference."""
+    """One column per problem, at its largest instance: above, the loss of every run and of
+    the reference; below, each run's deviation from the reference (scaled by the
+    reference's largest loss, as the agreement rule does), where disagreement shows."""
     problems = list(dict.fromkeys(traj.problem))
-    fig = Figure(figsize=(6 * len(problems), 4.5))
-    axes = fig.subplots(1, len(problems), squeeze=False)
-    for ax, problem in zip(axes[0], problems, strict=True):
+    fig = Figure(figsize=(6 * len(problems), 8))
+    axes = fig.subplots(2, len(problems), squeeze=False, sharex="col")
+    for col, problem in enumerate(problems):
         t = traj[traj.problem == problem]
         n = t.n_samples.max()
         t = t[t.n_samples == n]
+        ref = t[t.backend == "reference"].set_index("step").loss
+        top, bottom = axes[0][col], axes[1][col]
         for (backend, mode, device, dtype), g in t.groupby(["backend", "mode", "device",
                                                             "dtype"]):
-            ref = backend == "reference"
-            ax.plot(g.step, np.maximum(g.loss, 1e-300), lw=2.5 if ref else 1,
-                    ls="--" if ref else "-", color="k" if ref else None, zorder=3 if ref else 2,
-                    label="float64 reference" if ref else f"{backend}/{mode} {device} {dtype}")
+            if backend == "reference":
+                top.plot(g.step, g.loss, lw=2.5, ls="--", color="k", zorder=3,
+                         label="float64 reference")
+                continue
+            name = f"{backend}/{mode} {device} {dtype}"
+            top.plot(g.step, np.maximum(g.loss, 1e-300), lw=1, label=name)
+            dev = (g.set_index("step").loss - ref).abs() / ref.abs().max()
+            bottom.plot(dev.index, np.maximum(dev.to_numpy(), 1e-17), lw=1, marker=".",
+                        label=name)
         size = f"N={n}" if n else "scalar w"
-        ax.set(yscale="log", xlabel="step", ylabel="loss",
-               title=f"{problem} ({size}): every run overlaid")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6)
+        top.set(yscale="log", ylabel="loss", title=f"{problem} ({size}): every run overlaid")
+        bottom.set(yscale="log", xlabel="step", ylabel="|loss − reference| / max reference")
+        for ax in (top, bottom):
+            ax.grid(True, which="both", alpha=0.3)
+        top.legend(fontsize=6)
     return _save(fig, path)
 
 

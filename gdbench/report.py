@@ -52,8 +52,15 @@ def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+def _crossing(n, s, i) -> float:
+    """N where the speed-up passes 1 between sizes i and i+1, log-log interpolated."""
+    return math.exp(np.interp(0.0, sorted([math.log(s[i]), math.log(s[i + 1])]),
+                              [math.log(n[i]), math.log(n[i + 1])][:: 1 if s[i] < s[i + 1]
+                                                                     else -1]))
+
+
 def crossovers(df: pd.DataFrame) -> list[list]:
-    """Where each series starts to beat NumPy eager (log-interpolated speed-up = 1)."""
+    """Where each series passes NumPy eager (speed-up 1), up or down, interpolated."""
     rows = []
     for (backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
         if backend == "numpy" and mode == "eager":
@@ -61,20 +68,16 @@ def crossovers(df: pd.DataFrame) -> list[list]:
         g = g.sort_values("n_samples")
         n, s = g.n_samples.to_numpy(float), g.speedup.to_numpy(float)
         if (s >= 1).all():
-            text = f"faster at every size tried (from {s[0]:.2f}× to {s[-1]:.2f}×)"
+            text = f"faster at every size tried ({s.min():.2f}× to {s.max():.2f}×)"
         elif (s < 1).all():
             text = f"slower at every size tried (at best {s.max():.2f}×)"
         else:
-            up = np.nonzero((s[:-1] < 1) & (s[1:] >= 1))[0]
-            if len(up):
-                i = int(up[0])
-                ln = np.interp(0.0, [math.log(s[i]), math.log(s[i + 1])],
-                               [math.log(n[i]), math.log(n[i + 1])])
-                text = (f"crosses over at N ≈ {math.exp(ln):.2g} (between {n[i]:.0e} and "
-                        f"{n[i + 1]:.0e}); {s[-1]:.2f}× at the largest size")
-            else:
-                text = "faster at small sizes only: " + ", ".join(
-                    f"{x:.0e}: {y:.2f}×" for x, y in zip(n, s, strict=True))
+            events = []
+            for i in range(len(s) - 1):
+                if (s[i] < 1) != (s[i + 1] < 1):
+                    way = "faster" if s[i + 1] >= 1 else "slower again"
+                    events.append(f"{way} from N ≈ {_crossing(n, s, i):.2g}")
+            text = "; ".join(events) + f" ({s[-1]:.2f}× at N = {n[-1]:.0e})"
         rows.append([f"{backend}/{mode} {device} {dtype} D={d}", text])
     return rows
 

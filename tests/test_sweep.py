@@ -1,0 +1,125 @@
+"""sweep, machine, report: the cost model, the roofline columns, the files written, and a
+sweep killed midway then resumed giving the same rows as one left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gdbench import registry
+from gdbench.cli import main
+from gdbench.roofline import roofline_columns
+from gdbench.sweep import SWEEP_COLUMNS
+
+from .conftest import ROOT, require
+
+LIMITS = {"cpu": {"gbps": 32.0, "method": "test", "cache_bytes": 20_000}}
+
+
+def test_linreg_cost_model_and_roofline_columns():
+    p = registry.problems()["linreg"]
+    inst = p.make(1000, 3, 0)
+    row = {"dtype": "float32", "device": "cpu", "time_per_step_s": 1e-6}
+    cols = roofline_columns(row, p, inst, LIMITS)
+    assert cols["bytes_per_step"] == 4 * (1000 * 3 + 1000)  # X and y read once
+    assert cols["flops_per_step"] == 4 * 1000 * 3 + 4 * 1000
+    assert cols["achieved_gbps"] == pytest.approx(16.0)
+    assert cols["roofline_frac"] == pytest.approx(0.5)
+    assert cols["cache_resident"] is True
+    row64 = {**row, "dtype": "float64"}
+    assert roofline_columns(row64, p, inst, LIMITS)["cache_resident"] is False  # 32 kB
+
+
+def test_cells_without_timing_get_no_fraction():
+    p = registry.problems()["linreg"]
+    cols = roofline_columns({"dtype": "float32", "device": "cuda"}, p, p.make(10, 1, 0), LIMITS)
+    assert cols["bytes_per_step"] == 80 and cols["roofline_frac"] == ""
+
+
+def test_machine_prints_the_bandwidth(capsys):
+    assert main(["machine"]) == 0
+    out = capsys.readouterr().out
+    assert "GB/s" in out and "CPU roof" in out and "CUDA" in out
+    gbps = float(out.split("CPU roof: ")[1].split()[0])
+    assert 0.1 < gbps < 10_000  # a physical number, not a unit slip
+
+
+@require("matplotlib")
+def test_sweep_writes_csv_plots_and_report(tmp_path):
+    out = tmp_path / "sweep"
+    code = main(["sweep", "--n-samples", "300,3000", "--backend", "numpy,jax",
+                 "--mode", "eager,jit", "--time-budget", "0.02", "--steps", "5",
+                 "--out", str(out)])
+    assert code == 0
+    s = pd.read_csv(out / "sweep.csv")
+    assert list(s.columns) == SWEEP_COLUMNS
+    lin = s[s.problem == "linreg"]
+    assert sorted(lin.n_samples.unique()) == [300, 3000]
+    assert (lin.bytes_per_step == 4 * 2 * lin.n_samples).all()
+    timed = lin[lin.time_per_step_s.notna()]
+    np.testing.assert_allclose(timed.achieved_gbps,
+                               timed.bytes_per_step / timed.time_per_step_s / 1e9)
+    np.testing.assert_allclose(timed.roofline_frac, timed.achieved_gbps / timed.bandwidth_gbps)
+    for name in ("machine.json", "time_per_step.png", "roofline.png", "speedup.png",
+                 "loss_vs_step.png", "report.md"):
+        assert (out / name).stat().st_size > 0, name
+    report = (out / "report.md").read_text()
+    assert "## Fastest per size" in report and "roofline" in report
+    assert "| 3e3 | 1 | float32 |" in report
+    assert main(["report", str(out)]) == 0
+
+
+def test_report_of_a_folder_that_is_no_sweep_is_a_usage_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err
+
+
+def _sweep(out, *extra):
+    return [sys.executable, "-m", "gdbench", "sweep", "--n-samples", "1e3,2e3,4e3,8e3",
+            "--backend", "numpy,torch-autograd", "--mode", "eager", "--time-budget", "0.3",
+            "--steps", "5", "--problem", "linreg", "--out", str(out), *extra]
+
+
+KEY = ["problem", "backend", "mode", "device", "dtype", "n_samples"]
+SAME = [*KEY, "status", "agrees", "final_loss", "max_rel_dev", "bytes_per_step"]
+
+
+@require("torch")
+def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_sweep(out), cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    rows = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        csv = out / "sweep.csv"
+        rows = len(pd.read_csv(csv)) if csv.exists() else 0
+        if rows >= 3:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole sweep, workers included, mid-cell
+    proc.wait()
+    assert 3 <= rows < 8, "the sweep was not caught midway"
+    killed = pd.read_csv(out / "sweep.csv")  # parses: no half-written line was left
+    resumed = subprocess.run([sys.executable, "-m", "gdbench", "sweep", "--resume", str(out)],
+                             cwd=ROOT, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = pd.read_csv(out / "sweep.csv")
+    pd.testing.assert_frame_equal(after.iloc[: len(killed)], killed)  # kept as they were
+    whole = tmp_path / "whole"
+    subprocess.run(_sweep(whole), cwd=ROOT, env=env, check=True, capture_output=True)
+    expected = pd.read_csv(whole / "sweep.csv")
+    norm = lambda df: df[SAME].sort_values(KEY).reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(norm(after), norm(expected))
+    t_after = pd.read_csv(out / "trajectories.csv")
+    t_whole = pd.read_csv(whole / "trajectories.csv")
+    assert len(t_after) == len(t_whole)
+    assert not t_after.duplicated(subset=[*KEY, "seed", "lr", "step"]).any()
