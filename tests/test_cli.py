@@ -150,3 +150,47 @@ def test_backend_plugin_runs_like_a_builtin(tmp_path):
 def test_gradcheck_passes_for_builtin_problems(capsys):
     assert main(["gradcheck"]) == 0
     assert capsys.readouterr().out.count("OK") == 2
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["run", "--n-samples", "1e3,1e4"], "use sweep for lists"),
+    (["run", "--n-samples", "1e12", "--features", "100"], "GiB"),
+    (["sweep", "--n-samples", "1e3,abc"], "--n-samples must be a positive whole number"),
+    (["sweep", "--features", "0"], "--features must be a positive whole number"),
+    (["gradcheck", "--problem", "cubic"], "unknown problem 'cubic'"),
+    (["report"], "the following arguments are required: folder"),
+])
+def test_bad_input_to_other_commands(argv, needle, tmp_path, capsys):
+    out = ["--out", str(tmp_path / "o")] if argv[0] in ("run", "sweep") else []
+    assert main([*argv, *out]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_plugin_that_raises_is_a_usage_error(tmp_path, capsys):
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise RuntimeError('my plugin is broken')\n")
+    assert main(["list", "--plugin", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "RuntimeError: my plugin is broken" in err and err.count("\n") == 1
+
+
+def test_cuda_without_a_device_is_a_usage_error(tmp_path, capsys):
+    from .conftest import cuda_available
+
+    if cuda_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["--device", "cuda", "--out", str(tmp_path / "o")]) == 2
+    assert "no CUDA device is visible" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_divergence_is_reported_and_agrees_with_a_diverging_reference(tmp_path):
+    # lr = 1.5 on w²: w_k = 10·(−2)^k, so every backend and the reference diverge.
+    code, out = run(["--problem", "quadratic", "--lr", "1.5", *FAST], tmp_path)
+    assert code == 0
+    s = pd.read_csv(out / "summary.csv")
+    ran = s[s.status != "skipped"]
+    assert (ran.status == "diverged").all() and (ran.diverged_step == 11).all()
+    assert (ran.ref_diverged_step == 11).all() and ran.agrees.all()
