@@ -4,8 +4,11 @@ from __future__ import annotations
 
 
 def pytest_addoption(parser):
-    parser.addoption("--gd-sizes", default="1000x1,100000x1",
-                     help="linreg sizes to benchmark, as NxD, comma separated")
+    parser.addoption(
+        "--gd-sizes",
+        default="1000x1,100000x1",
+        help="linreg sizes to benchmark, as NxD, comma separated",
+    )
     parser.addoption("--gd-steps", default="10", help="update steps per benchmark round")
 
 

@@ -30,12 +30,12 @@ def cells():
         for mode in backend.modes:
             for device in DEVICES:
                 marks = [] if ok else [pytest.mark.skip(reason=f"{name}: {why}")]
-                runnable = (backend.device_available(device)[0]
-                            and backend.mode_available(mode, device)[0])
+                runnable = (
+                    backend.device_available(device)[0] and backend.mode_available(mode, device)[0]
+                )
                 if ok and not runnable:
                     continue  # e.g. numpy on cuda, cudagraph on the CPU
-                yield pytest.param(name, mode, device, id=f"{name}-{mode}-{device}",
-                                   marks=marks)
+                yield pytest.param(name, mode, device, id=f"{name}-{mode}-{device}", marks=marks)
 
 
 @pytest.mark.parametrize("dtype", ["float32"])
@@ -47,8 +47,7 @@ def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, reque
         pytest.skip("jax eager dispatches op by op; too slow to benchmark at this size")
     problem = registry.problems()["linreg"]
     inst = problem.make(n, d, 0)
-    session = registry.backends()[backend].prepare(problem, inst,
-                                                   Setup(0.01, dtype, device, mode))
+    session = registry.backends()[backend].prepare(problem, inst, Setup(0.01, dtype, device, mode))
     compile_s = session.warmup()
 
     def block():
@@ -56,7 +55,14 @@ def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, reque
         session.sync()
 
     benchmark.group = f"linreg N={n} D={d} {dtype}"
-    benchmark.extra_info.update(backend=backend, mode=mode, device=device, dtype=dtype,
-                                n_samples=n, features=d, steps_per_round=steps,
-                                compile_s=compile_s)
+    benchmark.extra_info.update(
+        backend=backend,
+        mode=mode,
+        device=device,
+        dtype=dtype,
+        n_samples=n,
+        features=d,
+        steps_per_round=steps,
+        compile_s=compile_s,
+    )
     benchmark.pedantic(block, rounds=20, iterations=1, warmup_rounds=2)

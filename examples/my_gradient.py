@@ -21,8 +21,9 @@ class MyLinearRegression(gdbench.Problem):
 
     def make(self, n_samples=None, features=None, seed=0):
         x = np.array([1.0, 2.0, 3.0, 4.0])
-        return gdbench.Instance(self.name, w0=np.zeros(1), data={"X": x[:, None], "y": 2 * x},
-                                n_samples=len(x))
+        return gdbench.Instance(
+            self.name, w0=np.zeros(1), data={"X": x[:, None], "y": 2 * x}, n_samples=len(x)
+        )
 
     def loss(self, w, X, y):
         # Operators and methods only: numpy, torch and jax all run (and differentiate) it.

@@ -41,5 +41,7 @@ def float64_gradient(problem) -> tuple[GradFn, str]:
         return torch_gradient(problem), "torch autodiff"
     if importlib.util.find_spec("jax") is not None:
         return jax_gradient(problem), "jax autodiff"
-    return (lambda w, data: np.asarray(problem.grad(w, **data), dtype=np.float64),
-            "hand-derived (no autodiff framework installed)")
+    return (
+        lambda w, data: np.asarray(problem.grad(w, **data), dtype=np.float64),
+        "hand-derived (no autodiff framework installed)",
+    )

@@ -70,16 +70,24 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
     out = []
     x = np.ones(n, dtype=np.float32)
     llc = last_level_cache_bytes()
-    out.append(Bandwidth("cpu", "numpy sum (1 thread)", *_time(x.sum, x.nbytes, repeats),
-                         x.nbytes, 1, llc))
+    out.append(
+        Bandwidth("cpu", "numpy sum (1 thread)", *_time(x.sum, x.nbytes, repeats), x.nbytes, 1, llc)
+    )
     del x
     if importlib.util.find_spec("torch") is not None:
         import torch
 
         t = torch.ones(n, dtype=torch.float32)
-        out.append(Bandwidth("cpu", f"torch sum ({torch.get_num_threads()} threads)",
-                             *_time(t.sum, n * 4, repeats), n * 4, torch.get_num_threads(),
-                             llc))
+        out.append(
+            Bandwidth(
+                "cpu",
+                f"torch sum ({torch.get_num_threads()} threads)",
+                *_time(t.sum, n * 4, repeats),
+                n * 4,
+                torch.get_num_threads(),
+                llc,
+            )
+        )
         del t
     if importlib.util.find_spec("jax") is not None:
         from gdbench.backends.jax_grad import import_jax
@@ -87,9 +95,16 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
         jax = import_jax()
         a = jax.device_put(np.ones(n, dtype=np.float32), jax.devices("cpu")[0])
         total = jax.jit(lambda v: v.sum())
-        out.append(Bandwidth("cpu", "jax sum (XLA CPU)",
-                             *_time(lambda: total(a).block_until_ready(), n * 4, repeats),
-                             n * 4, threads, llc))
+        out.append(
+            Bandwidth(
+                "cpu",
+                "jax sum (XLA CPU)",
+                *_time(lambda: total(a).block_until_ready(), n * 4, repeats),
+                n * 4,
+                threads,
+                llc,
+            )
+        )
         del a
     return out
 
@@ -109,8 +124,14 @@ def cuda_bandwidth(repeats: int = REPEATS) -> Bandwidth | None:
         torch.cuda.synchronize()
 
     l2 = int(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0))
-    result = Bandwidth("cuda", f"torch sum on {torch.cuda.get_device_name()}",
-                       *_time(read, n * 4, repeats), n * 4, 0, l2)
+    result = Bandwidth(
+        "cuda",
+        f"torch sum on {torch.cuda.get_device_name()}",
+        *_time(read, n * 4, repeats),
+        n * 4,
+        0,
+        l2,
+    )
     return result
 
 
@@ -131,19 +152,25 @@ def main() -> int:
     from gdbench.environment import cpu_model
 
     llc = last_level_cache_bytes()
-    print(f"CPU: {cpu_model()}, {available_cpus()} threads available, "
-          f"last-level cache {llc / 1024**2:.0f} MiB")
+    print(
+        f"CPU: {cpu_model()}, {available_cpus()} threads available, "
+        f"last-level cache {llc / 1024**2:.0f} MiB"
+    )
     cpu = cpu_bandwidths()
-    print(f"memory read bandwidth, {cpu[0].array_bytes / 1024**2:.0f} MiB array, "
-          f"median ± IQR of {REPEATS}:")
+    print(
+        f"memory read bandwidth, {cpu[0].array_bytes / 1024**2:.0f} MiB array, "
+        f"median ± IQR of {REPEATS}:"
+    )
     for b in cpu:
         print(f"  {b.method:<28} {b.gbps:7.1f} ± {b.iqr_gbps:.1f} GB/s")
     top = best(cpu)
     print(f"  => CPU roof: {top.gbps:.1f} GB/s ({top.method})")
     gpu = cuda_bandwidth()
     if gpu:
-        print(f"CUDA: {gpu.method}: {gpu.gbps:.1f} ± {gpu.iqr_gbps:.1f} GB/s "
-              f"({gpu.array_bytes / 1024**3:.0f} GiB array)")
+        print(
+            f"CUDA: {gpu.method}: {gpu.gbps:.1f} ± {gpu.iqr_gbps:.1f} GB/s "
+            f"({gpu.array_bytes / 1024**3:.0f} GiB array)"
+        )
     else:
         print("CUDA: no device visible")
     return 0

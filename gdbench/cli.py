@@ -29,71 +29,122 @@ class Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                   help="load a file that registers problems or backends (repeatable)")
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="load a file that registers problems or backends (repeatable)",
+    )
 
 
 def _instance_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--problem", default=None, help="problem name(s), comma separated "
-                   "(default: all)")
-    p.add_argument("--n-samples", default=None, metavar="N",
-                   help="generated data with N samples (linreg); default: notebook data")
+    p.add_argument(
+        "--problem", default=None, help="problem name(s), comma separated (default: all)"
+    )
+    p.add_argument(
+        "--n-samples",
+        default=None,
+        metavar="N",
+        help="generated data with N samples (linreg); default: notebook data",
+    )
     p.add_argument("--features", default=None, metavar="D", help="features of generated data")
     p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
 
 
 def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
     _common(p)
-    p.add_argument("--problem", default=None, help="problem name(s), comma separated "
-                   "(default: all)")
+    p.add_argument(
+        "--problem", default=None, help="problem name(s), comma separated (default: all)"
+    )
     if sweep:
-        p.add_argument("--n-samples", default="1e3,1e4,1e5,1e6,1e7", metavar="N[,N]",
-                       help="sample counts of generated data (default 1e3,1e4,1e5,1e6,1e7)")
-        p.add_argument("--features", default="1", metavar="D[,D]",
-                       help="feature counts (default 1)")
+        p.add_argument(
+            "--n-samples",
+            default="1e3,1e4,1e5,1e6,1e7",
+            metavar="N[,N]",
+            help="sample counts of generated data (default 1e3,1e4,1e5,1e6,1e7)",
+        )
+        p.add_argument(
+            "--features", default="1", metavar="D[,D]", help="feature counts (default 1)"
+        )
     else:
-        p.add_argument("--n-samples", default=None, metavar="N",
-                       help="generated data with N samples (linreg); default: notebook data")
-        p.add_argument("--features", default=None, metavar="D",
-                       help="features of generated data")
+        p.add_argument(
+            "--n-samples",
+            default=None,
+            metavar="N",
+            help="generated data with N samples (linreg); default: notebook data",
+        )
+        p.add_argument("--features", default=None, metavar="D", help="features of generated data")
     p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
-    p.add_argument("--backend", default=None, help="backend name(s), comma separated "
-                   "(default: every available one)")
-    p.add_argument("--mode", default="all" if sweep else None,
-                   help="execution mode(s), comma separated, or 'all' (default: "
-                   + ("all)" if sweep else "each backend's idiomatic mode)"))
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cpu, and cuda "
-                   "when available; default)")
-    p.add_argument("--dtype", default="float32", help="float32, float64 or both, comma "
-                   "separated (default float32)")
-    p.add_argument("--steps", default="20" if sweep else None,
-                   help="update steps checked against the reference (default: "
-                   + ("20)" if sweep else "the problem's)"))
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="backend name(s), comma separated (default: every available one)",
+    )
+    p.add_argument(
+        "--mode",
+        default="all" if sweep else None,
+        help="execution mode(s), comma separated, or 'all' (default: "
+        + ("all)" if sweep else "each backend's idiomatic mode)"),
+    )
+    p.add_argument(
+        "--device", default="auto", help="cpu, cuda or auto (cpu, and cuda when available; default)"
+    )
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        help="float32, float64 or both, comma separated (default float32)",
+    )
+    p.add_argument(
+        "--steps",
+        default="20" if sweep else None,
+        help="update steps checked against the reference (default: "
+        + ("20)" if sweep else "the problem's)"),
+    )
     p.add_argument("--lr", default=None, help="learning rate (default: the problem's)")
-    p.add_argument("--threads", default=None, help="CPU threads for every backend "
-                   "(default: all available)")
-    p.add_argument("--time-budget", default="0.5" if sweep else "1.0", metavar="SECONDS",
-                   help="time spent measuring each cell (default "
-                   + ("0.5)" if sweep else "1.0)"))
+    p.add_argument(
+        "--threads", default=None, help="CPU threads for every backend (default: all available)"
+    )
+    p.add_argument(
+        "--time-budget",
+        default="0.5" if sweep else "1.0",
+        metavar="SECONDS",
+        help="time spent measuring each cell (default " + ("0.5)" if sweep else "1.0)"),
+    )
     if not sweep:
         p.add_argument("--no-timing", action="store_true", help="check agreement only")
-    p.add_argument("--out", default=None, metavar="DIR", help="results folder (default: a "
-                   f"new folder under results/{'sweep' if sweep else 'run'}-<UTC time>)")
-    p.add_argument("--resume", default=None, metavar="DIR",
-                   help="finish an interrupted run in DIR, with the options it began with")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="results folder (default: a "
+        f"new folder under results/{'sweep' if sweep else 'run'}-<UTC time>)",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="finish an interrupted run in DIR, with the options it began with",
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m gdbench",
-                    description="Gradient descent on several backends: trajectories checked "
-                    "against float64 references, update loops timed. Without a command: run.")
+    parser = Parser(
+        prog="python -m gdbench",
+        description="Gradient descent on several backends: trajectories checked "
+        "against float64 references, update loops timed. Without a command: run.",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
-    run = sub.add_parser("run", help="run problems × backends, check agreement, time, "
-                         "write CSVs (the default)")
+    run = sub.add_parser(
+        "run", help="run problems × backends, check agreement, time, write CSVs (the default)"
+    )
     _run_options(run, sweep=False)
-    sweep = sub.add_parser("sweep", help="time a grid of sizes × backends × modes against the "
-                           "memory roofline; CSV, plots, report")
+    sweep = sub.add_parser(
+        "sweep",
+        help="time a grid of sizes × backends × modes against the "
+        "memory roofline; CSV, plots, report",
+    )
     _run_options(sweep, sweep=True)
     machine = sub.add_parser("machine", help="measure this machine's memory read bandwidth")
     _common(machine)
@@ -107,8 +158,9 @@ def make_parser() -> argparse.ArgumentParser:
     nb = sub.add_parser("notebook", help="re-run the teaching notebook's four cells")
     _common(nb)
 
-    gc = sub.add_parser("gradcheck", help="check hand-derived gradients against finite "
-                        "differences and autodiff")
+    gc = sub.add_parser(
+        "gradcheck", help="check hand-derived gradients against finite differences and autodiff"
+    )
     _common(gc)
     _instance_options(gc)
     return parser
@@ -116,14 +168,17 @@ def make_parser() -> argparse.ArgumentParser:
 
 # --- validation: every option checked before any work starts -----------------------------
 
+
 def _names(value: str | None, valid: dict | tuple, what: str) -> list[str]:
     if value is None:
         return list(valid)
     names = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in valid]
     if unknown or not names:
-        raise UsageError(f"unknown {what} {', '.join(map(repr, unknown)) or repr(value)}; "
-                         f"valid: {', '.join(valid)}")
+        raise UsageError(
+            f"unknown {what} {', '.join(map(repr, unknown)) or repr(value)}; "
+            f"valid: {', '.join(valid)}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -173,8 +228,10 @@ def _positive_float(value: str | None, what: str) -> float | None:
 
 def _check_out(path: Path) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(f"--out {path} already exists and is not empty; results are never "
-                         "overwritten (choose a new folder, or --resume it)")
+        raise UsageError(
+            f"--out {path} already exists and is not empty; results are never "
+            "overwritten (choose a new folder, or --resume it)"
+        )
 
 
 def make_out(path: Path) -> None:
@@ -200,12 +257,15 @@ def load_plugins(paths) -> None:
 
 
 def instance_args(args) -> dict:
-    return {"n_samples": _positive_int(args.n_samples, "--n-samples"),
-            "features": _positive_int(args.features, "--features"),
-            "seed": _seed(args.seed)}
+    return {
+        "n_samples": _positive_int(args.n_samples, "--n-samples"),
+        "features": _positive_int(args.features, "--features"),
+        "seed": _seed(args.seed),
+    }
 
 
 # --- commands --------------------------------------------------------------------------
+
 
 def cmd_list(args) -> int:
     print("problems:")
@@ -268,8 +328,9 @@ def cmd_report(args) -> int:
     try:
         from gdbench.report import write_report
     except ImportError as exc:
-        raise UsageError(f"the report needs matplotlib ({exc}); "
-                         "pip install 'gdbench[plot]'") from None
+        raise UsageError(
+            f"the report needs matplotlib ({exc}); pip install 'gdbench[plot]'"
+        ) from None
     print(f"report: {write_report(folder)}")
     return 0
 
@@ -287,9 +348,15 @@ def resume_args(args):
     return argparse.Namespace(**stored)
 
 
-COMMAND_FUNCS = {"run": cmd_run, "sweep": cmd_sweep, "list": cmd_list,
-                 "notebook": cmd_notebook, "gradcheck": cmd_gradcheck, "machine": cmd_machine,
-                 "report": cmd_report}
+COMMAND_FUNCS = {
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "list": cmd_list,
+    "notebook": cmd_notebook,
+    "gradcheck": cmd_gradcheck,
+    "machine": cmd_machine,
+    "report": cmd_report,
+}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

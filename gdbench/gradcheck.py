@@ -58,9 +58,11 @@ def explain(ratio: float, n_samples: int) -> str:
     if not np.isfinite(ratio):
         return "the hand-derived gradient is not finite"
     if n_samples > 1 and abs(ratio - n_samples) < 1e-6 * n_samples:
-        return (f"the hand-derived gradient is N = {n_samples} times too large: it sums over "
-                "the samples where the loss takes their mean (np.dot already sums, so a "
-                "following .mean() of that scalar divides by 1, not N)")
+        return (
+            f"the hand-derived gradient is N = {n_samples} times too large: it sums over "
+            "the samples where the loss takes their mean (np.dot already sums, so a "
+            "following .mean() of that scalar divides by 1, not N)"
+        )
     if n_samples > 1 and abs(ratio * n_samples - 1) < 1e-6:
         return f"the hand-derived gradient is N = {n_samples} times too small"
     if abs(ratio - 2) < 1e-6 or abs(ratio - 0.5) < 1e-6:
@@ -92,11 +94,15 @@ def format_check(c: GradCheck) -> list[str]:
     def show(a):
         return np.array2string(np.asarray(a), precision=6, separator=", ")
 
-    lines = [f"gradient check of {c.problem!r} at w = {show(c.w)}:",
-             f"  hand-derived       {show(c.hand)}",
-             f"  finite differences {show(c.finite_diff)}   (rel. error {c.rel_err_fd:.3g})"]
+    lines = [
+        f"gradient check of {c.problem!r} at w = {show(c.w)}:",
+        f"  hand-derived       {show(c.hand)}",
+        f"  finite differences {show(c.finite_diff)}   (rel. error {c.rel_err_fd:.3g})",
+    ]
     if c.autodiff is not None:
-        lines.append(f"  autodiff ({c.autodiff_source}) {show(c.autodiff)}   "
-                     f"(rel. error {c.rel_err_autodiff:.3g})")
+        lines.append(
+            f"  autodiff ({c.autodiff_source}) {show(c.autodiff)}   "
+            f"(rel. error {c.rel_err_autodiff:.3g})"
+        )
     lines.append(f"  ratio hand/true = {c.ratio:.6g}: {'OK' if c.ok else 'WRONG'}, {c.explanation}")
     return lines

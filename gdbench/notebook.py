@@ -29,8 +29,9 @@ class NotebookGradient(LinearRegression):
 
 def notebook_instance(slope: float) -> Instance:
     x = np.asarray(NOTEBOOK_X)
-    return Instance("linreg", w0=np.zeros(1), data={"X": x[:, None], "y": slope * x},
-                    n_samples=len(x))
+    return Instance(
+        "linreg", w0=np.zeros(1), data={"X": x[:, None], "y": slope * x}, n_samples=len(x)
+    )
 
 
 def _trajectory(backend: str, problem, inst, lr, steps):
@@ -47,10 +48,14 @@ def cell_lines(cell: int) -> list[str]:
     """The printed lines of one cell (1 to 4)."""
     problems = registry.problems()
     if cell == 1:
-        traj = _trajectory("torch-autograd", problems["quadratic"],
-                           problems["quadratic"].make(), 0.1, 15)
-        return [f"Epoch {k + 1}: w={float(traj.w[k]):.7f}, loss={traj.loss[k]:.7f}, "
-                f"grad={float(traj.grad[k]):.7f}" for k in range(traj.steps)]
+        traj = _trajectory(
+            "torch-autograd", problems["quadratic"], problems["quadratic"].make(), 0.1, 15
+        )
+        return [
+            f"Epoch {k + 1}: w={float(traj.w[k]):.7f}, loss={traj.loss[k]:.7f}, "
+            f"grad={float(traj.grad[k]):.7f}"
+            for k in range(traj.steps)
+        ]
     slope, backend, steps, every, before = {
         2: (2.0, "numpy", 20, 1, True),
         3: (2.0, "torch-autograd", 100, 10, True),
@@ -60,8 +65,10 @@ def cell_lines(cell: int) -> list[str]:
     inst = notebook_instance(slope)
     traj = _trajectory(backend, problem, inst, 0.01, steps)
     lines = [f"Prediction before training: f(5) = {_f5(inst.w0):.3f}"] if before else []
-    lines += [f"Epoch {k + 1}: w={traj.w[k, 0]:.3f}, loss={traj.loss[k]:.8f}, "
-              f"grad={traj.grad[k, 0]:.3f}" for k in range(0, traj.steps, every)]
+    lines += [
+        f"Epoch {k + 1}: w={traj.w[k, 0]:.3f}, loss={traj.loss[k]:.8f}, grad={traj.grad[k, 0]:.3f}"
+        for k in range(0, traj.steps, every)
+    ]
     lines.append(f"Prediction after training: f(5) = {_f5(traj.w[-1]):.3f}")
     return lines
 
@@ -73,18 +80,24 @@ def verdict_lines() -> list[str]:
     ref, _ = registry.problems()["linreg"].reference(inst, 0.01, 20)
     traj = _trajectory("numpy", problem, inst, 0.01, 20)
     agr = compare(traj, ref, tolerance("float32", 20, inst.n_samples))
-    lines.append(f"  trajectory vs the float64 reference: max deviation {agr.max_rel_dev:.3g} "
-                 f"(tolerance {agr.tol:.3g}), {agr.detail or 'agrees'}")
+    lines.append(
+        f"  trajectory vs the float64 reference: max deviation {agr.max_rel_dev:.3g} "
+        f"(tolerance {agr.tol:.3g}), {agr.detail or 'agrees'}"
+    )
     return lines
 
 
 TITLES = {
     1: "Cell 1: loss = w**2, torch autograd (gdbench: quadratic on torch-autograd, float32)",
-    2: ("Cell 2: linear regression in NumPy WITH THE NOTEBOOK'S FAULTY GRADIENT "
-        "np.dot(2*X, Y_pred-Y).mean() (gdbench: numpy backend, float32)"),
+    2: (
+        "Cell 2: linear regression in NumPy WITH THE NOTEBOOK'S FAULTY GRADIENT "
+        "np.dot(2*X, Y_pred-Y).mean() (gdbench: numpy backend, float32)"
+    ),
     3: "Cell 3: linear regression, torch autograd (gdbench: linreg on torch-autograd, float32)",
-    4: ("Cell 4: linear regression on Y = 5X, torch autograd, every epoch "
-        "(gdbench: linreg on torch-autograd, float32)"),
+    4: (
+        "Cell 4: linear regression on Y = 5X, torch autograd, every epoch "
+        "(gdbench: linreg on torch-autograd, float32)"
+    ),
 }
 
 

@@ -23,8 +23,22 @@ from gdbench.results import new_run_dir
 from gdbench.runner import Options
 from gdbench.spec import RunSpec
 
-SAVED_OPTIONS = ("problem", "backend", "mode", "device", "dtype", "steps", "lr", "n_samples",
-                 "features", "seed", "threads", "time_budget", "no_timing", "plugin")
+SAVED_OPTIONS = (
+    "problem",
+    "backend",
+    "mode",
+    "device",
+    "dtype",
+    "steps",
+    "lr",
+    "n_samples",
+    "features",
+    "seed",
+    "threads",
+    "time_budget",
+    "no_timing",
+    "plugin",
+)
 
 
 @dataclass
@@ -57,8 +71,9 @@ def _devices(choice: str, backends: dict) -> dict[str, list[str]]:
             reasons.append(why)
     if choice == "cuda":
         if not seen:
-            raise UsageError("--device cuda: no CUDA device is visible ("
-                             + "; ".join(reasons) + ")")
+            raise UsageError(
+                "--device cuda: no CUDA device is visible (" + "; ".join(reasons) + ")"
+            )
         return {name: [d for d in devs if d == "cuda"] or ["cuda?"] for name, devs in per.items()}
     return per
 
@@ -81,9 +96,12 @@ def _modes(choice: str | None, backend, device: str) -> list[tuple[str, str]]:
 def instance_sizes(problem, sizes: dict) -> dict:
     """RunSpec's data fields: generated data where sizes are given and the problem takes them."""
     if problem.sized and (sizes["n_samples"] or sizes["features"]):
-        return {"n_samples": sizes["n_samples"] or problem.default_n_samples,
-                "features": sizes["features"] or problem.default_features,
-                "seed": sizes["seed"], "data": "generated"}
+        return {
+            "n_samples": sizes["n_samples"] or problem.default_n_samples,
+            "features": sizes["features"] or problem.default_features,
+            "seed": sizes["seed"],
+            "data": "generated",
+        }
     inst = problem.make()
     return {"n_samples": inst.n_samples, "features": inst.features, "seed": 0, "data": "default"}
 
@@ -110,14 +128,17 @@ def check_memory(n: int, d: int) -> None:
     except (ValueError, OSError, AttributeError):
         return
     if need > 0.6 * total:
-        raise UsageError(f"N×D = {n}×{d} needs about {need / 1024**3:.1f} GiB, more than this "
-                         f"machine's {total / 1024**3:.0f} GiB allows")
+        raise UsageError(
+            f"N×D = {n}×{d} needs about {need / 1024**3:.1f} GiB, more than this "
+            f"machine's {total / 1024**3:.0f} GiB allows"
+        )
 
 
 def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mode, lr, steps):
     """(spec, reason) for every cell of one problem instance; reason is '' for a cell to run."""
     for dtype in dtypes:
         for bname in b_names:
+
             def spec(mode_, device, _b=bname, _dt=dtype):
                 return RunSpec(problem.name, _b, mode_, device, _dt, lr, steps, **sizes)
 
@@ -163,13 +184,26 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         problem = problems[pname]
         instances = list(dict.fromkeys(tuple(instance_sizes(problem, g).items()) for g in grid))
         for sizes in instances:
-            for spec, why in _cells(problem, dict(sizes), dtypes, b_names, available,
-                                    unavailable, devices, args.mode,
-                                    lr or problem.default_lr, steps or problem.default_steps):
+            for spec, why in _cells(
+                problem,
+                dict(sizes),
+                dtypes,
+                b_names,
+                available,
+                unavailable,
+                devices,
+                args.mode,
+                lr or problem.default_lr,
+                steps or problem.default_steps,
+            ):
                 (skipped.append((spec, why)) if why else specs.append(spec))
                 ordered.append(spec)
-    options = Options(timing=not getattr(args, "no_timing", False), budget_s=budget,
-                      threads=threads, plugins=tuple(str(Path(p).resolve()) for p in args.plugin))
+    options = Options(
+        timing=not getattr(args, "no_timing", False),
+        budget_s=budget,
+        threads=threads,
+        plugins=tuple(str(Path(p).resolve()) for p in args.plugin),
+    )
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)
     make_out(out)

@@ -41,8 +41,13 @@ def _cache_band(ax, sweep: pd.DataFrame) -> None:
     cpu = sweep[(sweep.device == "cpu") & (sweep.data == "generated")]
     resident = cpu[cpu.cache_resident.astype(str) == "True"].n_samples
     if len(resident):
-        ax.axvspan(cpu.n_samples.min() / 1.5, resident.max() * 1.5, color="0.92", zorder=0,
-                   label="data fit in CPU cache")
+        ax.axvspan(
+            cpu.n_samples.min() / 1.5,
+            resident.max() * 1.5,
+            color="0.92",
+            zorder=0,
+            label="data fit in CPU cache",
+        )
 
 
 def time_per_step(sweep: pd.DataFrame, path: Path) -> Path:
@@ -50,10 +55,22 @@ def time_per_step(sweep: pd.DataFrame, path: Path) -> Path:
     fig = Figure(figsize=(8, 5.5))
     ax = fig.subplots()
     for name, g in _series(df):
-        ax.errorbar(g.n_samples, g.time_per_step_s, yerr=g.time_per_step_iqr_s / 2,
-                    marker="o", ms=4, capsize=2, label=name)
-    ax.set(xscale="log", yscale="log", xlabel="N (samples)", ylabel="time per step (s)",
-           title="Update-loop time per step (median; bars: IQR)")
+        ax.errorbar(
+            g.n_samples,
+            g.time_per_step_s,
+            yerr=g.time_per_step_iqr_s / 2,
+            marker="o",
+            ms=4,
+            capsize=2,
+            label=name,
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (samples)",
+        ylabel="time per step (s)",
+        title="Update-loop time per step (median; bars: IQR)",
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
@@ -69,9 +86,13 @@ def roofline(sweep: pd.DataFrame, path: Path) -> Path:
         ax.plot(g.n_samples, g.roofline_frac, marker="o", ms=4, label=name)
     ax.axhline(1.0, color="k", lw=1)
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set(xscale="log", yscale="log", xlabel="N (samples)",
-           ylabel="achieved / measured read bandwidth",
-           title="Fraction of the memory roofline (bytes: X and y read once a step)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (samples)",
+        ylabel="achieved / measured read bandwidth",
+        title="Fraction of the memory roofline (bytes: X and y read once a step)",
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
@@ -95,9 +116,13 @@ def speedup(sweep: pd.DataFrame, path: Path) -> Path:
     for name, g in _series(df[~((df.backend == "numpy") & (df["mode"] == "eager"))]):
         ax.plot(g.n_samples, g.speedup, marker="o", ms=4, label=name)
     ax.axhline(1.0, color="k", lw=1, label="numpy eager")
-    ax.set(xscale="log", yscale="log", xlabel="N (samples)",
-           ylabel="speed-up over numpy eager (same run)",
-           title="Speed-up over NumPy eager: above 1 is faster")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (samples)",
+        ylabel="speed-up over numpy eager (same run)",
+        title="Speed-up over NumPy eager: above 1 is faster",
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
@@ -116,17 +141,16 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
         t = t[t.n_samples == n]
         ref = t[t.backend == "reference"].set_index("step").loss
         top, bottom = axes[0][col], axes[1][col]
-        for (backend, mode, device, dtype), g in t.groupby(["backend", "mode", "device",
-                                                            "dtype"]):
+        for (backend, mode, device, dtype), g in t.groupby(["backend", "mode", "device", "dtype"]):
             if backend == "reference":
-                top.plot(g.step, g.loss, lw=2.5, ls="--", color="k", zorder=3,
-                         label="float64 reference")
+                top.plot(
+                    g.step, g.loss, lw=2.5, ls="--", color="k", zorder=3, label="float64 reference"
+                )
                 continue
             name = f"{backend}/{mode} {device} {dtype}"
             top.plot(g.step, np.maximum(g.loss, 1e-300), lw=1, label=name)
             dev = (g.set_index("step").loss - ref).abs() / ref.abs().max()
-            bottom.plot(dev.index, np.maximum(dev.to_numpy(), 1e-17), lw=1, marker=".",
-                        label=name)
+            bottom.plot(dev.index, np.maximum(dev.to_numpy(), 1e-17), lw=1, marker=".", label=name)
         size = f"N={n}" if n else "scalar w"
         top.set(yscale="log", ylabel="loss", title=f"{problem} ({size}): every run overlaid")
         bottom.set(yscale="log", xlabel="step", ylabel="|loss − reference| / max reference")

@@ -53,8 +53,9 @@ class Problem(ABC):
     order: int = 100  # listing order; built-ins use the notebook's order
 
     @abstractmethod
-    def make(self, n_samples: int | None = None, features: int | None = None,
-             seed: int = 0) -> Instance:
+    def make(
+        self, n_samples: int | None = None, features: int | None = None, seed: int = 0
+    ) -> Instance:
         """The instance for these sizes and seed (ignored where ``sized`` is False)."""
 
     @abstractmethod

@@ -32,12 +32,18 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
     rows = []
     for (n, d, dtype), g in df.groupby(["n_samples", "features", "dtype"]):
         best = g.loc[g.time_per_step_s.idxmin()]
-        rows.append([f"{n:.0e}".replace("e+0", "e"), d, dtype,
-                     f"{best.backend}/{best['mode']} {best.device}",
-                     f"{seconds(best.time_per_step_s)} ± {seconds(best.time_per_step_iqr_s)}",
-                     f"{best.achieved_gbps:.1f}" if pd.notna(best.achieved_gbps) else "",
-                     _frac(best.roofline_frac),
-                     "yes (no memory bound)" if _resident(best.cache_resident) else "no"])
+        rows.append(
+            [
+                f"{n:.0e}".replace("e+0", "e"),
+                d,
+                dtype,
+                f"{best.backend}/{best['mode']} {best.device}",
+                f"{seconds(best.time_per_step_s)} ± {seconds(best.time_per_step_iqr_s)}",
+                f"{best.achieved_gbps:.1f}" if pd.notna(best.achieved_gbps) else "",
+                _frac(best.roofline_frac),
+                "yes (no memory bound)" if _resident(best.cache_resident) else "no",
+            ]
+        )
     return rows
 
 
@@ -47,16 +53,21 @@ def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
     rows = []
     for (backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
         by_n = dict(zip(g.n_samples, g.roofline_frac, strict=True))
-        rows.append([f"{backend}/{mode} {device} {dtype} D={d}",
-                     *[_frac(by_n.get(n)) for n in sizes]])
+        rows.append(
+            [f"{backend}/{mode} {device} {dtype} D={d}", *[_frac(by_n.get(n)) for n in sizes]]
+        )
     return header, rows
 
 
 def _crossing(n, s, i) -> float:
     """N where the speed-up passes 1 between sizes i and i+1, log-log interpolated."""
-    return math.exp(np.interp(0.0, sorted([math.log(s[i]), math.log(s[i + 1])]),
-                              [math.log(n[i]), math.log(n[i + 1])][:: 1 if s[i] < s[i + 1]
-                                                                     else -1]))
+    return math.exp(
+        np.interp(
+            0.0,
+            sorted([math.log(s[i]), math.log(s[i + 1])]),
+            [math.log(n[i]), math.log(n[i + 1])][:: 1 if s[i] < s[i + 1] else -1],
+        )
+    )
 
 
 def crossovers(df: pd.DataFrame) -> list[list]:
@@ -96,38 +107,77 @@ def write_report(folder: Path | str) -> Path:
     timed = plots.timed(sweep)
     first = sweep.iloc[0]
     lines = [f"# gdbench sweep: {folder.name}", ""]
-    lines.append(f"Machine: {first.cpu_model} ({first.threads} threads); python {first.python}, "
-                 f"numpy {first.numpy}, torch {first.torch}, jax {first.jax}; gdbench "
-                 f"{first.git_commit}; {first.timestamp}.")
+    lines.append(
+        f"Machine: {first.cpu_model} ({first.threads} threads); python {first.python}, "
+        f"numpy {first.numpy}, torch {first.torch}, jax {first.jax}; gdbench "
+        f"{first.git_commit}; {first.timestamp}."
+    )
     lines.append("")
     lines.append("Measured read bandwidth (`gdbench machine`, the roof):")
     for dev, b in limits.items():
-        lines.append(f"- {dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s (median ± IQR, "
-                     f"{b['method']}, {b['array_bytes'] / 1024**2:.0f} MiB array; cache "
-                     f"{b.get('cache_bytes', 0) / 1024**2:.0f} MiB)")
-    lines += ["", "Cost model per update step: bytes = itemsize·(N·D + N) (X and y read once, "
-              "parameters negligible), flops = 4·N·D + 4·N. Where bytes fit in the cache the "
-              "memory bound does not apply (marked), and fractions above 1 are possible.", ""]
+        lines.append(
+            f"- {dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s (median ± IQR, "
+            f"{b['method']}, {b['array_bytes'] / 1024**2:.0f} MiB array; cache "
+            f"{b.get('cache_bytes', 0) / 1024**2:.0f} MiB)"
+        )
+    lines += [
+        "",
+        "Cost model per update step: bytes = itemsize·(N·D + N) (X and y read once, "
+        "parameters negligible), flops = 4·N·D + 4·N. Where bytes fit in the cache the "
+        "memory bound does not apply (marked), and fractions above 1 are possible.",
+        "",
+    ]
     agree = sweep[sweep.status.isin(["ok", "diverged"])]
     bad = agree[agree.agrees.astype(str) != "True"]
     errors = sweep[sweep.status == "error"]
-    lines.append(f"Agreement: {len(agree) - len(bad)} of {len(agree)} runs agree with their "
-                 f"float64 reference; {len(errors)} errors; "
-                 f"{(sweep.status == 'skipped').sum()} skipped.")
+    lines.append(
+        f"Agreement: {len(agree) - len(bad)} of {len(agree)} runs agree with their "
+        f"float64 reference; {len(errors)} errors; "
+        f"{(sweep.status == 'skipped').sum()} skipped."
+    )
     for _, r in pd.concat([bad, errors]).iterrows():
         lines.append(f"- {r.backend}/{r['mode']} {r.device} N={r.n_samples}: {r.reason}")
     lines += ["", "## Fastest per size", ""]
-    lines.append(md_table(["N", "D", "dtype", "fastest", "time/step (median ± IQR)",
-                           "GB/s", "roofline fraction", "in cache"], fastest_per_size(timed)))
+    lines.append(
+        md_table(
+            [
+                "N",
+                "D",
+                "dtype",
+                "fastest",
+                "time/step (median ± IQR)",
+                "GB/s",
+                "roofline fraction",
+                "in cache",
+            ],
+            fastest_per_size(timed),
+        )
+    )
     lines += ["", "## Every mode's fraction of the memory roofline", ""]
     lines.append(md_table(*fraction_table(timed)))
-    lines += ["", f"![roofline fraction]({figs['roofline'].name})", "",
-              "## Speed-up over NumPy eager, and crossovers", ""]
-    lines.append(md_table(["backend/mode", "against numpy eager"],
-                          crossovers(plots.speedups(sweep))))
-    lines += ["", f"![speed-up]({figs['speedup'].name})", "",
-              "## Time per step", "", f"![time per step]({figs['time'].name})", "",
-              "## Loss against step: agreement shown", "", f"![loss]({figs['loss'].name})", ""]
+    lines += [
+        "",
+        f"![roofline fraction]({figs['roofline'].name})",
+        "",
+        "## Speed-up over NumPy eager, and crossovers",
+        "",
+    ]
+    lines.append(
+        md_table(["backend/mode", "against numpy eager"], crossovers(plots.speedups(sweep)))
+    )
+    lines += [
+        "",
+        f"![speed-up]({figs['speedup'].name})",
+        "",
+        "## Time per step",
+        "",
+        f"![time per step]({figs['time'].name})",
+        "",
+        "## Loss against step: agreement shown",
+        "",
+        f"![loss]({figs['loss'].name})",
+        "",
+    ]
     path = folder / "report.md"
     path.write_text("\n".join(lines))
     return path

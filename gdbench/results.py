@@ -12,15 +12,48 @@ from pathlib import Path
 
 import numpy as np
 
-SPEC_COLUMNS = ["problem", "backend", "mode", "device", "dtype", "data", "n_samples",
-                "features", "seed", "lr", "steps"]
-SUMMARY_COLUMNS = [*SPEC_COLUMNS,
-    "status", "reason", "steps_run", "diverged_step", "ref_diverged_step",
-    "final_loss", "final_w", "final_w_norm",
-    "max_rel_dev", "tol", "first_bad_step", "agrees", "reference",
-    "time_per_step_s", "time_per_step_iqr_s", "repeats", "steps_per_block", "compile_s",
+SPEC_COLUMNS = [
+    "problem",
+    "backend",
+    "mode",
+    "device",
+    "dtype",
+    "data",
+    "n_samples",
+    "features",
+    "seed",
+    "lr",
+    "steps",
+]
+SUMMARY_COLUMNS = [
+    *SPEC_COLUMNS,
+    "status",
+    "reason",
+    "steps_run",
+    "diverged_step",
+    "ref_diverged_step",
+    "final_loss",
+    "final_w",
+    "final_w_norm",
+    "max_rel_dev",
+    "tol",
+    "first_bad_step",
+    "agrees",
+    "reference",
+    "time_per_step_s",
+    "time_per_step_iqr_s",
+    "repeats",
+    "steps_per_block",
+    "compile_s",
     "timing_warning",
-    "threads", "device_name", "cpu_model", "python", "numpy", "torch", "jax", "git_commit",
+    "threads",
+    "device_name",
+    "cpu_model",
+    "python",
+    "numpy",
+    "torch",
+    "jax",
+    "git_commit",
     "timestamp",
 ]
 TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
@@ -88,9 +121,14 @@ class ResultWriter:
     then its rows are kept and extended, never replaced.
     """
 
-    def __init__(self, out: Path, summary: str = "summary.csv",
-                 trajectories: str | None = "trajectories.csv", resume: bool = False,
-                 columns: list[str] | None = None):
+    def __init__(
+        self,
+        out: Path,
+        summary: str = "summary.csv",
+        trajectories: str | None = "trajectories.csv",
+        resume: bool = False,
+        columns: list[str] | None = None,
+    ):
         import pandas as pd
 
         self.out = Path(out)
@@ -103,8 +141,9 @@ class ResultWriter:
         self.rows: list[dict] = []
         self.traj = []
         if resume and self.summary_path.exists():
-            self.rows = pd.read_csv(self.summary_path, keep_default_na=False,
-                                    na_values=[""]).to_dict("records")
+            self.rows = pd.read_csv(
+                self.summary_path, keep_default_na=False, na_values=[""]
+            ).to_dict("records")
             if self.traj_path and self.traj_path.exists():
                 self.traj = [pd.read_csv(self.traj_path)]
 
@@ -142,5 +181,6 @@ class ResultWriter:
 
 def _normal_key(key: tuple) -> tuple:
     """Keys read back from CSV may hold floats where specs hold ints."""
-    return tuple(int(v) if isinstance(v, float | np.floating) and float(v).is_integer() else v
-                 for v in key)
+    return tuple(
+        int(v) if isinstance(v, float | np.floating) and float(v).is_integer() else v for v in key
+    )

@@ -13,8 +13,16 @@ import math
 
 import numpy as np
 
-ROOFLINE_COLUMNS = ["bytes_per_step", "flops_per_step", "achieved_gbps", "achieved_gflops",
-                    "bandwidth_gbps", "bandwidth_method", "roofline_frac", "cache_resident"]
+ROOFLINE_COLUMNS = [
+    "bytes_per_step",
+    "flops_per_step",
+    "achieved_gbps",
+    "achieved_gflops",
+    "bandwidth_gbps",
+    "bandwidth_method",
+    "roofline_frac",
+    "cache_resident",
+]
 
 
 def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
@@ -25,8 +33,11 @@ def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
     out.update(bytes_per_step=nbytes, flops_per_step="" if flops is None else flops)
     limit = limits.get(row["device"])
     if limit is not None:
-        out.update(bandwidth_gbps=limit["gbps"], bandwidth_method=limit["method"],
-                   cache_resident=bool(nbytes <= limit.get("cache_bytes", 0)))
+        out.update(
+            bandwidth_gbps=limit["gbps"],
+            bandwidth_method=limit["method"],
+            cache_resident=bool(nbytes <= limit.get("cache_bytes", 0)),
+        )
     t = row.get("time_per_step_s")
     if isinstance(t, float) and t > 0 and not math.isnan(t):
         out["achieved_gbps"] = nbytes / t / 1e9

@@ -40,16 +40,20 @@ class Progress:
 
     def starting(self, spec: RunSpec) -> None:
         if self.bar is not None:
-            self.bar.set_description(f"{spec.problem} N={spec.n_samples} D={spec.features} "
-                                     f"{spec.backend}/{spec.mode} {spec.device} {spec.dtype}")
+            self.bar.set_description(
+                f"{spec.problem} N={spec.n_samples} D={spec.features} "
+                f"{spec.backend}/{spec.mode} {spec.device} {spec.dtype}"
+            )
 
     def done(self, spec: RunSpec, row: dict) -> None:
         self.count += 1
         t = row.get("time_per_step_s")
         timing = f", {seconds(t)}/step" if isinstance(t, float) else ""
-        line = (f"[{self.count}/{self.total}] {spec.problem} {spec.backend}/{spec.mode} "
-                f"{spec.device} {spec.dtype} N={spec.n_samples} D={spec.features}: "
-                f"{verdict(row)}{timing}")
+        line = (
+            f"[{self.count}/{self.total}] {spec.problem} {spec.backend}/{spec.mode} "
+            f"{spec.device} {spec.dtype} N={spec.n_samples} D={spec.features}: "
+            f"{verdict(row)}{timing}"
+        )
         if self.bar is not None:
             self.bar.write(line, file=self.stream)
             self.bar.update(1)
@@ -62,8 +66,13 @@ class Progress:
             self.bar.close()
 
 
-def execute_plan(plan, stream=None, summary: str = "summary.csv",
-                 columns: list[str] | None = None, bar: bool = False) -> int:
+def execute_plan(
+    plan,
+    stream=None,
+    summary: str = "summary.csv",
+    columns: list[str] | None = None,
+    bar: bool = False,
+) -> int:
     """Runs the plan's cells not already done; every finished row is on disk at once."""
     stream = stream or sys.stderr
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
@@ -76,8 +85,11 @@ def execute_plan(plan, stream=None, summary: str = "summary.csv",
             writer.add(skipped_row(spec, reason, threads))
     todo = [s for s in plan.specs if _normal_key(s.key()) not in done]
     if plan.resume:
-        print(f"resuming {plan.out}: {len(plan.specs) - len(todo)} cells already done, "
-              f"{len(todo)} to run", file=stream)
+        print(
+            f"resuming {plan.out}: {len(plan.specs) - len(todo)} cells already done, "
+            f"{len(todo)} to run",
+            file=stream,
+        )
 
     seen_refs = set()
     for s in todo:
@@ -97,8 +109,10 @@ def execute_plan(plan, stream=None, summary: str = "summary.csv",
     finally:
         progress.close()
     rank = {_normal_key(s.key()): i for i, s in enumerate(plan.ordered)}
-    rows = sorted(writer.summary().to_dict("records"),
-                  key=lambda r: rank.get(_normal_key(row_key(r)), len(rank)))
+    rows = sorted(
+        writer.summary().to_dict("records"),
+        key=lambda r: rank.get(_normal_key(row_key(r)), len(rank)),
+    )
     print(format_table(rows))
     print(f"\nresults: {writer.summary_path}  {writer.traj_path}")
     return 1 if any(failed(r) for r in rows) else 0

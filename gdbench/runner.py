@@ -64,8 +64,7 @@ def reference_frame(spec: RunSpec):
     """The float64 reference's own rows for trajectories.csv (backend 'reference')."""
     traj, _ = reference(spec.instance_args(), spec.lr, spec.steps)
     cols = spec_columns(spec)
-    cols.update(backend="reference", mode="closed-form-or-float64", device="cpu",
-                dtype="float64")
+    cols.update(backend="reference", mode="closed-form-or-float64", device="cpu", dtype="float64")
     return trajectory_frame(cols, traj)
 
 
@@ -92,29 +91,42 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
     try:
         inst = instance(*spec.instance_args())
         ref, ref_source = reference(spec.instance_args(), spec.lr, spec.steps)
-        row.update(reference=ref_source,
-                   ref_diverged_step=ref.diverged_step or "",
-                   device_name=backend.device_name(spec.device))
-        session = backend.prepare(problem, inst, Setup(spec.lr, spec.dtype, spec.device,
-                                                       spec.mode))
+        row.update(
+            reference=ref_source,
+            ref_diverged_step=ref.diverged_step or "",
+            device_name=backend.device_name(spec.device),
+        )
+        session = backend.prepare(problem, inst, Setup(spec.lr, spec.dtype, spec.device, spec.mode))
         traj = session.trajectory(spec.steps)
         tol = tolerance(spec.dtype, spec.steps, inst.n_samples * inst.features or 1)
         agr = compare(traj, ref, tol)
-        row.update(status="diverged" if traj.diverged_step else "ok", reason=agr.detail,
-                   steps_run=traj.steps, diverged_step=traj.diverged_step or "",
-                   max_rel_dev=agr.max_rel_dev, tol=tol, first_bad_step=agr.first_bad_step or "",
-                   agrees=agr.agrees)
+        row.update(
+            status="diverged" if traj.diverged_step else "ok",
+            reason=agr.detail,
+            steps_run=traj.steps,
+            diverged_step=traj.diverged_step or "",
+            max_rel_dev=agr.max_rel_dev,
+            tol=tol,
+            first_bad_step=agr.first_bad_step or "",
+            agrees=agr.agrees,
+        )
         if traj.steps:
             w = traj.w[-1]
-            row.update(final_loss=float(traj.loss[-1]),
-                       final_w=float(w.reshape(-1)[0]) if w.size == 1 else "",
-                       final_w_norm=float(np.linalg.norm(w)))
+            row.update(
+                final_loss=float(traj.loss[-1]),
+                final_w=float(w.reshape(-1)[0]) if w.size == 1 else "",
+                final_w_norm=float(np.linalg.norm(w)),
+            )
         if opts.timing and not traj.diverged_step:
             t = measure(session, opts.budget_s)
-            row.update(time_per_step_s=t.median, time_per_step_iqr_s=t.iqr, repeats=t.repeats,
-                       steps_per_block=t.steps_per_block,
-                       compile_s="" if t.compile_s is None else t.compile_s,
-                       timing_warning=t.warning)
+            row.update(
+                time_per_step_s=t.median,
+                time_per_step_iqr_s=t.iqr,
+                repeats=t.repeats,
+                steps_per_block=t.steps_per_block,
+                compile_s="" if t.compile_s is None else t.compile_s,
+                timing_warning=t.warning,
+            )
         if opts.limits is not None:
             row.update(roofline_columns(row, problem, inst, opts.limits))
         return row, trajectory_frame(spec_columns(spec), traj)
@@ -138,9 +150,10 @@ def thread_environment(threads: int | None) -> dict[str, str]:
         return {}
     env = {v: str(threads) for v in THREAD_VARIABLES}
     if threads == 1:
-        env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                            " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-                            ).strip()
+        env["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        ).strip()
     return env
 
 
@@ -162,8 +175,9 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
     pending = list(cells)
     ctx = multiprocessing.get_context("spawn")
     while pending:
-        pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(opts.plugins, opts.threads))
+        pool = ProcessPoolExecutor(
+            1, mp_context=ctx, initializer=_init_worker, initargs=(opts.plugins, opts.threads)
+        )
         try:
             while pending:
                 spec = pending[0]
@@ -172,8 +186,9 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
                     row, traj = pool.submit(execute, spec, opts).result()
                 except BrokenProcessPool as exc:
                     pending.pop(0)
-                    on_done(spec, error_row(spec, f"worker process died: {exc}", opts.threads),
-                            None)
+                    on_done(
+                        spec, error_row(spec, f"worker process died: {exc}", opts.threads), None
+                    )
                     break
                 pending.pop(0)
                 on_done(spec, row, traj)
@@ -181,9 +196,12 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_cells(specs: Iterable[RunSpec], opts: Options,
-              on_done: Callable[[RunSpec, dict, object], None],
-              on_start: Callable[[RunSpec], None] = lambda spec: None) -> None:
+def run_cells(
+    specs: Iterable[RunSpec],
+    opts: Options,
+    on_done: Callable[[RunSpec, dict, object], None],
+    on_start: Callable[[RunSpec], None] = lambda spec: None,
+) -> None:
     """Runs the cells backend by backend, in one worker process per backend when timing.
     ``on_start`` hears of each cell as it begins, ``on_done`` gets its row and trajectory."""
     by_backend: dict[str, list[RunSpec]] = {}

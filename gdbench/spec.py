@@ -28,9 +28,19 @@ class RunSpec:
 
     def key(self) -> tuple:
         """What identifies a finished cell when a run is resumed."""
-        return (self.problem, self.backend, self.mode, self.device, self.dtype,
-                float(self.lr), int(self.steps), int(self.n_samples), int(self.features),
-                int(self.seed), self.data)
+        return (
+            self.problem,
+            self.backend,
+            self.mode,
+            self.device,
+            self.dtype,
+            float(self.lr),
+            int(self.steps),
+            int(self.n_samples),
+            int(self.features),
+            int(self.seed),
+            self.data,
+        )
 
     def instance_args(self) -> tuple:
         return (self.problem, self.data, self.n_samples, self.features, self.seed)

@@ -24,8 +24,7 @@ def measure_limits(out: Path, resume: bool, stream) -> dict:
     print("measuring this machine's memory read bandwidth (gdbench machine)…", file=stream)
     limits = {dev: b.asdict() for dev, b in machine_limits().items()}
     for dev, b in limits.items():
-        print(f"  {dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s ({b['method']})",
-              file=stream)
+        print(f"  {dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s ({b['method']})", file=stream)
     path.write_text(json.dumps(limits, indent=2) + "\n")
     return limits
 

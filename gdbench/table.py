@@ -55,8 +55,20 @@ def speedups(rows: list[dict]) -> dict[int, float]:
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ["problem", "N×D", "backend", "mode", "device", "dtype", "final w", "final loss",
-              "max dev", "time/step (median ± IQR)", "vs numpy", "verdict"]
+    header = [
+        "problem",
+        "N×D",
+        "backend",
+        "mode",
+        "device",
+        "dtype",
+        "final w",
+        "final loss",
+        "max dev",
+        "time/step (median ± IQR)",
+        "vs numpy",
+        "verdict",
+    ]
     ups = speedups(rows)
     lines = []
     for i, r in enumerate(rows):
@@ -64,18 +76,30 @@ def format_table(rows: list[dict]) -> str:
         loss, dev = _num(r.get("final_loss")), _num(r.get("max_rel_dev"))
         t, iqr = _num(r.get("time_per_step_s")), _num(r.get("time_per_step_iqr_s"))
         n, d = _num(r.get("n_samples")), _num(r.get("features"))
-        lines.append([
-            str(r["problem"]), f"{int(n)}×{int(d)}" if n and d else "",
-            str(r["backend"]), str(r["mode"]), str(r["device"]), str(r["dtype"]),
-            f"{w:.7g}" if w is not None else (f"‖w‖={norm:.6g}" if norm is not None else ""),
-            f"{loss:.7g}" if loss is not None else "",
-            f"{dev:.2g}" if dev is not None else "",
-            f"{seconds(t)} ± {seconds(iqr)}" if t is not None else "",
-            f"{ups[i]:.2f}×" if i in ups else "",
-            verdict(r),
-        ])
-    widths = [max(len(h), *(len(x[j]) for x in lines)) if lines else len(h)
-              for j, h in enumerate(header)]
+        lines.append(
+            [
+                str(r["problem"]),
+                f"{int(n)}×{int(d)}" if n and d else "",
+                str(r["backend"]),
+                str(r["mode"]),
+                str(r["device"]),
+                str(r["dtype"]),
+                f"{w:.7g}" if w is not None else (f"‖w‖={norm:.6g}" if norm is not None else ""),
+                f"{loss:.7g}" if loss is not None else "",
+                f"{dev:.2g}" if dev is not None else "",
+                f"{seconds(t)} ± {seconds(iqr)}" if t is not None else "",
+                f"{ups[i]:.2f}×" if i in ups else "",
+                verdict(r),
+            ]
+        )
+    widths = [
+        max(len(h), *(len(x[j]) for x in lines)) if lines else len(h) for j, h in enumerate(header)
+    ]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)),
-                      *(fmt.format(*x).rstrip() for x in lines)])
+    return "\n".join(
+        [
+            fmt.format(*header),
+            fmt.format(*("-" * w for w in widths)),
+            *(fmt.format(*x).rstrip() for x in lines),
+        ]
+    )

@@ -69,8 +69,9 @@ class RecompiledError(RuntimeError):
     """Compiled code was rebuilt while being timed: the timing would include compilation."""
 
 
-def measure(session, budget_s: float = 1.0, min_block_s: float = MIN_BLOCK_S,
-            clock=time.perf_counter) -> Timing:
+def measure(
+    session, budget_s: float = 1.0, min_block_s: float = MIN_BLOCK_S, clock=time.perf_counter
+) -> Timing:
     """Times ``session.run_steps``; warm-up and compilation happen first, off the clock."""
     compile_s = session.warmup()
     compiled = session.compile_count()

@@ -14,8 +14,9 @@ ROOT = Path(__file__).parents[1]
 
 
 def require(package: str):
-    return pytest.mark.skipif(importlib.util.find_spec(package) is None,
-                              reason=f"{package} is not installed")
+    return pytest.mark.skipif(
+        importlib.util.find_spec(package) is None, reason=f"{package} is not installed"
+    )
 
 
 def cuda_available() -> bool:

@@ -21,8 +21,9 @@ CASES = [
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(("backend", "mode"), backend_mode_params())
-@pytest.mark.parametrize(("problem", "sizes", "lr", "steps"), CASES,
-                         ids=["quadratic", "linreg-notebook", "linreg-300x4"])
+@pytest.mark.parametrize(
+    ("problem", "sizes", "lr", "steps"), CASES, ids=["quadratic", "linreg-notebook", "linreg-300x4"]
+)
 def test_backend_agrees_with_reference(problem, sizes, lr, steps, backend, mode, dtype):
     p = registry.problems()[problem]
     inst = p.make(**sizes)

@@ -33,10 +33,25 @@ def test_default_suite_agrees_and_writes_csvs(tmp_path, capsys):
 
 
 def test_run_is_the_default_command(tmp_path):
-    assert main(["run", "--problem", "quadratic", "--backend", "numpy", *FAST,
-                 "--out", str(tmp_path / "a")]) == 0
-    assert main(["--problem", "quadratic", "--backend", "numpy", *FAST,
-                 "--out", str(tmp_path / "b")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--problem",
+                "quadratic",
+                "--backend",
+                "numpy",
+                *FAST,
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["--problem", "quadratic", "--backend", "numpy", *FAST, "--out", str(tmp_path / "b")])
+        == 0
+    )
 
 
 def test_list_names_every_backend_with_availability(capsys):
@@ -50,31 +65,36 @@ def test_list_and_help_import_no_framework():
     import subprocess
     import sys
 
-    code = ("import sys; from gdbench.cli import main; main(['list']); "
-            "bad = [m for m in ('torch', 'jax', 'pandas', 'matplotlib') if m in sys.modules]; "
-            "sys.exit(len(bad))")
+    code = (
+        "import sys; from gdbench.cli import main; main(['list']); "
+        "bad = [m for m in ('torch', 'jax', 'pandas', 'matplotlib') if m in sys.modules]; "
+        "sys.exit(len(bad))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT)
     assert done.returncode == 0, done.stdout
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--problem", "cubic"], "unknown problem 'cubic'; valid: quadratic, linreg"),
-    (["--backend", "tensorflow"], "valid: numpy, torch-autograd, torch-nn, jax"),
-    (["--dtype", "float16"], "unknown dtype 'float16'"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--mode", "turbo"], "unknown mode"),
-    (["--steps", "0"], "--steps must be a positive whole number"),
-    (["--steps", "2.5"], "--steps must be a positive whole number"),
-    (["--lr", "nan"], "--lr must be a finite positive number"),
-    (["--lr", "-0.1"], "--lr must be a finite positive number"),
-    (["--lr", "inf"], "--lr must be a finite positive number"),
-    (["--n-samples", "-3"], "--n-samples must be a positive whole number"),
-    (["--features", "0"], "--features must be a positive whole number"),
-    (["--threads", "0"], "--threads must be a positive whole number"),
-    (["--seed", "x"], "--seed must be a whole number"),
-    (["--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["--plugin", "no/such/file.py"], "plugin file not found"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--problem", "cubic"], "unknown problem 'cubic'; valid: quadratic, linreg"),
+        (["--backend", "tensorflow"], "valid: numpy, torch-autograd, torch-nn, jax"),
+        (["--dtype", "float16"], "unknown dtype 'float16'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--mode", "turbo"], "unknown mode"),
+        (["--steps", "0"], "--steps must be a positive whole number"),
+        (["--steps", "2.5"], "--steps must be a positive whole number"),
+        (["--lr", "nan"], "--lr must be a finite positive number"),
+        (["--lr", "-0.1"], "--lr must be a finite positive number"),
+        (["--lr", "inf"], "--lr must be a finite positive number"),
+        (["--n-samples", "-3"], "--n-samples must be a positive whole number"),
+        (["--features", "0"], "--features must be a positive whole number"),
+        (["--threads", "0"], "--threads must be a positive whole number"),
+        (["--seed", "x"], "--seed must be a whole number"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["--plugin", "no/such/file.py"], "plugin file not found"),
+    ],
+)
 def test_bad_input_is_one_line_and_status_2(args, needle, tmp_path, capsys):
     out = tmp_path / "out"
     assert main([*args, "--out", str(out)]) == 2
@@ -118,9 +138,9 @@ def test_unavailable_backend_is_skipped_with_its_reason(tmp_path):
         "    requires = ('gdbench_no_such_package',)\n"
         "    def prepare(self, problem, inst, setup):\n"
         "        import gdbench_no_such_package  # never reached: the backend is skipped\n"
-        "gdbench.register_backend(Missing())\n")
-    code, out = run(["--plugin", str(plugin), "--backend", "numpy,needs-missing", *FAST],
-                    tmp_path)
+        "gdbench.register_backend(Missing())\n"
+    )
+    code, out = run(["--plugin", str(plugin), "--backend", "numpy,needs-missing", *FAST], tmp_path)
     assert code == 0  # skipped is not a failure
     s = pd.read_csv(out / "summary.csv")
     skipped = s[s.backend == "needs-missing"]
@@ -152,14 +172,17 @@ def test_gradcheck_passes_for_builtin_problems(capsys):
     assert capsys.readouterr().out.count("OK") == 2
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["run", "--n-samples", "1e3,1e4"], "use sweep for lists"),
-    (["run", "--n-samples", "1e12", "--features", "100"], "GiB"),
-    (["sweep", "--n-samples", "1e3,abc"], "--n-samples must be a positive whole number"),
-    (["sweep", "--features", "0"], "--features must be a positive whole number"),
-    (["gradcheck", "--problem", "cubic"], "unknown problem 'cubic'"),
-    (["report"], "the following arguments are required: folder"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--n-samples", "1e3,1e4"], "use sweep for lists"),
+        (["run", "--n-samples", "1e12", "--features", "100"], "GiB"),
+        (["sweep", "--n-samples", "1e3,abc"], "--n-samples must be a positive whole number"),
+        (["sweep", "--features", "0"], "--features must be a positive whole number"),
+        (["gradcheck", "--problem", "cubic"], "unknown problem 'cubic'"),
+        (["report"], "the following arguments are required: folder"),
+    ],
+)
 def test_bad_input_to_other_commands(argv, needle, tmp_path, capsys):
     out = ["--out", str(tmp_path / "o")] if argv[0] in ("run", "sweep") else []
     assert main([*argv, *out]) == 2

@@ -7,7 +7,7 @@ import pandas as pd
 
 from gdbench.cli import main
 
-PLUGIN = '''
+PLUGIN = """
 import os
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def backend(kind):
 
 for kind in ("raise", "crash", "interrupt"):
     gdbench.register_backend(backend(kind))
-'''
+"""
 
 
 def plugin(tmp_path):
@@ -56,8 +56,17 @@ def plugin(tmp_path):
 
 def test_an_exception_in_one_cell_is_an_error_row_and_the_run_goes_on(tmp_path):
     out = tmp_path / "out"
-    code = main(["--plugin", plugin(tmp_path), "--backend", "faulty-raise,numpy",
-                 "--no-timing", "--out", str(out)])
+    code = main(
+        [
+            "--plugin",
+            plugin(tmp_path),
+            "--backend",
+            "faulty-raise,numpy",
+            "--no-timing",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 1
     s = pd.read_csv(out / "summary.csv")
     bad = s[s.backend == "faulty-raise"]
@@ -68,8 +77,18 @@ def test_an_exception_in_one_cell_is_an_error_row_and_the_run_goes_on(tmp_path):
 
 def test_a_crashed_worker_is_an_error_row_and_the_run_goes_on(tmp_path):
     out = tmp_path / "out"
-    code = main(["--plugin", plugin(tmp_path), "--backend", "faulty-crash,numpy",
-                 "--time-budget", "0.01", "--out", str(out)])
+    code = main(
+        [
+            "--plugin",
+            plugin(tmp_path),
+            "--backend",
+            "faulty-crash,numpy",
+            "--time-budget",
+            "0.01",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 1
     s = pd.read_csv(out / "summary.csv")
     assert s[s.backend == "faulty-crash"].reason.str.contains("worker process died").all()
@@ -79,8 +98,15 @@ def test_a_crashed_worker_is_an_error_row_and_the_run_goes_on(tmp_path):
 
 def test_interrupt_keeps_rows_and_resume_finishes_without_duplicates(tmp_path):
     path = plugin(tmp_path)
-    args = ["--plugin", path, "--backend", "numpy,faulty-interrupt,jax",
-            "--dtype", "float32,float64", "--no-timing"]
+    args = [
+        "--plugin",
+        path,
+        "--backend",
+        "numpy,faulty-interrupt,jax",
+        "--dtype",
+        "float32,float64",
+        "--no-timing",
+    ]
     out = tmp_path / "out"
     (tmp_path / "interrupt-once").write_text("")
     assert main([*args, "--out", str(out)]) == 130
@@ -92,8 +118,10 @@ def test_interrupt_keeps_rows_and_resume_finishes_without_duplicates(tmp_path):
     whole = pd.read_csv(tmp_path / "whole" / "summary.csv")
     cols = ["problem", "backend", "mode", "device", "dtype", "status", "final_loss", "agrees"]
     key = ["problem", "backend", "dtype"]
-    pd.testing.assert_frame_equal(resumed[cols].sort_values(key).reset_index(drop=True),
-                                  whole[cols].sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        resumed[cols].sort_values(key).reset_index(drop=True),
+        whole[cols].sort_values(key).reset_index(drop=True),
+    )
     # The finished rows were kept as they were, not redone.
     assert resumed.timestamp.iloc[: len(partial)].tolist() == partial.timestamp.tolist()
     t_res = pd.read_csv(out / "trajectories.csv")

@@ -43,8 +43,9 @@ def test_hand_gradient_matches_torch_autograd(name, sizes):
     w = torch.tensor(inst.w0 + 0.5, dtype=torch.float64, requires_grad=True)
     data = {k: torch.tensor(v) for k, v in inst.data.items()}
     problem.loss(w, **data).backward()
-    np.testing.assert_allclose(problem.grad(inst.w0 + 0.5, **inst.data), w.grad.numpy(),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        problem.grad(inst.w0 + 0.5, **inst.data), w.grad.numpy(), rtol=1e-12, atol=1e-12
+    )
     assert check_gradient(problem, inst).ok
 
 

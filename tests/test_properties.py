@@ -14,8 +14,12 @@ from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
 from gdbench.results import SUMMARY_COLUMNS, ResultWriter, clean_text
 
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def available_default_modes():
@@ -32,8 +36,12 @@ def runs(n, d, seed, lr_fraction, dtype, steps):
         yield name, s.trajectory(steps), ref, tolerance(dtype, steps, n * d)
 
 
-sizes = dict(n=st.integers(2, 40), d=st.integers(1, 4), seed=st.integers(0, 2**16),
-             dtype=st.sampled_from(["float32", "float64"]))
+sizes = dict(
+    n=st.integers(2, 40),
+    d=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(["float32", "float64"]),
+)
 
 
 @SETTINGS
@@ -60,17 +68,32 @@ number = st.floats(allow_nan=True, allow_infinity=True)
 
 
 @SETTINGS
-@given(rows=st.lists(st.fixed_dictionaries(
-    {"problem": st.sampled_from(["quadratic", "linreg"]), "backend": text,
-     "reason": text, "final_loss": number, "max_rel_dev": st.floats(0, 1e300)}),
-    min_size=1, max_size=6))
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "problem": st.sampled_from(["quadratic", "linreg"]),
+                "backend": text,
+                "reason": text,
+                "final_loss": number,
+                "max_rel_dev": st.floats(0, 1e300),
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_summary_csv_round_trips(rows, tmp_path_factory):
     out = tmp_path_factory.mktemp("csv")
     w = ResultWriter(out)
     for r in rows:
         w.add(dict(r), None)
-    back = pd.read_csv(out / "summary.csv", keep_default_na=False, na_values=[""],
-                       dtype={"backend": str, "reason": str})
+    back = pd.read_csv(
+        out / "summary.csv",
+        keep_default_na=False,
+        na_values=[""],
+        dtype={"backend": str, "reason": str},
+    )
     assert list(back.columns) == SUMMARY_COLUMNS and len(back) == len(rows)
     for r, (_, b) in zip(rows, back.iterrows(), strict=True):
         for k in ("backend", "reason"):

@@ -12,10 +12,28 @@ from gdbench.results import SUMMARY_COLUMNS, TRAJECTORY_ID
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
     out = tmp_path_factory.mktemp("r") / "run"
-    assert main(["--backend", "numpy", "--dtype", "float32,float64", "--no-timing",
-                 "--out", str(out)]) == 0
-    assert main(["--problem", "linreg", "--backend", "numpy", "--n-samples", "40",
-                 "--features", "3", "--no-timing", "--out", str(out.with_name("vec"))]) == 0
+    assert (
+        main(["--backend", "numpy", "--dtype", "float32,float64", "--no-timing", "--out", str(out)])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "--problem",
+                "linreg",
+                "--backend",
+                "numpy",
+                "--n-samples",
+                "40",
+                "--features",
+                "3",
+                "--no-timing",
+                "--out",
+                str(out.with_name("vec")),
+            ]
+        )
+        == 0
+    )
     return out
 
 

@@ -54,9 +54,23 @@ def test_machine_prints_the_bandwidth(capsys):
 @require("matplotlib")
 def test_sweep_writes_csv_plots_and_report(tmp_path):
     out = tmp_path / "sweep"
-    code = main(["sweep", "--n-samples", "300,3000", "--backend", "numpy,jax",
-                 "--mode", "eager,jit", "--time-budget", "0.02", "--steps", "5",
-                 "--out", str(out)])
+    code = main(
+        [
+            "sweep",
+            "--n-samples",
+            "300,3000",
+            "--backend",
+            "numpy,jax",
+            "--mode",
+            "eager,jit",
+            "--time-budget",
+            "0.02",
+            "--steps",
+            "5",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     s = pd.read_csv(out / "sweep.csv")
     assert list(s.columns) == SWEEP_COLUMNS
@@ -64,11 +78,18 @@ def test_sweep_writes_csv_plots_and_report(tmp_path):
     assert sorted(lin.n_samples.unique()) == [300, 3000]
     assert (lin.bytes_per_step == 4 * 2 * lin.n_samples).all()
     timed = lin[lin.time_per_step_s.notna()]
-    np.testing.assert_allclose(timed.achieved_gbps,
-                               timed.bytes_per_step / timed.time_per_step_s / 1e9)
+    np.testing.assert_allclose(
+        timed.achieved_gbps, timed.bytes_per_step / timed.time_per_step_s / 1e9
+    )
     np.testing.assert_allclose(timed.roofline_frac, timed.achieved_gbps / timed.bandwidth_gbps)
-    for name in ("machine.json", "time_per_step.png", "roofline.png", "speedup.png",
-                 "loss_vs_step.png", "report.md"):
+    for name in (
+        "machine.json",
+        "time_per_step.png",
+        "roofline.png",
+        "speedup.png",
+        "loss_vs_step.png",
+        "report.md",
+    ):
         assert (out / name).stat().st_size > 0, name
     report = (out / "report.md").read_text()
     assert "## Fastest per size" in report and "roofline" in report
@@ -82,9 +103,27 @@ def test_report_of_a_folder_that_is_no_sweep_is_a_usage_error(tmp_path, capsys):
 
 
 def _sweep(out, *extra):
-    return [sys.executable, "-m", "gdbench", "sweep", "--n-samples", "1e3,2e3,4e3,8e3",
-            "--backend", "numpy,torch-autograd", "--mode", "eager", "--time-budget", "0.3",
-            "--steps", "5", "--problem", "linreg", "--out", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "gdbench",
+        "sweep",
+        "--n-samples",
+        "1e3,2e3,4e3,8e3",
+        "--backend",
+        "numpy,torch-autograd",
+        "--mode",
+        "eager",
+        "--time-budget",
+        "0.3",
+        "--steps",
+        "5",
+        "--problem",
+        "linreg",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 KEY = ["problem", "backend", "mode", "device", "dtype", "n_samples"]
@@ -95,8 +134,14 @@ SAME = [*KEY, "status", "agrees", "final_loss", "max_rel_dev", "bytes_per_step"]
 def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_sweep(out), cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _sweep(out),
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     rows = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -109,8 +154,13 @@ def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
     proc.wait()
     assert 3 <= rows < 8, "the sweep was not caught midway"
     killed = pd.read_csv(out / "sweep.csv")  # parses: no half-written line was left
-    resumed = subprocess.run([sys.executable, "-m", "gdbench", "sweep", "--resume", str(out)],
-                             cwd=ROOT, env=env, capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "gdbench", "sweep", "--resume", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = pd.read_csv(out / "sweep.csv")
     pd.testing.assert_frame_equal(after.iloc[: len(killed)], killed)  # kept as they were

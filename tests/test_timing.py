@@ -45,12 +45,15 @@ class Recorder:
         return self.inner.compile_count()
 
 
-@pytest.mark.parametrize(("backend", "mode"), [
-    pytest.param("numpy", "eager"),
-    pytest.param("jax", "jit", marks=require("jax")),
-    pytest.param("jax", "scan", marks=require("jax")),
-    pytest.param("torch-autograd", "eager", marks=require("torch")),
-])
+@pytest.mark.parametrize(
+    ("backend", "mode"),
+    [
+        pytest.param("numpy", "eager"),
+        pytest.param("jax", "jit", marks=require("jax")),
+        pytest.param("jax", "scan", marks=require("jax")),
+        pytest.param("torch-autograd", "eager", marks=require("torch")),
+    ],
+)
 def test_sync_is_called_before_every_clock_read(backend, mode):
     rec = Recorder(session(backend, mode))
     t = measure(rec, budget_s=0.0, min_block_s=0.0005, clock=rec.clock)

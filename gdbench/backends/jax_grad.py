@@ -30,8 +30,9 @@ class _JaxBase:
     def __init__(self, problem, inst, setup):
         jax = self.jax = import_jax()
         dev = _device(jax, setup.device)
-        self.data = {k: jax.device_put(np.asarray(v, dtype=setup.dtype), dev)
-                     for k, v in inst.data.items()}
+        self.data = {
+            k: jax.device_put(np.asarray(v, dtype=setup.dtype), dev) for k, v in inst.data.items()
+        }
         self.w0 = jax.device_put(np.asarray(inst.w0, dtype=setup.dtype), dev)
         lr = setup.lr
         value_and_grad = jax.value_and_grad(lambda w, data: problem.loss(w, **data))
@@ -82,8 +83,8 @@ class JaxScanSession(_JaxBase, Session):
             return w, (loss, g, w)
 
         # The step count is static for the recorded loop (it sizes the output)...
-        self.scan = jax.jit(lambda w, n: jax.lax.scan(body, w, None, length=n),
-                            static_argnums=1)
+        self.scan = jax.jit(lambda w, n: jax.lax.scan(body, w, None, length=n), static_argnums=1)
+
         # ...and dynamic for the timed one, so that growing blocks do not recompile.
         def loop(w, n):
             return jax.lax.fori_loop(0, n, lambda i, w: update(w, self.data)[0], w)

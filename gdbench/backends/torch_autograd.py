@@ -18,8 +18,9 @@ class TorchAutogradSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
         torch = self.torch = import_torch()
         dtype, device = torch_dtype(setup.dtype), setup.device
-        self.data = {k: torch.as_tensor(v, dtype=dtype, device=device)
-                     for k, v in inst.data.items()}
+        self.data = {
+            k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
+        }
         self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
         self.lr = setup.lr
         # compile/cudagraph: forward and (through AOTAutograd) backward are compiled; the

@@ -36,8 +36,9 @@ class TorchNNSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
         torch = self.torch = import_torch()
         dtype, device = torch_dtype(setup.dtype), setup.device
-        self.data = {k: torch.as_tensor(v, dtype=dtype, device=device)
-                     for k, v in inst.data.items()}
+        self.data = {
+            k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
+        }
         self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
         self.compiles = setup.mode != "eager"
         self.sync = sync_for(device)

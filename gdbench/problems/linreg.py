@@ -27,8 +27,9 @@ class LinearRegression(Problem):
     def make(self, n_samples=None, features=None, seed=0) -> Instance:
         if n_samples is None and features is None:
             x = np.asarray(NOTEBOOK_X)
-            return Instance(self.name, w0=np.zeros(1), data={"X": x[:, None], "y": 2 * x},
-                            n_samples=len(x))
+            return Instance(
+                self.name, w0=np.zeros(1), data={"X": x[:, None], "y": 2 * x}, n_samples=len(x)
+            )
         n = n_samples or self.default_n_samples
         d = features or self.default_features
         rng = np.random.default_rng(seed)
@@ -69,8 +70,10 @@ class LinearRegression(Problem):
             w_all = (z_star + e) @ V.T
             loss = loss_star + (lam * e[:-1] ** 2).sum(axis=1)
             grad = (2.0 * lam * e[:-1]) @ V.T
-        return (Trajectory.from_steps(loss, grad, w_all[1:]),
-                "closed form via eigendecomposition of XᵀX/N")
+        return (
+            Trajectory.from_steps(loss, grad, w_all[1:]),
+            "closed form via eigendecomposition of XᵀX/N",
+        )
 
     def flops_per_step(self, inst):
         # X·w: 2ND; r = X·w − y: N; mean(r²): 2N; Xᵀr: 2ND; the 2/N scale: N.
