@@ -1,6 +1,12 @@
-"""pytest-benchmark suite options. Sizes: --gd-sizes N1xD1,N2xD2 (default 1000x1,100000x1)."""
+"""pytest-benchmark suite options: --gd-sizes N1xD1,N2xD2 (default 1000x1,100000x1) and
+--gd-steps (update steps per round, default 10). Bad values stop the session with one line
+and exit status 2, as gdbench's own commands do."""
 
 from __future__ import annotations
+
+import math
+
+import pytest
 
 
 def pytest_addoption(parser):
@@ -12,10 +18,34 @@ def pytest_addoption(parser):
     parser.addoption("--gd-steps", default="10", help="update steps per benchmark round")
 
 
+def _whole(text: str) -> int:
+    value = float(text)
+    if not (math.isfinite(value) and value.is_integer() and value > 0):
+        raise ValueError(text)
+    return int(value)
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for item in text.split(","):
+        n, d = item.lower().split("x")
+        sizes.append((_whole(n), _whole(d)))
+    return sizes
+
+
+def pytest_configure(config):
+    try:
+        config.gd_sizes = parse_sizes(config.getoption("--gd-sizes"))
+        config.gd_steps = _whole(config.getoption("--gd-steps"))
+    except ValueError:
+        pytest.exit(
+            "gdbench bench: --gd-sizes takes NxD pairs of positive whole numbers "
+            "(e.g. 1e5x1,1e6x4) and --gd-steps a positive whole number",
+            returncode=2,
+        )
+
+
 def pytest_generate_tests(metafunc):
     if "size" in metafunc.fixturenames:
-        sizes = []
-        for item in metafunc.config.getoption("--gd-sizes").split(","):
-            n, d = item.lower().split("x")
-            sizes.append((int(float(n)), int(float(d))))
+        sizes = metafunc.config.gd_sizes
         metafunc.parametrize("size", sizes, ids=[f"N{n}xD{d}" for n, d in sizes])

@@ -42,7 +42,7 @@ def cells():
 @pytest.mark.parametrize(("backend", "mode", "device"), list(cells()))
 def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, request):
     n, d = size
-    steps = int(request.config.getoption("--gd-steps"))
+    steps = request.config.gd_steps
     if backend == "jax" and mode == "eager" and n * d > 10**6:
         pytest.skip("jax eager dispatches op by op; too slow to benchmark at this size")
     problem = registry.problems()["linreg"]

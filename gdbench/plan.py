@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gdbench import registry
+from gdbench.backend import Backend
 from gdbench.cli import (
     DEVICES,
     DTYPES,
@@ -167,16 +168,20 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     lr = _positive_float(args.lr, "--lr")
     grid = size_grid(args, single_size)
     threads = _positive_int(args.threads, "--threads")
-    budget = _positive_float(args.time_budget, "--time-budget")
+    budget = _positive_float(args.time_budget, "--time-budget") or 1.0
     resume = bool(getattr(args, "resume", None))
     out = Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
     if not resume:
         _check_out(out)
 
-    available, unavailable = {}, {}
+    available: dict[str, Backend] = {}
+    unavailable: dict[str, str] = {}
     for name in b_names:
         ok, why = all_backends[name].available()
-        (available if ok else unavailable)[name] = all_backends[name] if ok else why
+        if ok:
+            available[name] = all_backends[name]
+        else:
+            unavailable[name] = why
     devices = _devices(args.device, available)
 
     specs, skipped, ordered = [], [], []

@@ -85,7 +85,7 @@ def trajectory_frame(spec_cols: dict, traj):
     import pandas as pd
 
     n = traj.steps
-    cols = {k: [v] * n for k, v in spec_cols.items()}
+    cols: dict[str, object] = {k: [v] * n for k, v in spec_cols.items()}
     cols["step"] = np.arange(1, n + 1)
     cols["loss"] = traj.loss
     for name, arr in (("w", traj.w), ("grad", traj.grad)):

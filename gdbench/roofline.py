@@ -29,7 +29,7 @@ def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
     itemsize = np.dtype(row["dtype"]).itemsize
     nbytes = problem.bytes_per_step(inst, itemsize)
     flops = problem.flops_per_step(inst)
-    out = dict.fromkeys(ROOFLINE_COLUMNS, "")
+    out: dict[str, object] = dict.fromkeys(ROOFLINE_COLUMNS, "")
     out.update(bytes_per_step=nbytes, flops_per_step="" if flops is None else flops)
     limit = limits.get(row["device"])
     if limit is not None:

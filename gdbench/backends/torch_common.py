@@ -59,7 +59,7 @@ def compiled(fn, mode: str):
     torch = import_torch()
     if mode == "eager":
         return fn
-    options = {"fullgraph": True, "dynamic": False}
+    options: dict[str, object] = {"fullgraph": True, "dynamic": False}
     if mode == "cudagraph":
         options["mode"] = "reduce-overhead"
     return torch.compile(fn, **options)
