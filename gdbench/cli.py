@@ -38,22 +38,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _instance_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--problem", default=None, help="problem name(s), comma separated (default: all)"
-    )
-    p.add_argument(
-        "--n-samples",
-        default=None,
-        metavar="N",
-        help="generated data with N samples (linreg); default: notebook data",
-    )
-    p.add_argument("--features", default=None, metavar="D", help="features of generated data")
-    p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
-
-
-def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
-    _common(p)
+def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     p.add_argument(
         "--problem", default=None, help="problem name(s), comma separated (default: all)"
     )
@@ -76,6 +61,11 @@ def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         )
         p.add_argument("--features", default=None, metavar="D", help="features of generated data")
     p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
+
+
+def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
+    _common(p)
+    _instance_options(p, sweep)
     p.add_argument(
         "--backend",
         default=None,

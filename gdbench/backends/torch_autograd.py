@@ -7,27 +7,17 @@ from gdbench.backends.torch_common import (
     TorchBackend,
     TorchSessionMixin,
     compiled,
-    import_torch,
-    sync_for,
-    torch_dtype,
 )
 from gdbench.registry import register_backend
 
 
 class TorchAutogradSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
-        torch = self.torch = import_torch()
-        dtype, device = torch_dtype(setup.dtype), setup.device
-        self.data = {
-            k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
-        }
-        self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
+        self.place(inst, setup)
         self.lr = setup.lr
         # compile/cudagraph: forward and (through AOTAutograd) backward are compiled; the
         # update of w stays one eager in-place op, as in the idiomatic loop.
-        self.compiles = setup.mode != "eager"
         self.loss_fn = compiled(problem.loss, setup.mode)
-        self.sync = sync_for(device)
         self.reset()
 
     def reset(self):

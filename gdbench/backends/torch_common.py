@@ -19,7 +19,17 @@ def import_torch():
 
 
 class TorchSessionMixin:
-    """Compile bookkeeping shared by the torch sessions."""
+    """What the torch sessions share: data and w0 on the device, sync, compile bookkeeping."""
+
+    def place(self, inst, setup) -> None:
+        torch = self.torch = import_torch()
+        dtype, device = torch_dtype(setup.dtype), setup.device
+        self.data = {
+            k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
+        }
+        self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
+        self.sync = sync_for(device)
+        self.compiles = setup.mode != "eager"
 
     def compile_count(self):
         return compile_count() if self.compiles else 0

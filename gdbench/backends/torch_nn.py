@@ -8,8 +8,6 @@ from gdbench.backends.torch_common import (
     TorchSessionMixin,
     compiled,
     import_torch,
-    sync_for,
-    torch_dtype,
 )
 from gdbench.registry import register_backend
 
@@ -34,20 +32,13 @@ def param_module(problem, w0):
 
 class TorchNNSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
-        torch = self.torch = import_torch()
-        dtype, device = torch_dtype(setup.dtype), setup.device
-        self.data = {
-            k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
-        }
-        self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
-        self.compiles = setup.mode != "eager"
-        self.sync = sync_for(device)
+        self.place(inst, setup)
         # A problem may offer its idiomatic module (nn.Linear + nn.MSELoss for linreg).
         build = getattr(problem, "torch_nn_module", None)
         self.module = build(self.w0) if build else param_module(problem, self.w0)
         (self.param,) = self.module.parameters()
         self.model = compiled(self.module, setup.mode)
-        self.opt = torch.optim.SGD(self.module.parameters(), lr=setup.lr)
+        self.opt = self.torch.optim.SGD(self.module.parameters(), lr=setup.lr)
         self.reset()
 
     def reset(self):
