@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check: on a machine with an NVIDIA GPU and torch, jax, pandas, pytest-benchmark
 # already installed (no network needed), runs in a few minutes:
-#   1. the agreement suite on cuda, every mode, float32 and float64;
+#   1. the agreement suite on cuda, every mode, float32 and float64, and the GPU tests;
 #   2. timings of linreg at N = 10^6 on cuda and cpu side by side, every mode;
 #   3. the pytest-benchmark suite on cuda, saved as JSON.
 # Everything lands in results/gpu-<card>-<date>/, named after the card.
@@ -20,6 +20,8 @@ python -m gdbench run --device cuda --mode all --dtype float32,float64 --no-timi
   --out "$out/agreement" || status=1
 python -m gdbench run --problem linreg --n-samples 1000000 --device auto --mode all \
   --time-budget 2 --out "$out/linreg-1e6" || status=1
+python -m pytest tests/test_backends.py -m gpu -q -p no:cacheprovider \
+  --junitxml "$out/gpu-tests.xml" || status=1
 python -m pytest bench/ -q -p no:cacheprovider -k cuda --gd-sizes 100000x1,1000000x1 \
   --benchmark-json "$out/bench.json" || status=1
 echo "gpu_check: results in $out (status $status)"

@@ -10,7 +10,7 @@ from gdbench import registry
 from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
 
-from .conftest import backend_mode_params
+from .conftest import backend_mode_params, needs_cuda
 
 CASES = [
     ("quadratic", {}, 0.1, 15),
@@ -72,3 +72,20 @@ def test_divergence_is_reported_at_the_same_step_as_the_reference(backend, mode)
     assert ref.diverged_step == 11
     assert traj.diverged_step == 11
     assert compare(traj, ref, tolerance("float32", 15)).agrees
+
+
+@needs_cuda
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("backend", "mode"), backend_mode_params("cuda"))
+def test_backend_agrees_on_cuda(backend, mode, dtype):
+    b = registry.backends()[backend]
+    ok, why = b.device_available("cuda")
+    if not ok:
+        pytest.skip(why)
+    p = registry.problems()["linreg"]
+    inst = p.make(10_000, 4, 0)
+    ref, _ = p.reference(inst, 0.05, 50)
+    s = b.prepare(p, inst, Setup(0.05, dtype, "cuda", mode))
+    agreement = compare(s.trajectory(50), ref, tolerance(dtype, 50, 40_000))
+    assert agreement.agrees, agreement.detail
