@@ -169,14 +169,18 @@ class ResultWriter:
     def flush(self, traj_changed: bool = True) -> None:
         import pandas as pd
 
-        _atomic_csv(self.summary(), self.summary_path)
+        # Trajectories first, summary last: a cell is done once its summary row is on disk,
+        # so a kill between the two writes leaves a cell that --resume runs again, never a
+        # summary row whose trajectory is missing.
         if self.traj_path and traj_changed and self.traj:
-            # A resumed run may meet a reference it already wrote: one row per run and step.
+            # A resumed run meets the reference again, and the rows of a cell killed after
+            # its trajectory was written: one row per run and step, the newest.
             df = pd.concat(self.traj, ignore_index=True)
-            df = df.drop_duplicates(subset=[*TRAJECTORY_ID, "step"], keep="first")
+            df = df.drop_duplicates(subset=[*TRAJECTORY_ID, "step"], keep="last")
             first = [*TRAJECTORY_ID, "step", "loss"]
             params = _param_order([c for c in df.columns if c not in first])
             _atomic_csv(df[first + params], self.traj_path)
+        _atomic_csv(self.summary(), self.summary_path)
 
 
 def _normal_key(key: tuple) -> tuple:

@@ -132,3 +132,21 @@ def test_interrupt_keeps_rows_and_resume_finishes_without_duplicates(tmp_path):
 def test_resume_of_a_folder_that_is_no_run_is_a_usage_error(tmp_path, capsys):
     assert main(["--resume", str(tmp_path)]) == 2
     assert "no command.json" in capsys.readouterr().err
+
+
+def test_a_kill_between_the_two_csv_writes_is_redone_on_resume(tmp_path):
+    # Trajectories are written before the summary row that marks a cell done; drop the
+    # last summary row as a kill between the two writes would leave it.
+    out = tmp_path / "out"
+    assert main(["--backend", "numpy,jax", "--no-timing", "--out", str(out)]) == 0
+    whole_summary = pd.read_csv(out / "summary.csv")
+    whole_traj = pd.read_csv(out / "trajectories.csv")
+    whole_summary.iloc[:-1].to_csv(out / "summary.csv", index=False)
+    assert main(["--resume", str(out)]) == 0
+    cols = ["problem", "backend", "mode", "dtype", "status", "final_loss"]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv")[cols], whole_summary[cols])
+    traj = pd.read_csv(out / "trajectories.csv")
+    assert len(traj) == len(whole_traj)
+    assert set(map(tuple, traj[["problem", "backend", "step"]].to_numpy())) == set(
+        map(tuple, whole_traj[["problem", "backend", "step"]].to_numpy())
+    )

@@ -153,7 +153,8 @@ def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)  # the whole sweep, workers included, mid-cell
     proc.wait()
     assert 3 <= rows < 8, "the sweep was not caught midway"
-    killed = pd.read_csv(out / "sweep.csv")  # parses: no half-written line was left
+    # It parses (no half-written line was left); read as text to compare rows verbatim.
+    killed = pd.read_csv(out / "sweep.csv", dtype=str, keep_default_na=False)
     resumed = subprocess.run(
         [sys.executable, "-m", "gdbench", "sweep", "--resume", str(out)],
         cwd=ROOT,
@@ -162,8 +163,9 @@ def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
         text=True,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after_text = pd.read_csv(out / "sweep.csv", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(after_text.iloc[: len(killed)], killed)  # kept as they were
     after = pd.read_csv(out / "sweep.csv")
-    pd.testing.assert_frame_equal(after.iloc[: len(killed)], killed)  # kept as they were
     whole = tmp_path / "whole"
     subprocess.run(_sweep(whole), cwd=ROOT, env=env, check=True, capture_output=True)
     expected = pd.read_csv(whole / "sweep.csv")

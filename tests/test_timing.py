@@ -124,6 +124,18 @@ def test_statistics_come_from_the_raw_samples():
 
 
 def test_block_grows_until_the_clock_overhead_is_negligible():
-    t = measure(session("numpy", "eager", n=50, d=1), budget_s=0.05, min_block_s=0.01)
-    assert t.steps_per_block > 1
-    assert min(t.samples_s) > 0.005
+    # A virtual clock that advances 10 µs per step makes the growth exact: the block grows
+    # ×10 while under 1/20 of 20 ms (1, 10), then ×2 (100 … 1600 = 16 ms), until 3200
+    # steps take 32 ms.
+    rec = Recorder(session("numpy", "eager", n=50, d=1))
+
+    def run_steps(n):
+        rec.t += n * 1e-5
+        rec.inner.run_steps(1)
+
+    rec.run_steps = run_steps
+    rec.clock = lambda: rec.t
+    t = measure(rec, budget_s=0.0, clock=rec.clock)
+    assert t.steps_per_block == 3200
+    assert t.median == pytest.approx(1e-5)
+    assert t.iqr == pytest.approx(0.0, abs=1e-12)
