@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
+from gdbench import table
+
 SERIES = ["backend", "mode", "device", "dtype", "features"]
 
 
@@ -50,11 +52,22 @@ def _cache_band(ax, sweep: pd.DataFrame) -> None:
         )
 
 
-def time_per_step(sweep: pd.DataFrame, path: Path) -> Path:
-    df = timed(sweep)
+def _size_axes():
+    """A figure for a quantity against N, on a log N axis."""
     fig = Figure(figsize=(8, 5.5))
-    ax = fig.subplots()
-    for name, g in _series(df):
+    return fig, fig.subplots()
+
+
+def _finish_size_axes(fig, ax, path: Path, **labels) -> Path:
+    ax.set(xscale="log", xlabel="N (samples)", **labels)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def time_per_step(sweep: pd.DataFrame, path: Path) -> Path:
+    fig, ax = _size_axes()
+    for name, g in _series(timed(sweep)):
         ax.errorbar(
             g.n_samples,
             g.time_per_step_s,
@@ -64,68 +77,56 @@ def time_per_step(sweep: pd.DataFrame, path: Path) -> Path:
             capsize=2,
             label=name,
         )
-    ax.set(
-        xscale="log",
+    return _finish_size_axes(
+        fig,
+        ax,
+        path,
         yscale="log",
-        xlabel="N (samples)",
         ylabel="time per step (s)",
         title="Update-loop time per step (median; bars: IQR)",
     )
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
 
 
 def roofline(sweep: pd.DataFrame, path: Path) -> Path:
     df = timed(sweep)
-    df = df[df.roofline_frac.notna()]
-    fig = Figure(figsize=(8, 5.5))
-    ax = fig.subplots()
+    fig, ax = _size_axes()
     _cache_band(ax, sweep)
-    for name, g in _series(df):
+    for name, g in _series(df[df.roofline_frac.notna()]):
         ax.plot(g.n_samples, g.roofline_frac, marker="o", ms=4, label=name)
     ax.axhline(1.0, color="k", lw=1)
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set(
-        xscale="log",
+    return _finish_size_axes(
+        fig,
+        ax,
+        path,
         yscale="log",
-        xlabel="N (samples)",
         ylabel="achieved / measured read bandwidth",
         title="Fraction of the memory roofline (bytes: X and y read once a step)",
     )
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
 
 
 def speedups(sweep: pd.DataFrame) -> pd.DataFrame:
-    """Each timed cell's speed-up over NumPy eager at the same N, D and dtype."""
-    df = timed(sweep)
-    base = df[(df.backend == "numpy") & (df["mode"] == "eager")]
-    base = base.set_index(["n_samples", "features", "dtype"]).time_per_step_s
-    df = df.join(base.rename("numpy_s"), on=["n_samples", "features", "dtype"])
-    df = df[df.numpy_s.notna()].copy()
-    df["speedup"] = df.numpy_s / df.time_per_step_s
-    return df
+    """Each timed cell's speed-up over NumPy at the same problem, N, D and dtype: the
+    printed table's definition (gdbench.table.speedups), as a column."""
+    df = timed(sweep).reset_index(drop=True)
+    df["speedup"] = pd.Series(table.speedups(df.to_dict("records")), dtype=float)
+    return df[df.speedup.notna()]
 
 
 def speedup(sweep: pd.DataFrame, path: Path) -> Path:
     df = speedups(sweep)
-    fig = Figure(figsize=(8, 5.5))
-    ax = fig.subplots()
+    fig, ax = _size_axes()
     for name, g in _series(df[~((df.backend == "numpy") & (df["mode"] == "eager"))]):
         ax.plot(g.n_samples, g.speedup, marker="o", ms=4, label=name)
     ax.axhline(1.0, color="k", lw=1, label="numpy eager")
-    ax.set(
-        xscale="log",
+    return _finish_size_axes(
+        fig,
+        ax,
+        path,
         yscale="log",
-        xlabel="N (samples)",
         ylabel="speed-up over numpy eager (same run)",
         title="Speed-up over NumPy eager: above 1 is faster",
     )
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
 
 
 def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:

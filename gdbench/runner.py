@@ -157,12 +157,6 @@ def thread_environment(threads: int | None) -> dict[str, str]:
     return env
 
 
-def apply_threads_here(threads: int | None) -> None:
-    """In-process runs: what can still be set after start-up."""
-    if threads:
-        _init_worker((), threads)
-
-
 def error_row(spec: RunSpec, reason: str, threads: int | None) -> dict:
     row = base_row(spec, threads)
     row.update(status="error", reason=reason, agrees=False)
