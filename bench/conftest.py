@@ -4,9 +4,9 @@ and exit status 2, as gdbench's own commands do."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
+
+from gdbench.cli import UsageError, _positive_int
 
 
 def pytest_addoption(parser):
@@ -18,26 +18,19 @@ def pytest_addoption(parser):
     parser.addoption("--gd-steps", default="10", help="update steps per benchmark round")
 
 
-def _whole(text: str) -> int:
-    value = float(text)
-    if not (math.isfinite(value) and value.is_integer() and value > 0):
-        raise ValueError(text)
-    return int(value)
-
-
 def parse_sizes(text: str) -> list[tuple[int, int]]:
     sizes = []
     for item in text.split(","):
         n, d = item.lower().split("x")
-        sizes.append((_whole(n), _whole(d)))
+        sizes.append((_positive_int(n, "N"), _positive_int(d, "D")))
     return sizes
 
 
 def pytest_configure(config):
     try:
         config.gd_sizes = parse_sizes(config.getoption("--gd-sizes"))
-        config.gd_steps = _whole(config.getoption("--gd-steps"))
-    except ValueError:
+        config.gd_steps = _positive_int(config.getoption("--gd-steps"), "--gd-steps")
+    except (ValueError, UsageError):
         pytest.exit(
             "gdbench bench: --gd-sizes takes NxD pairs of positive whole numbers "
             "(e.g. 1e5x1,1e6x4) and --gd-steps a positive whole number",
