@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gdbench.cli import UsageError, _positive_int
+from gdbench.options import UsageError, positive_int
 
 
 def pytest_addoption(parser):
@@ -22,14 +22,14 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     sizes = []
     for item in text.split(","):
         n, d = item.lower().split("x")
-        sizes.append((_positive_int(n, "N"), _positive_int(d, "D")))
+        sizes.append((positive_int(n, "N"), positive_int(d, "D")))
     return sizes
 
 
 def pytest_configure(config):
     try:
         config.gd_sizes = parse_sizes(config.getoption("--gd-sizes"))
-        config.gd_steps = _positive_int(config.getoption("--gd-steps"), "--gd-steps")
+        config.gd_steps = positive_int(config.getoption("--gd-steps"), "--gd-steps")
     except (ValueError, UsageError):
         pytest.exit(
             "gdbench bench: --gd-sizes takes NxD pairs of positive whole numbers "

@@ -90,7 +90,7 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
         )
         del t
     if importlib.util.find_spec("jax") is not None:
-        from gdbench.backends.jax_grad import import_jax
+        from gdbench.frameworks import import_jax
 
         jax = import_jax()
         a = jax.device_put(np.ones(n, dtype=np.float32), jax.devices("cpu")[0])

@@ -5,22 +5,14 @@ tests drive the CLI in-process; every usage error is one line on stderr and exit
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import math
 import sys
-import tempfile
 from pathlib import Path
 
 from gdbench import registry
+from gdbench.options import UsageError, parse_names, parse_seed, positive_int
 
-DTYPES = ("float32", "float64")
-DEVICES = ("cpu", "cuda", "auto")
 COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report")
-
-
-class UsageError(Exception):
-    """Bad input: reported as one line, exit status 2, before any work is done."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -156,88 +148,6 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# --- validation: every option checked before any work starts -----------------------------
-
-
-def _names(value: str | None, valid: dict | tuple, what: str) -> list[str]:
-    if value is None:
-        return list(valid)
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in valid]
-    if unknown or not names:
-        raise UsageError(
-            f"unknown {what} {', '.join(map(repr, unknown)) or repr(value)}; "
-            f"valid: {', '.join(valid)}"
-        )
-    return list(dict.fromkeys(names))
-
-
-def _positive_int(value: str | None, what: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        f = float(value)
-    except ValueError:
-        raise UsageError(f"{what} must be a positive whole number, got {value!r}") from None
-    if not (math.isfinite(f) and f.is_integer() and f > 0):
-        raise UsageError(f"{what} must be a positive whole number, got {value!r}")
-    return int(f)
-
-
-def _size_list(value: str | None, what: str) -> list[int | None]:
-    """A comma-separated list of sizes (1e6 notation welcome); [None] when not given."""
-    if value is None:
-        return [None]
-    items = [v for v in str(value).split(",") if v.strip()]
-    if not items:
-        raise UsageError(f"{what} must be a positive whole number, got {value!r}")
-    return list(dict.fromkeys(_positive_int(v.strip(), what) for v in items))
-
-
-def _seed(value: str) -> int:
-    try:
-        seed = int(value)
-    except ValueError:
-        seed = -1
-    if seed < 0:
-        raise UsageError(f"--seed must be a whole number >= 0, got {value!r}")
-    return seed
-
-
-def _positive_float(value: str | None, what: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        f = float(value)
-    except ValueError:
-        f = math.nan
-    if not (math.isfinite(f) and f > 0):
-        raise UsageError(f"{what} must be a finite positive number, got {value!r}")
-    return f
-
-
-def _check_out(path: Path) -> None:
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(
-            f"--out {path} already exists and is not empty; results are never "
-            "overwritten (choose a new folder, or --resume it)"
-        )
-
-
-def make_out(path: Path) -> None:
-    """Creates the results folder, proving it writable; the last check before any work."""
-    created = not path.exists()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        if created:
-            with contextlib.suppress(OSError):
-                path.rmdir()
-        raise UsageError(f"--out {path} cannot be written ({exc.strerror or exc})") from None
-
-
 def load_plugins(paths) -> None:
     for p in paths:
         try:
@@ -248,9 +158,9 @@ def load_plugins(paths) -> None:
 
 def instance_args(args) -> dict:
     return {
-        "n_samples": _positive_int(args.n_samples, "--n-samples"),
-        "features": _positive_int(args.features, "--features"),
-        "seed": _seed(args.seed),
+        "n_samples": positive_int(args.n_samples, "--n-samples"),
+        "features": positive_int(args.features, "--features"),
+        "seed": parse_seed(args.seed),
     }
 
 
@@ -278,7 +188,7 @@ def cmd_notebook(args) -> int:
 def cmd_gradcheck(args) -> int:
     from gdbench.gradcheck import check_gradient, format_check
 
-    names = _names(args.problem, registry.problems(), "problem")
+    names = parse_names(args.problem, registry.problems(), "problem")
     sizes = instance_args(args)
     ok = True
     for name in names:

@@ -8,17 +8,17 @@ from pathlib import Path
 
 from gdbench import registry
 from gdbench.backend import Backend
-from gdbench.cli import (
+from gdbench.options import (
     DEVICES,
     DTYPES,
     UsageError,
-    _check_out,
-    _names,
-    _positive_float,
-    _positive_int,
-    _seed,
-    _size_list,
+    check_out,
     make_out,
+    parse_names,
+    parse_seed,
+    positive_float,
+    positive_int,
+    size_list,
 )
 from gdbench.results import new_run_dir
 from gdbench.runner import Options
@@ -109,11 +109,11 @@ def instance_sizes(problem, sizes: dict) -> dict:
 
 def size_grid(args, single: bool) -> list[dict]:
     """Every (n_samples, features) asked for, each with the seed; `run` takes one of each."""
-    ns = _size_list(args.n_samples, "--n-samples")
-    ds = _size_list(args.features, "--features")
+    ns = size_list(args.n_samples, "--n-samples")
+    ds = size_list(args.features, "--features")
     if single and (len(ns) > 1 or len(ds) > 1):
         raise UsageError("run takes one --n-samples and one --features; use sweep for lists")
-    seed = _seed(args.seed)
+    seed = parse_seed(args.seed)
     grid = [{"n_samples": n, "features": d, "seed": seed} for n in ns for d in ds]
     for g in grid:
         check_memory(g["n_samples"] or 0, g["features"] or 1)
@@ -158,21 +158,21 @@ def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mod
 def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     problems = registry.problems()
     all_backends = registry.backends()
-    p_names = _names(args.problem, problems, "problem")
-    b_names = _names(args.backend, all_backends, "backend")
-    dtypes = _names(args.dtype, DTYPES, "dtype")
+    p_names = parse_names(args.problem, problems, "problem")
+    b_names = parse_names(args.backend, all_backends, "backend")
+    dtypes = parse_names(args.dtype, DTYPES, "dtype")
     if args.mode not in (None, "all"):
         valid_modes = dict.fromkeys(m for b in b_names for m in all_backends[b].modes)
-        _names(args.mode, valid_modes, "mode (for the chosen backends)")
-    steps = _positive_int(args.steps, "--steps")
-    lr = _positive_float(args.lr, "--lr")
+        parse_names(args.mode, valid_modes, "mode (for the chosen backends)")
+    steps = positive_int(args.steps, "--steps")
+    lr = positive_float(args.lr, "--lr")
     grid = size_grid(args, single_size)
-    threads = _positive_int(args.threads, "--threads")
-    budget = _positive_float(args.time_budget, "--time-budget") or 1.0
+    threads = positive_int(args.threads, "--threads")
+    budget = positive_float(args.time_budget, "--time-budget") or 1.0
     resume = bool(getattr(args, "resume", None))
     out = Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
     if not resume:
-        _check_out(out)
+        check_out(out)
 
     available: dict[str, Backend] = {}
     unavailable: dict[str, str] = {}

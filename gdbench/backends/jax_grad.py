@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from gdbench.backend import Backend, Session, StepSession
+from gdbench.frameworks import import_jax
 from gdbench.registry import register_backend
 from gdbench.trajectory import Trajectory
-
-
-@functools.cache
-def import_jax():
-    import jax
-
-    # float64 needs x64; float32 arrays stay float32 as long as dtypes are explicit.
-    jax.config.update("jax_enable_x64", True)
-    # Full float32 matmuls on every device (no TF32 / bf16 passes), so GPU runs agree.
-    jax.config.update("jax_default_matmul_precision", "highest")
-    return jax
 
 
 def _device(jax, device):

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-
 from gdbench.backend import Backend
-
-
-@functools.cache
-def import_torch():
-    import torch
-
-    # Full float32 matmuls on every device (no TF32), so GPU trajectories still agree.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-    return torch
+from gdbench.frameworks import import_torch
 
 
 class TorchSessionMixin:

@@ -1,0 +1,98 @@
+"""Option parsing shared by the command line, the run planner and the bench suite.
+
+Every check raises ``UsageError`` with one line that names the option and what it takes;
+the command line prints it and exits with status 2 before any work is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+from pathlib import Path
+
+DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda", "auto")
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2, before any work is done."""
+
+
+def parse_names(value: str | None, valid: dict | tuple, what: str) -> list[str]:
+    if value is None:
+        return list(valid)
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in items if n not in valid]
+    if unknown or not items:
+        raise UsageError(
+            f"unknown {what} {', '.join(map(repr, unknown)) or repr(value)}; "
+            f"valid: {', '.join(valid)}"
+        )
+    return list(dict.fromkeys(items))
+
+
+def positive_int(value: str | None, what: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        raise UsageError(f"{what} must be a positive whole number, got {value!r}") from None
+    if not (math.isfinite(f) and f.is_integer() and f > 0):
+        raise UsageError(f"{what} must be a positive whole number, got {value!r}")
+    return int(f)
+
+
+def size_list(value: str | None, what: str) -> list[int | None]:
+    """A comma-separated list of sizes (1e6 notation welcome); [None] when not given."""
+    if value is None:
+        return [None]
+    items = [v for v in str(value).split(",") if v.strip()]
+    if not items:
+        raise UsageError(f"{what} must be a positive whole number, got {value!r}")
+    return list(dict.fromkeys(positive_int(v.strip(), what) for v in items))
+
+
+def parse_seed(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise UsageError(f"--seed must be a whole number >= 0, got {value!r}")
+    return number
+
+
+def positive_float(value: str | None, what: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        f = math.nan
+    if not (math.isfinite(f) and f > 0):
+        raise UsageError(f"{what} must be a finite positive number, got {value!r}")
+    return f
+
+
+def check_out(path: Path) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(
+            f"--out {path} already exists and is not empty; results are never "
+            "overwritten (choose a new folder, or --resume it)"
+        )
+
+
+def make_out(path: Path) -> None:
+    """Creates the results folder, proving it writable; the last check before any work."""
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise UsageError(f"--out {path} cannot be written ({exc.strerror or exc})") from None
