@@ -12,6 +12,23 @@ forward at most linearly in the number of steps, and a mean over N·D terms adds
 that grows like log2 of its length under pairwise or blocked summation (NumPy, torch and
 XLA all sum in different orders, which is why float32 runs differ from each other at all).
 A wrong gradient (even a factor of 2) moves the trajectory by O(1), far above it.
+
+Adaptive optimizers (Adam, RMSprop, Adagrad …) divide by a running gradient magnitude, so
+once a coordinate's gradient has shrunk to the dtype's rounding level their update of that
+coordinate is rounding noise scaled to order lr, and a correct run may wander from the
+float64 reference by up to the method's step bound (``Optimizer.step_bound``, in units of
+lr) per step. For them the comparison has two phases, per coordinate:
+
+* while the reference's gradient of every coordinate is above the noise floor
+  ``tol · max_k ‖g_ref,k‖∞`` (the tolerance scaled to the gradient's own size), the rule
+  above applies unchanged to parameters, loss and gradient;
+* from the first step K_i at which coordinate i's reference gradient is at or below the
+  floor, that coordinate's parameter may deviate by ``tol·scale + bound·lr·(k − K_i + 1)``
+  at step k, and loss and gradient (which mix every coordinate) are no longer compared.
+
+A semantic difference (eps placement, bias correction, decoupled weight decay, Nesterov's
+form, dampening) changes the update while gradients are still large, so it is caught in
+the first phase, at an early step.
 """
 
 from __future__ import annotations
@@ -40,10 +57,12 @@ class Agreement:
     tol: float
     first_bad_step: int | None
     detail: str = ""
+    noise_from_step: int | None = None  # adaptive methods: where the second phase began
 
 
-def deviations(run: Trajectory, ref: Trajectory, steps: int) -> np.ndarray:
-    """Per-step deviation (the rule above) over the first ``steps`` steps."""
+def deviations(run: Trajectory, ref: Trajectory, steps: int, upto: int | None = None):
+    """Per-step deviation (the rule above) over the first ``steps`` steps (scaled by the
+    reference's magnitude over those steps), returned for the first ``upto`` of them."""
     dev = np.zeros(steps)
     with np.errstate(all="ignore"):
         for x, r in ((run.w, ref.w), (run.loss, ref.loss), (run.grad, ref.grad)):
@@ -53,16 +72,48 @@ def deviations(run: Trajectory, ref: Trajectory, steps: int) -> np.ndarray:
             err = np.abs(x - r).max(axis=1)
             d = err / scale if scale > 0 else err
             dev = np.fmax(dev, np.where(np.isnan(d), np.inf, d))
-    return dev
+    return dev if upto is None else dev[:upto]
 
 
-def compare(run: Trajectory, ref: Trajectory, tol: float) -> Agreement:
+def noise_steps(ref: Trajectory, tol: float, steps: int) -> np.ndarray:
+    """Per coordinate, the 0-based first step whose reference gradient is at or below the
+    noise floor (``steps`` where it never is)."""
+    g = np.abs(ref.grad[:steps].reshape(steps, -1))
+    floor = tol * g.max() if g.size else 0.0
+    at_floor = g <= floor
+    return np.where(at_floor.any(axis=0), at_floor.argmax(axis=0), steps)
+
+
+def compare(
+    run: Trajectory,
+    ref: Trajectory,
+    tol: float,
+    step_bound: float | None = None,
+    lr: float = 0.0,
+) -> Agreement:
+    """The run against its reference; ``step_bound`` (an adaptive optimizer's, with its
+    ``lr``) turns on the two-phase rule of the module docstring."""
+
     # Only steps where both are still finite and bounded are compared value by value.
     def clean(t: Trajectory) -> int:
         return t.diverged_step - 1 if t.diverged_step else t.steps
 
     n = min(clean(run), clean(ref))
-    dev = deviations(run, ref, n)
+    noise_from = None
+    if step_bound is not None and n:
+        k_i = noise_steps(ref, tol, n)
+        if k_i.min() < n:
+            noise_from = int(k_i.min()) + 1
+            dev = np.concatenate(
+                [
+                    deviations(run, ref, n, upto=noise_from - 1),
+                    _wander(run, ref, tol, step_bound * lr, k_i, n),
+                ]
+            )[:n]
+        else:
+            dev = deviations(run, ref, n)
+    else:
+        dev = deviations(run, ref, n)
     bad = np.nonzero(dev > tol)[0]
     first_bad = int(bad[0]) + 1 if len(bad) else None
     max_dev = float(dev.max()) if n else 0.0
@@ -78,4 +129,20 @@ def compare(run: Trajectory, ref: Trajectory, tol: float) -> Agreement:
         detail = f"{msg}; {detail}" if detail else msg
     elif detail:
         first_bad = n + 1
-    return Agreement(first_bad is None and not detail, max_dev, tol, first_bad, detail)
+    return Agreement(first_bad is None and not detail, max_dev, tol, first_bad, detail, noise_from)
+
+
+def _wander(run, ref, tol, allowance, k_i, n) -> np.ndarray:
+    """Second phase, steps K…n (0-based K−1…n−1): each parameter's deviation, scaled so
+    that the tolerance stands for its wander bound (deviation ≤ tol means within it).
+    Coordinates still above the floor keep the strict bound."""
+    start = int(k_i.min())
+    x = run.w[:n].reshape(n, -1)
+    r = ref.w[:n].reshape(n, -1)
+    scale = np.abs(r).max() or 1.0
+    k = np.arange(start, n)[:, None]
+    extra = np.where(k >= k_i[None, :], allowance * (k - k_i[None, :] + 1), 0.0)
+    with np.errstate(all="ignore"):
+        err = np.abs(x[start:] - r[start:])
+        d = (err / (tol * scale + extra) * tol).max(axis=1)
+    return np.where(np.isnan(d), np.inf, d)

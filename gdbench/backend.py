@@ -5,22 +5,40 @@ from __future__ import annotations
 import importlib.util
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from gdbench.optimizer import Optimizer
 from gdbench.problem import Instance, Problem
 from gdbench.trajectory import Trajectory, is_divergent
 
 
 @dataclass(frozen=True)
 class Setup:
-    """Everything a backend needs to prepare one run (besides the problem's instance)."""
+    """Everything a backend needs to prepare one run (besides the problem's instance).
+
+    ``optimizer`` is the update rule (plain gradient descent when None) and ``hyper`` its
+    hyperparameters; after construction ``hyper`` holds every one of them (the given ones,
+    gdbench's defaults for the rest). ``native`` is None for gdbench's specification, or,
+    with ``--native-defaults``, the names the user gave: a framework-native backend then
+    passes only those to its library and leaves the rest at the library's defaults.
+    """
 
     lr: float
     dtype: str  # "float32" or "float64"
     device: str  # "cpu" or "cuda"
     mode: str
+    optimizer: Optimizer = None  # type: ignore[assignment]  # None: sgd, filled in below
+    hyper: dict = field(default_factory=dict)
+    native: frozenset[str] | None = None
+
+    def __post_init__(self):
+        if self.optimizer is None:
+            from gdbench import registry
+
+            object.__setattr__(self, "optimizer", registry.optimizers()["sgd"])
+        object.__setattr__(self, "hyper", self.optimizer.resolve(dict(self.hyper)))
 
 
 class Session(ABC):
@@ -42,6 +60,10 @@ class Session(ABC):
     # Whether the first call compiles (jit, torch.compile); its time is then compile_s.
     compiles: bool = False
     compile_s: float | None = None
+    # What really ran the update: "gdbench specification" or the library call, and the
+    # hyperparameters it ran with (gdbench's names). Empty: the Setup's, by the spec.
+    optimizer_impl: str = "gdbench specification"
+    optimizer_used: dict | None = None
 
     def sync(self) -> None:
         """Waits for queued device work; a synchronous library has none."""
@@ -101,6 +123,7 @@ class Backend(ABC):
     """A numerical library's way of running gradient descent.
 
     ``modes`` lists its execution modes, ``default_mode`` the idiomatic one.
+    ``optimizers`` names the update rules it implements (see ``Setup``).
     ``requires`` names the packages it imports; ``available()`` checks them without
     importing, so that listing backends stays fast and a missing one is skipped with its
     reason instead of raising ImportError.
@@ -111,6 +134,9 @@ class Backend(ABC):
     default_mode: str = "eager"
     requires: tuple[str, ...] = ()
     order: int = 100  # listing order; built-ins use the notebook's order
+    # The optimizers it implements, by name; None: every one (through the Setup's
+    # optimizer). A backend that writes w − lr·g itself implements only "sgd".
+    optimizers: tuple[str, ...] | None = ("sgd",)
 
     def available(self) -> tuple[bool, str]:
         missing = [p for p in self.requires if importlib.util.find_spec(p) is None]
@@ -123,6 +149,13 @@ class Backend(ABC):
         if device == "cpu":
             return True, ""
         return False, f"{self.name} runs on the CPU only"
+
+    def optimizer_available(self, optimizer: Optimizer) -> tuple[bool, str]:
+        """Whether this backend runs ``optimizer`` at all; a mapping that fails for some
+        hyperparameters raises NotMapped from ``prepare`` instead (the cell is skipped)."""
+        if self.optimizers is None or optimizer.name in self.optimizers:
+            return True, ""
+        return False, f"{self.name} implements only {', '.join(self.optimizers)}"
 
     def mode_available(self, mode: str, device: str) -> tuple[bool, str]:
         if mode not in self.modes:

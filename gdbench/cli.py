@@ -70,6 +70,24 @@ def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         + ("all)" if sweep else "each backend's idiomatic mode)"),
     )
     p.add_argument(
+        "--optimizer",
+        default=None,
+        metavar="NAME[,NAME]|all",
+        help="optimizer(s), comma separated, or 'all' (default: sgd, plain gradient descent)",
+    )
+    p.add_argument(
+        "--opt",
+        default=None,
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="optimizer hyperparameters, e.g. momentum=0.8,eps=1e-6 (default: gdbench's)",
+    )
+    p.add_argument(
+        "--native-defaults",
+        action="store_true",
+        help="build torch.optim / optax with only the --opt values given, every other "
+        "hyperparameter at the library's own default",
+    )
+    p.add_argument(
         "--device", default="auto", help="cpu, cuda or auto (cpu, and cuda when available; default)"
     )
     p.add_argument(
@@ -244,6 +262,8 @@ def resume_args(args):
     stored = json.loads(saved.read_text())
     stored.setdefault("command", "run")
     stored.setdefault("no_timing", False)
+    for key, value in (("optimizer", None), ("opt", None), ("native_defaults", False)):
+        stored.setdefault(key, value)
     stored.update(out=str(folder), resume=str(folder))
     return argparse.Namespace(**stored)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from gdbench.options import (
     check_out,
     make_out,
     parse_names,
+    parse_opt,
     parse_seed,
     positive_float,
     positive_int,
@@ -39,6 +41,9 @@ SAVED_OPTIONS = (
     "time_budget",
     "no_timing",
     "plugin",
+    "optimizer",
+    "opt",
+    "native_defaults",
 )
 
 
@@ -135,18 +140,56 @@ def check_memory(n: int, d: int) -> None:
         )
 
 
-def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mode, lr, steps):
-    """(spec, reason) for every cell of one problem instance; reason is '' for a cell to run."""
+def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mode, lr, steps, opt):
+    """(spec, reason) for every cell of one problem instance; reason is '' for a cell to run.
+    ``opt`` holds the optimizer axis: (optimizer, its spec fields) pairs."""
+    for optimizer, opt_fields in opt:
+        yield from _backend_cells(
+            problem,
+            sizes,
+            dtypes,
+            b_names,
+            available,
+            unavailable,
+            devices,
+            mode,
+            lr,
+            steps,
+            optimizer,
+            opt_fields,
+        )
+
+
+def _backend_cells(
+    problem,
+    sizes,
+    dtypes,
+    b_names,
+    available,
+    unavailable,
+    devices,
+    mode,
+    lr,
+    steps,
+    optimizer,
+    opt_fields,
+):
     for dtype in dtypes:
         for bname in b_names:
 
             def spec(mode_, device, _b=bname, _dt=dtype):
-                return RunSpec(problem.name, _b, mode_, device, _dt, lr, steps, **sizes)
+                return RunSpec(
+                    problem.name, _b, mode_, device, _dt, lr, steps, **sizes, **opt_fields
+                )
 
             if bname in unavailable:
                 yield spec(registry.backends()[bname].default_mode, "cpu"), unavailable[bname]
                 continue
             backend = available[bname]
+            ok, why = backend.optimizer_available(optimizer)
+            if not ok:
+                yield spec(backend.default_mode, "cpu"), why
+                continue
             for device in devices[bname]:
                 if device == "cuda?":
                     yield spec(backend.default_mode, "cuda"), backend.device_available("cuda")[1]
@@ -159,6 +202,24 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     problems = registry.problems()
     all_backends = registry.backends()
     p_names = parse_names(args.problem, problems, "problem")
+    all_optimizers = registry.optimizers()
+    choice = getattr(args, "optimizer", None)
+    o_names = parse_names(
+        None if choice == "all" else (choice or "sgd"), all_optimizers, "optimizer"
+    )
+    hypers, given = parse_opt(getattr(args, "opt", None), {o: all_optimizers[o] for o in o_names})
+    native = bool(getattr(args, "native_defaults", False))
+    opt_axis = [
+        (
+            all_optimizers[o],
+            {
+                "optimizer": o,
+                "optimizer_args": json.dumps(hypers[o], sort_keys=True),
+                "native_defaults": native,
+            },
+        )
+        for o in o_names
+    ]
     b_names = parse_names(args.backend, all_backends, "backend")
     dtypes = parse_names(args.dtype, DTYPES, "dtype")
     if args.mode not in (None, "all"):
@@ -200,6 +261,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
                 args.mode,
                 lr or problem.default_lr,
                 steps or problem.default_steps,
+                opt_axis,
             ):
                 (skipped.append((spec, why)) if why else specs.append(spec))
                 ordered.append(spec)
@@ -208,6 +270,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         budget_s=budget,
         threads=threads,
         plugins=tuple(str(Path(p).resolve()) for p in args.plugin),
+        opt_given=given,
     )
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)

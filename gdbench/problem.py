@@ -67,28 +67,16 @@ class Problem(ABC):
         """The hand-derived gradient of ``loss`` at ``w``, in NumPy."""
 
     def reference(self, inst: Instance, lr: float, steps: int) -> tuple[Trajectory, str]:
-        """The float64 trajectory that every run is compared with, and where it came from.
+        """The float64 plain-gradient-descent trajectory that runs are compared with, and
+        where it came from (other optimizers: ``gdbench.reference``).
 
         This default iterates gradient descent in float64 with an *autodiff* gradient of
         ``loss`` (torch, else JAX), so that a wrong hand-derived ``grad`` cannot hide in the
         reference; only when neither framework is installed does it fall back on ``grad``.
         """
-        from gdbench.autodiff import float64_gradient
+        from gdbench.reference import float64_iteration
 
-        grad_fn, source = float64_gradient(self)
-        w = inst.w0.astype(np.float64)
-        losses, grads, ws = [], [], []
-        with np.errstate(all="ignore"):
-            for _ in range(steps):
-                loss = float(self.loss(w, **inst.data))
-                g = grad_fn(w, inst.data)
-                w = w - lr * g
-                losses.append(loss)
-                grads.append(g)
-                ws.append(w)
-                if not np.isfinite(loss) or not np.all(np.isfinite(w)):
-                    break
-        return Trajectory.from_steps(losses, grads, ws), f"float64 iteration, {source} gradient"
+        return float64_iteration(self, inst, lr, steps)
 
     def bytes_per_step(self, inst: Instance, itemsize: int) -> int:
         """The roofline's cost model: the least memory traffic of one update step, every

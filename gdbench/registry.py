@@ -1,8 +1,9 @@
 """Where problems and backends are registered and found.
 
-Each module in ``gdbench/problems`` and ``gdbench/backends`` registers itself on import, so
-adding one is adding a file. A user's file passed with ``--plugin`` does the same through
-the public ``gdbench.register_problem`` / ``gdbench.register_backend``.
+Each module in ``gdbench/problems``, ``gdbench/backends`` and ``gdbench/optimizers`` registers
+itself on import, so adding one is adding a file. A user's file passed with ``--plugin`` does
+the same through the public ``gdbench.register_problem`` / ``register_backend`` /
+``register_optimizer``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gdbench.backend import Backend
+    from gdbench.optimizer import Optimizer
     from gdbench.problem import Problem
 
 _PROBLEMS: dict[str, Problem] = {}
 _BACKENDS: dict[str, Backend] = {}
+_OPTIMIZERS: dict[str, Optimizer] = {}
 _discovered = False
 
 
@@ -46,12 +49,19 @@ def register_backend(backend: Backend) -> Backend:
     return backend
 
 
+def register_optimizer(optimizer: Optimizer) -> Optimizer:
+    """Makes ``optimizer`` available under ``optimizer.name`` (a later one of that name wins)."""
+    _check_name("an optimizer", optimizer.name)
+    _OPTIMIZERS[optimizer.name] = optimizer
+    return optimizer
+
+
 def _discover() -> None:
     global _discovered
     if _discovered:
         return
     _discovered = True
-    for package in ("gdbench.problems", "gdbench.backends"):
+    for package in ("gdbench.problems", "gdbench.backends", "gdbench.optimizers"):
         pkg = importlib.import_module(package)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
             importlib.import_module(f"{package}.{info.name}")
@@ -72,8 +82,13 @@ def backends() -> dict[str, Backend]:
     return _ordered(_BACKENDS)
 
 
+def optimizers() -> dict[str, Optimizer]:
+    _discover()
+    return _ordered(_OPTIMIZERS)
+
+
 def load_plugin(path: str | Path) -> None:
-    """Runs a user's Python file, which registers problems or backends as it is imported."""
+    """Runs a user's Python file, which registers problems, backends or optimizers on import."""
     _discover()
     path = Path(path)
     if not path.is_file():

@@ -18,6 +18,9 @@ SPEC_COLUMNS = [
     "mode",
     "device",
     "dtype",
+    "optimizer",
+    "optimizer_args",
+    "native_defaults",
     "data",
     "n_samples",
     "features",
@@ -39,7 +42,10 @@ SUMMARY_COLUMNS = [
     "tol",
     "first_bad_step",
     "agrees",
+    "noise_from_step",
     "reference",
+    "optimizer_impl",
+    "optimizer_used",
     "time_per_step_s",
     "time_per_step_iqr_s",
     "repeats",
@@ -150,8 +156,7 @@ class ResultWriter:
     def done_keys(self) -> set[tuple]:
         from gdbench.spec import RunSpec
 
-        fields = RunSpec.__dataclass_fields__
-        return {_normal_key(RunSpec(**{k: r[k] for k in fields}).key()) for r in self.rows}
+        return {_normal_key(RunSpec.from_row(r).key()) for r in self.rows}
 
     def add(self, row: dict, traj_df=None) -> None:
         self.rows.append({k: clean_text(v) if isinstance(v, str) else v for k, v in row.items()})

@@ -9,7 +9,7 @@ import time
 from gdbench.results import ResultWriter, _normal_key
 from gdbench.runner import reference_frame, run_cells, skipped_row
 from gdbench.spec import RunSpec
-from gdbench.table import format_table, seconds, verdict
+from gdbench.table import format_table, optimizer_label, seconds, verdict
 
 
 def failed(row: dict) -> bool:
@@ -20,7 +20,7 @@ def failed(row: dict) -> bool:
 
 
 def row_key(row: dict) -> tuple:
-    return RunSpec(**{k: row[k] for k in RunSpec.__dataclass_fields__}).key()
+    return RunSpec.from_row(row).key()
 
 
 class Progress:
@@ -42,7 +42,8 @@ class Progress:
         if self.bar is not None:
             self.bar.set_description(
                 f"{spec.problem} N={spec.n_samples} D={spec.features} "
-                f"{spec.backend}/{spec.mode} {spec.device} {spec.dtype}"
+                f"{optimizer_label(spec.asdict())} {spec.backend}/{spec.mode} "
+                f"{spec.device} {spec.dtype}"
             )
 
     def done(self, spec: RunSpec, row: dict) -> None:
@@ -50,7 +51,8 @@ class Progress:
         t = row.get("time_per_step_s")
         timing = f", {seconds(t)}/step" if isinstance(t, float) else ""
         line = (
-            f"[{self.count}/{self.total}] {spec.problem} {spec.backend}/{spec.mode} "
+            f"[{self.count}/{self.total}] {spec.problem} {optimizer_label(spec.asdict())} "
+            f"{spec.backend}/{spec.mode} "
             f"{spec.device} {spec.dtype} N={spec.n_samples} D={spec.features}: "
             f"{verdict(row)}{timing}"
         )
@@ -93,7 +95,7 @@ def execute_plan(
 
     seen_refs = set()
     for s in todo:
-        ref_key = (s.instance_args(), s.lr, s.steps)
+        ref_key = s.reference_args()
         if ref_key not in seen_refs:
             seen_refs.add(ref_key)
             writer.traj.append(reference_frame(s))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -22,6 +23,8 @@ from gdbench import registry
 from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
 from gdbench.environment import available_cpus, environment
+from gdbench.optimizer import NotMapped
+from gdbench.reference import reference_trajectory
 from gdbench.results import trajectory_frame
 from gdbench.roofline import roofline_columns
 from gdbench.spec import RunSpec
@@ -38,6 +41,9 @@ class Options:
     threads: int | None = None
     plugins: tuple[str, ...] = ()
     isolate: bool = True
+    # The optimizer hyperparameters the user gave (--opt): all that a native-defaults cell
+    # passes to torch.optim / optax.
+    opt_given: frozenset[str] = frozenset()
     # Measured read bandwidth per device (sweep): adds the roofline columns to each row.
     limits: dict | None = None
 
@@ -49,9 +55,33 @@ def instance(problem: str, data: str, n_samples: int, features: int, seed: int):
 
 
 @functools.lru_cache(maxsize=8)
-def reference(instance_args: tuple, lr: float, steps: int):
+def reference(instance_args: tuple, lr: float, steps: int, optimizer: str, optimizer_args: str):
     p = registry.problems()[instance_args[0]]
-    return p.reference(instance(*instance_args), lr, steps)
+    opt = registry.optimizers()[optimizer]
+    hyper = opt.resolve(json.loads(optimizer_args))
+    return reference_trajectory(p, instance(*instance_args), lr, steps, opt, hyper)
+
+
+def setup_of(spec: RunSpec, opts: Options) -> Setup:
+    """The backend's Setup for a cell: its optimizer and hyperparameters, and under
+    native defaults the names the user gave."""
+    native = opts.opt_given if spec.native_defaults else None
+    optimizer = registry.optimizers()[spec.optimizer]
+    hyper = json.loads(spec.optimizer_args)
+    return Setup(spec.lr, spec.dtype, spec.device, spec.mode, optimizer, hyper, native)
+
+
+def differing(used: dict | None, spec_hyper: dict, impl: str) -> str:
+    """The hyperparameters an implementation ran with that differ from the specification,
+    e.g. "optax.adamw weight_decay=0.0001, spec 0.01"; empty when none."""
+    if not used:
+        return ""
+    diffs = [
+        f"{k}={used[k]!r}, spec {spec_hyper[k]!r}"
+        for k in spec_hyper
+        if k in used and used[k] != spec_hyper[k]
+    ]
+    return f"{impl.split('(')[0]} " + "; ".join(diffs) if diffs else ""
 
 
 def spec_columns(spec: RunSpec) -> dict:
@@ -62,9 +92,15 @@ def spec_columns(spec: RunSpec) -> dict:
 
 def reference_frame(spec: RunSpec):
     """The float64 reference's own rows for trajectories.csv (backend 'reference')."""
-    traj, _ = reference(spec.instance_args(), spec.lr, spec.steps)
+    traj, _ = reference(*spec.reference_args())
     cols = spec_columns(spec)
-    cols.update(backend="reference", mode="closed-form-or-float64", device="cpu", dtype="float64")
+    cols.update(
+        backend="reference",
+        mode="closed-form-or-float64",
+        device="cpu",
+        dtype="float64",
+        native_defaults=False,
+    )
     return trajectory_frame(cols, traj)
 
 
@@ -90,19 +126,35 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
     backend = registry.backends()[spec.backend]
     try:
         inst = instance(*spec.instance_args())
-        ref, ref_source = reference(spec.instance_args(), spec.lr, spec.steps)
+        ref, ref_source = reference(*spec.reference_args())
         row.update(
             reference=ref_source,
             ref_diverged_step=ref.diverged_step or "",
             device_name=backend.device_name(spec.device),
         )
-        session = backend.prepare(problem, inst, Setup(spec.lr, spec.dtype, spec.device, spec.mode))
+        setup = setup_of(spec, opts)
+        try:
+            session = backend.prepare(problem, inst, setup)
+        except NotMapped as exc:  # the library has no counterpart: skipped, with the reason
+            row.update(status="skipped", reason=str(exc))
+            return row, None
+        used = session.optimizer_used or setup.hyper
+        row.update(
+            optimizer_impl=session.optimizer_impl,
+            optimizer_used=json.dumps(used, sort_keys=True),
+        )
         traj = session.trajectory(spec.steps)
         tol = tolerance(spec.dtype, spec.steps, inst.n_samples * inst.features or 1)
-        agr = compare(traj, ref, tol)
+        bound = setup.optimizer.step_bound(setup.hyper) if setup.optimizer.adaptive else None
+        agr = compare(traj, ref, tol, bound, spec.lr)
+        detail = agr.detail
+        named = differing(session.optimizer_used, setup.hyper, session.optimizer_impl)
+        if named:  # name them either way: agreeing despite them is worth knowing too
+            detail = f"{detail}; {named}" if detail else f"within tolerance although {named}"
         row.update(
             status="diverged" if traj.diverged_step else "ok",
-            reason=agr.detail,
+            reason=detail,
+            noise_from_step=agr.noise_from_step or "",
             steps_run=traj.steps,
             diverged_step=traj.diverged_step or "",
             max_rel_dev=agr.max_rel_dev,

@@ -7,7 +7,12 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One cell of a run: problem × backend × mode × device × dtype, with its settings.
+    """One cell of a run: problem × optimizer × backend × mode × device × dtype, with its
+    settings.
+
+    ``optimizer_args`` is the JSON of every hyperparameter of gdbench's specification
+    (sorted keys); ``native_defaults`` says that the framework-native backends were built
+    with only the hyperparameters the user gave (``--native-defaults``).
 
     ``data`` is "default" for the problem's own instance (the notebook's data) or
     "generated" for data made from ``n_samples``, ``features`` and ``seed``; the sizes are
@@ -25,6 +30,17 @@ class RunSpec:
     features: int = 1
     seed: int = 0
     data: str = "default"
+    optimizer: str = "sgd"
+    optimizer_args: str = '{"weight_decay": 0.0}'
+    native_defaults: bool = False
+
+    @classmethod
+    def from_row(cls, row: dict) -> RunSpec:
+        """The spec of a CSV row; folders written before a field existed get its default."""
+        fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
+        if "native_defaults" in fields:
+            fields["native_defaults"] = str(fields["native_defaults"]).lower() in ("true", "1")
+        return cls(**fields)
 
     def key(self) -> tuple:
         """What identifies a finished cell when a run is resumed."""
@@ -40,10 +56,17 @@ class RunSpec:
             int(self.features),
             int(self.seed),
             self.data,
+            self.optimizer,
+            self.optimizer_args,
+            bool(self.native_defaults),
         )
 
     def instance_args(self) -> tuple:
         return (self.problem, self.data, self.n_samples, self.features, self.seed)
+
+    def reference_args(self) -> tuple:
+        """What the float64 reference depends on (never the backend, nor native defaults)."""
+        return (self.instance_args(), self.lr, self.steps, self.optimizer, self.optimizer_args)
 
     def asdict(self) -> dict:
         return asdict(self)

@@ -29,7 +29,9 @@ def verdict(row: dict) -> str:
     if status == "error":
         return f"ERROR: {row.get('reason')}"
     agrees = row.get("agrees") in (True, "True", "true", 1)
-    word = "agrees" if agrees else f"DISAGREES: {row.get('reason')}"
+    reason = row.get("reason")
+    note = f" ({reason})" if isinstance(reason, str) and reason else ""
+    word = f"agrees{note}" if agrees else f"DISAGREES: {reason}"
     if status == "diverged":
         word = f"diverged at step {int(float(row['diverged_step']))}, {word}"
     warning = row.get("timing_warning")
@@ -38,23 +40,45 @@ def verdict(row: dict) -> str:
     return word
 
 
+def _speedup_key(r: dict) -> tuple:
+    return (
+        r["problem"],
+        r.get("n_samples"),
+        r.get("features"),
+        r["dtype"],
+        optimizer_label(r),
+        r.get("optimizer_args"),
+    )
+
+
 def speedups(rows: list[dict]) -> dict[int, float]:
-    """time(numpy) / time(cell) for cells with a numpy run of the same problem and size."""
+    """time(numpy) / time(cell) for cells with a numpy run of the same problem, size,
+    dtype and optimizer."""
     base = {}
     for r in rows:
         t = _num(r.get("time_per_step_s"))
         if r.get("backend") == "numpy" and t:
-            base[(r["problem"], r.get("n_samples"), r.get("features"), r["dtype"])] = t
+            base[_speedup_key(r)] = t
     out = {}
     for i, r in enumerate(rows):
         t = _num(r.get("time_per_step_s"))
-        b = base.get((r["problem"], r.get("n_samples"), r.get("features"), r["dtype"]))
+        b = base.get(_speedup_key(r))
         if t and b:
             out[i] = b / t
     return out
 
 
+def optimizer_label(row: dict) -> str:
+    """The optimizer as the table names it: ``adamw``, or ``adamw (native)``."""
+    name = str(row.get("optimizer") or "sgd")
+    native = str(row.get("native_defaults")).lower() in ("true", "1")
+    return f"{name} (native)" if native else name
+
+
 def format_table(rows: list[dict]) -> str:
+    # The optimizer column appears once a run has more than plain gradient descent, so the
+    # default run prints the table it always printed.
+    show_opt = any(optimizer_label(r) != "sgd" for r in rows)
     header = [
         "problem",
         "N×D",
@@ -69,6 +93,8 @@ def format_table(rows: list[dict]) -> str:
         "vs numpy",
         "verdict",
     ]
+    if show_opt:
+        header.insert(2, "optimizer")
     ups = speedups(rows)
     lines = []
     for i, r in enumerate(rows):
@@ -76,22 +102,23 @@ def format_table(rows: list[dict]) -> str:
         loss, dev = _num(r.get("final_loss")), _num(r.get("max_rel_dev"))
         t, iqr = _num(r.get("time_per_step_s")), _num(r.get("time_per_step_iqr_s"))
         n, d = _num(r.get("n_samples")), _num(r.get("features"))
-        lines.append(
-            [
-                str(r["problem"]),
-                f"{int(n)}×{int(d)}" if n and d else "",
-                str(r["backend"]),
-                str(r["mode"]),
-                str(r["device"]),
-                str(r["dtype"]),
-                f"{w:.7g}" if w is not None else (f"‖w‖={norm:.6g}" if norm is not None else ""),
-                f"{loss:.7g}" if loss is not None else "",
-                f"{dev:.2g}" if dev is not None else "",
-                f"{seconds(t)} ± {seconds(iqr)}" if t is not None else "",
-                f"{ups[i]:.2f}×" if i in ups else "",
-                verdict(r),
-            ]
-        )
+        cells = [
+            str(r["problem"]),
+            f"{int(n)}×{int(d)}" if n and d else "",
+            str(r["backend"]),
+            str(r["mode"]),
+            str(r["device"]),
+            str(r["dtype"]),
+            f"{w:.7g}" if w is not None else (f"‖w‖={norm:.6g}" if norm is not None else ""),
+            f"{loss:.7g}" if loss is not None else "",
+            f"{dev:.2g}" if dev is not None else "",
+            f"{seconds(t)} ± {seconds(iqr)}" if t is not None else "",
+            f"{ups[i]:.2f}×" if i in ups else "",
+            verdict(r),
+        ]
+        if show_opt:
+            cells.insert(2, optimizer_label(r))
+        lines.append(cells)
     widths = [
         max(len(h), *(len(x[j]) for x in lines)) if lines else len(h) for j, h in enumerate(header)
     ]

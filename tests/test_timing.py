@@ -102,7 +102,8 @@ def test_recompilation_during_timing_is_caught():
         def run_steps(self, n):
             Promoting.calls += 1
             if Promoting.calls == 8:  # a dtype change forces jit to trace and compile again
-                self.w = self.w.astype("float64")
+                w, state = self.carry
+                self.carry = (w.astype("float64"), state)
             super().run_steps(n)
 
     p = registry.problems()["linreg"]

@@ -1,11 +1,14 @@
-"""JAX: jax.value_and_grad, eager, jitted, or the whole loop fused with lax.scan."""
+"""JAX: jax.value_and_grad and the optimizer's optax transformation, eager, jitted, or the
+whole loop (optimizer state included) fused with lax.scan."""
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 
 from gdbench.backend import Backend, Session, StepSession
-from gdbench.frameworks import import_jax
+from gdbench.frameworks import import_jax, import_optax
 from gdbench.registry import register_backend
 from gdbench.trajectory import Trajectory
 
@@ -22,17 +25,28 @@ class _JaxBase:
             k: jax.device_put(np.asarray(v, dtype=setup.dtype), dev) for k, v in inst.data.items()
         }
         self.w0 = jax.device_put(np.asarray(inst.w0, dtype=setup.dtype), dev)
-        lr = setup.lr
+        optax = import_optax()
+        tx, self.optimizer_impl, self.optimizer_used = setup.optimizer.optax_transform(
+            setup.lr, setup.hyper, setup.native
+        )
+        self.state0 = tx.init(self.w0)
         value_and_grad = jax.value_and_grad(lambda w, data: problem.loss(w, **data))
 
-        def update(w, data):
+        def update(carry, data):
+            """One step on the carry (w, optimizer state): optax's own update."""
+            w, state = carry
             loss, g = value_and_grad(w, data)
-            return w - lr * g, loss, g
+            updates, state = tx.update(g, state, w)
+            return (optax.apply_updates(w, updates), state), loss, g
 
         self.update = update
 
     def sync(self):
-        self.jax.block_until_ready(self.w)
+        self.jax.block_until_ready(self.carry)
+
+    @property
+    def w(self):
+        return self.carry[0]
 
 
 class JaxStepSession(_JaxBase, StepSession):
@@ -45,10 +59,10 @@ class JaxStepSession(_JaxBase, StepSession):
         self.reset()
 
     def reset(self):
-        self.w = self.w0
+        self.carry = (self.w0, self.state0)
 
     def step(self, record):
-        self.w, loss, g = self.step_fn(self.w, self.data)
+        self.carry, loss, g = self.step_fn(self.carry, self.data)
         if record:
             return float(loss), np.asarray(g, np.float64), np.asarray(self.w, np.float64)
         return None
@@ -66,26 +80,26 @@ class JaxScanSession(_JaxBase, Session):
         super().__init__(problem, inst, setup)
         jax, update = self.jax, self.update
 
-        def body(w, _):
-            w, loss, g = update(w, self.data)
-            return w, (loss, g, w)
+        def body(carry, _):
+            carry, loss, g = update(carry, self.data)
+            return carry, (loss, g, carry[0])
 
         # The step count is static for the recorded loop (it sizes the output)...
-        self.scan = jax.jit(lambda w, n: jax.lax.scan(body, w, None, length=n), static_argnums=1)
+        self.scan = jax.jit(lambda c, n: jax.lax.scan(body, c, None, length=n), static_argnums=1)
 
         # ...and dynamic for the timed one, so that growing blocks do not recompile.
-        def loop(w, n):
-            return jax.lax.fori_loop(0, n, lambda i, w: update(w, self.data)[0], w)
+        def loop(carry, n):
+            return jax.lax.fori_loop(0, n, lambda i, c: update(c, self.data)[0], carry)
 
         self.loop = jax.jit(loop)
-        self.w = self.w0
+        self.carry = (self.w0, self.state0)
 
     def trajectory(self, steps):
-        _, (loss, g, w) = self.scan(self.w0, steps)
+        _, (loss, g, w) = self.scan((self.w0, self.state0), steps)
         return Trajectory.from_steps(np.asarray(loss), np.asarray(g), np.asarray(w))
 
     def run_steps(self, n):
-        self.w = self.loop(self.w, n)
+        self.carry = self.loop(self.carry, n)
 
     def compile_count(self):
         return self.loop._cache_size()
@@ -97,6 +111,13 @@ class JaxBackend(Backend):
     modes = ("jit", "eager", "scan")
     default_mode = "jit"
     requires = ("jax",)
+    optimizers = None  # every one with an optax mapping (else NotMapped: skipped)
+
+    def available(self):
+        ok, why = super().available()
+        if ok and importlib.util.find_spec("optax") is None:
+            return False, "package not installed: optax (pip install 'gdbench[jax]')"
+        return ok, why
 
     def device_available(self, device):
         if device == "cpu":

@@ -1,4 +1,5 @@
-"""PyTorch nn/optim: an nn.Module, torch.optim.SGD, zero_grad() / backward() / step()."""
+"""PyTorch nn/optim: an nn.Module, the optimizer's own torch.optim class (for-loop path,
+foreach=False), zero_grad() / backward() / step()."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from gdbench.backends.torch_common import (
     compiled,
     import_torch,
 )
+from gdbench.optimizer import call_text
 from gdbench.registry import register_backend
 
 
@@ -38,13 +40,19 @@ class TorchNNSession(TorchSessionMixin, StepSession):
         self.module = build(self.w0) if build else param_module(problem, self.w0)
         (self.param,) = self.module.parameters()
         self.model = compiled(self.module, setup.mode)
-        self.opt = self.torch.optim.SGD(self.module.parameters(), lr=setup.lr)
+        self.opt, self.optimizer_used = setup.optimizer.torch_optimizer(
+            self.module.parameters(), setup.lr, setup.hyper, setup.native
+        )
+        # Every argument the instance holds; fused=None is torch's "not fused".
+        held = {k: bool(v) if k == "fused" else v for k, v in self.opt.defaults.items()}
+        self.optimizer_impl = call_text(f"torch.optim.{type(self.opt).__name__}", held)
         self.reset()
 
     def reset(self):
         with self.torch.no_grad():
             self.param.copy_(self.w0.reshape(self.param.shape))
         self.param.grad = None
+        self.opt.state.clear()  # moments and step counts start again with the trajectory
 
     def step(self, record):
         self.opt.zero_grad()
@@ -60,6 +68,7 @@ class TorchNNSession(TorchSessionMixin, StepSession):
 class TorchNNBackend(TorchBackend):
     name = "torch-nn"
     order = 2
+    optimizers = None  # every one with a torch.optim mapping (else NotMapped: skipped)
 
     def prepare(self, problem, inst, setup):
         return TorchNNSession(problem, inst, setup)

@@ -1,0 +1,1 @@
+"""Built-in optimizers, one file each; each registers itself on import."""

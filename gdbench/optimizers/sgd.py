@@ -1,0 +1,48 @@
+"""Plain gradient descent: the notebook's update, gdbench's default."""
+
+from __future__ import annotations
+
+from gdbench.frameworks import import_optax, import_torch
+from gdbench.optimizer import Hyper, Optimizer, call_text, pick, torch_used, weight_decayed
+from gdbench.registry import register_optimizer
+
+WEIGHT_DECAY = Hyper("weight_decay", 0.0, doc="L2 penalty: weight_decay·w added to the gradient")
+
+
+def optax_with_decay(tx, hp: dict, given: set | None):
+    """optax's coupled L2 (torch.optim's weight_decay): add_decayed_weights before ``tx``."""
+    optax = import_optax()
+    wd = hp["weight_decay"] if given is None or "weight_decay" in given else 0.0
+    if not wd:
+        return tx, 0.0
+    return optax.chain(optax.add_decayed_weights(wd), tx), wd
+
+
+class SGD(Optimizer):
+    """g ← ∇L(w) + weight_decay·w;  w ← w − lr·g.
+
+    torch.optim.SGD(lr, weight_decay); optax.sgd(lr) after add_decayed_weights.
+    """
+
+    name = "sgd"
+    description = "plain gradient descent w ← w − lr·g (the default)"
+    hypers = (WEIGHT_DECAY,)
+    order = 0
+
+    def init(self, params, hp):
+        return {}
+
+    def update(self, grad, state, params, lr, hp):
+        return params - lr * weight_decayed(grad, params, hp), state
+
+    def torch_optimizer(self, params, lr, hp, given):
+        names = {"weight_decay": "weight_decay"}
+        opt = import_torch().optim.SGD(params, lr=lr, foreach=False, **pick(hp, given, names))
+        return opt, torch_used(opt, names)
+
+    def optax_transform(self, lr, hp, given):
+        tx, wd = optax_with_decay(import_optax().sgd(lr), hp, given)
+        return tx, call_text("optax.sgd", {"learning_rate": lr}), {"weight_decay": wd}
+
+
+register_optimizer(SGD())
