@@ -20,8 +20,9 @@ float64 reference by up to the method's step bound (``Optimizer.step_bound``, in
 lr) per step. For them the comparison has two phases, per coordinate:
 
 * while the reference's gradient of every coordinate is above the noise floor
-  ``tol · max_k ‖g_ref,k‖∞`` (the tolerance scaled to the gradient's own size), the rule
-  above applies unchanged to parameters, loss and gradient;
+  ``4 · ε(dtype) · ⌈log2(N·D + 1)⌉ · max_k ‖g_ref,k‖∞`` (one gradient evaluation's
+  rounding, scaled to the gradient's own size), the rule above applies unchanged to
+  parameters, loss and gradient;
 * from the first step K_i at which coordinate i's reference gradient is at or below the
   floor, that coordinate's parameter may deviate by ``tol·scale + bound·lr·(k − K_i + 1)``
   at step k, and loss and gradient (which mix every coordinate) are no longer compared.
@@ -75,11 +76,17 @@ def deviations(run: Trajectory, ref: Trajectory, steps: int, upto: int | None = 
     return dev if upto is None else dev[:upto]
 
 
-def noise_steps(ref: Trajectory, tol: float, steps: int) -> np.ndarray:
-    """Per coordinate, the 0-based first step whose reference gradient is at or below the
-    noise floor (``steps`` where it never is)."""
+def noise_floor(dtype: str, n_elements: int = 1) -> float:
+    """The rounding error of one gradient evaluation, relative to the gradient's largest
+    size: the tolerance of a single step (no growth over steps)."""
+    return tolerance(dtype, 1, n_elements) / 8
+
+
+def noise_steps(ref: Trajectory, floor: float, steps: int) -> np.ndarray:
+    """Per coordinate, the 0-based first step whose reference gradient is at or below
+    ``floor`` times the largest gradient of the run (``steps`` where it never is)."""
     g = np.abs(ref.grad[:steps].reshape(steps, -1))
-    floor = tol * g.max() if g.size else 0.0
+    floor = floor * g.max() if g.size else 0.0
     at_floor = g <= floor
     return np.where(at_floor.any(axis=0), at_floor.argmax(axis=0), steps)
 
@@ -90,9 +97,11 @@ def compare(
     tol: float,
     step_bound: float | None = None,
     lr: float = 0.0,
+    floor: float = 0.0,
 ) -> Agreement:
     """The run against its reference; ``step_bound`` (an adaptive optimizer's, with its
-    ``lr``) turns on the two-phase rule of the module docstring."""
+    ``lr`` and the gradient's relative noise ``floor``, see ``noise_floor``) turns on the
+    two-phase rule of the module docstring."""
 
     # Only steps where both are still finite and bounded are compared value by value.
     def clean(t: Trajectory) -> int:
@@ -101,7 +110,7 @@ def compare(
     n = min(clean(run), clean(ref))
     noise_from = None
     if step_bound is not None and n:
-        k_i = noise_steps(ref, tol, n)
+        k_i = noise_steps(ref, floor, n)
         if k_i.min() < n:
             noise_from = int(k_i.min()) + 1
             dev = np.concatenate(
@@ -141,8 +150,8 @@ def _wander(run, ref, tol, allowance, k_i, n) -> np.ndarray:
     r = ref.w[:n].reshape(n, -1)
     scale = np.abs(r).max() or 1.0
     k = np.arange(start, n)[:, None]
-    extra = np.where(k >= k_i[None, :], allowance * (k - k_i[None, :] + 1), 0.0)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # an unbounded method's allowance is inf
+        extra = np.where(k >= k_i[None, :], allowance * (k - k_i[None, :] + 1), 0.0)
         err = np.abs(x[start:] - r[start:])
         d = (err / (tol * scale + extra) * tol).max(axis=1)
     return np.where(np.isnan(d), np.inf, d)

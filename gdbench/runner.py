@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdbench import registry
-from gdbench.agreement import compare, tolerance
+from gdbench.agreement import compare, noise_floor, tolerance
 from gdbench.backend import Setup
 from gdbench.environment import available_cpus, environment
 from gdbench.optimizer import NotMapped
@@ -144,9 +144,10 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
             optimizer_used=json.dumps(used, sort_keys=True),
         )
         traj = session.trajectory(spec.steps)
-        tol = tolerance(spec.dtype, spec.steps, inst.n_samples * inst.features or 1)
+        n_el = inst.n_samples * inst.features or 1
+        tol = tolerance(spec.dtype, spec.steps, n_el)
         bound = setup.optimizer.step_bound(setup.hyper) if setup.optimizer.adaptive else None
-        agr = compare(traj, ref, tol, bound, spec.lr)
+        agr = compare(traj, ref, tol, bound, spec.lr, noise_floor(spec.dtype, n_el))
         detail = agr.detail
         named = differing(session.optimizer_used, setup.hyper, session.optimizer_impl)
         if named:  # name them either way: agreeing despite them is worth knowing too

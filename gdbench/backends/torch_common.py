@@ -57,6 +57,10 @@ def compiled(fn, mode: str):
     torch = import_torch()
     if mode == "eager":
         return fn
+    # Each session compiles afresh: a run of many cells (optimizers × dtypes × sizes) would
+    # otherwise pile guards onto one code object (a new module per cell) until dynamo's
+    # recompile limit (8) fails the cell under fullgraph=True.
+    torch._dynamo.reset()
     options: dict[str, object] = {"fullgraph": True, "dynamic": False}
     if mode == "cudagraph":
         options["mode"] = "reduce-overhead"
