@@ -4,7 +4,8 @@ Each round runs a block of update steps through the same Session (step functions
 ``sync``) that ``python -m gdbench`` times; the sync is inside the timed function, so
 queued GPU work is counted. Compilation happens in the untimed warm-up before the first
 round, and ``benchmark.pedantic`` adds warm-up rounds on top. Groups put one problem and
-size side by side; ``extra_info`` carries backend, mode, device, dtype, N, D.
+size side by side (per optimizer); ``extra_info`` carries backend, mode, optimizer and its
+hyperparameters and implementation, device, dtype, N, D.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.backend import Setup
+from gdbench.optimizer import NotMapped
 
 DEVICES = ["cpu"]
 if importlib.util.find_spec("torch") is not None:
@@ -40,24 +42,34 @@ def cells():
 
 @pytest.mark.parametrize("dtype", ["float32"])
 @pytest.mark.parametrize(("backend", "mode", "device"), list(cells()))
-def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, request):
+def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, optimizer, request):
     n, d = size
     steps = request.config.gd_steps
     if backend == "jax" and mode == "eager" and n * d > 10**6:
         pytest.skip("jax eager dispatches op by op; too slow to benchmark at this size")
     problem = registry.problems()["linreg"]
     inst = problem.make(n, d, 0)
-    session = registry.backends()[backend].prepare(problem, inst, Setup(0.01, dtype, device, mode))
+    opt = registry.optimizers()[optimizer]
+    hyper = request.config.gd_optimizers[optimizer]
+    try:
+        session = registry.backends()[backend].prepare(
+            problem, inst, Setup(0.01, dtype, device, mode, opt, hyper)
+        )
+    except NotMapped as exc:
+        pytest.skip(str(exc))
     compile_s = session.warmup()
 
     def block():
         session.run_steps(steps)
         session.sync()
 
-    benchmark.group = f"linreg N={n} D={d} {dtype}"
+    benchmark.group = f"linreg N={n} D={d} {dtype} {optimizer}"
     benchmark.extra_info.update(
         backend=backend,
         mode=mode,
+        optimizer=optimizer,
+        optimizer_args=hyper,
+        optimizer_impl=session.optimizer_impl,
         device=device,
         dtype=dtype,
         n_samples=n,

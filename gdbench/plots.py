@@ -11,12 +11,21 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no display n
 
 from gdbench import table
 
-SERIES = ["backend", "mode", "device", "dtype", "features"]
+SERIES = ["optimizer", "backend", "mode", "device", "dtype", "features"]
+
+
+def with_optimizer(df: pd.DataFrame) -> pd.DataFrame:
+    """Folders written before the optimizer axis ran plain gradient descent."""
+    if "optimizer" not in df:
+        df = df.assign(optimizer="sgd")
+    return df.assign(optimizer=df.optimizer.fillna("sgd"))
 
 
 def label(key: tuple, varying: set[str]) -> str:
-    backend, mode, device, dtype, features = key
+    optimizer, backend, mode, device, dtype, features = key
     text = f"{backend}/{mode} {device}"
+    if "optimizer" in varying:
+        text = f"{optimizer} {text}"
     if "dtype" in varying:
         text += f" {dtype}"
     if "features" in varying:
@@ -31,7 +40,7 @@ def timed(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series(df: pd.DataFrame):
-    varying = {c for c in ("dtype", "features") if df[c].nunique() > 1}
+    varying = {c for c in ("optimizer", "dtype", "features") if df[c].nunique() > 1}
     for key, g in df.groupby(SERIES, sort=True):
         yield label(key, varying), g
 
@@ -140,15 +149,25 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
         t = traj[traj.problem == problem]
         n = t.n_samples.max()
         t = t[t.n_samples == n]
-        ref = t[t.backend == "reference"].set_index("step").loss
+        several = t.optimizer.nunique() > 1
         top, bottom = axes[0][col], axes[1][col]
-        for (backend, mode, device, dtype), g in t.groupby(["backend", "mode", "device", "dtype"]):
+        keys = ["optimizer", "backend", "mode", "device", "dtype"]
+        for (optimizer, backend, mode, device, dtype), g in t.groupby(keys):
+            prefix = f"{optimizer} " if several else ""
             if backend == "reference":
                 top.plot(
-                    g.step, g.loss, lw=2.5, ls="--", color="k", zorder=3, label="float64 reference"
+                    g.step,
+                    g.loss,
+                    lw=2.5,
+                    ls="--",
+                    color="k",
+                    zorder=3,
+                    label=f"{prefix}float64 reference",
                 )
                 continue
-            name = f"{backend}/{mode} {device} {dtype}"
+            is_ref = (t.backend == "reference") & (t.optimizer == optimizer)
+            ref = t[is_ref].set_index("step").loss
+            name = f"{prefix}{backend}/{mode} {device} {dtype}"
             top.plot(g.step, np.maximum(g.loss, 1e-300), lw=1, label=name)
             dev = (g.set_index("step").loss - ref).abs() / ref.abs().max()
             bottom.plot(dev.index, np.maximum(dev.to_numpy(), 1e-17), lw=1, marker=".", label=name)

@@ -28,13 +28,19 @@ def _resident(v) -> bool:
     return str(v) == "True"
 
 
+def _opt(df: pd.DataFrame, optimizer: str) -> str:
+    """The optimizer as a label's prefix, once a sweep has more than one."""
+    return f"{optimizer} " if df.optimizer.nunique() > 1 else ""
+
+
 def fastest_per_size(df: pd.DataFrame) -> list[list]:
     rows = []
-    for (n, d, dtype), g in df.groupby(["n_samples", "features", "dtype"]):
+    several = df.optimizer.nunique() > 1
+    for (n, d, dtype, optimizer), g in df.groupby(["n_samples", "features", "dtype", "optimizer"]):
         best = g.loc[g.time_per_step_s.idxmin()]
         rows.append(
             [
-                f"{n:.0e}".replace("e+0", "e"),
+                f"{n:.0e}".replace("e+0", "e") + (f" {optimizer}" if several else ""),
                 d,
                 dtype,
                 f"{best.backend}/{best['mode']} {best.device}",
@@ -51,11 +57,10 @@ def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
     sizes = sorted(df.n_samples.unique())
     header = ["backend/mode device", *[f"N={n:.0e}".replace("e+0", "e") for n in sizes]]
     rows = []
-    for (backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
+    for (optimizer, backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
         by_n = dict(zip(g.n_samples, g.roofline_frac, strict=True))
-        rows.append(
-            [f"{backend}/{mode} {device} {dtype} D={d}", *[_frac(by_n.get(n)) for n in sizes]]
-        )
+        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}"
+        rows.append([name, *[_frac(by_n.get(n)) for n in sizes]])
     return header, rows
 
 
@@ -73,7 +78,7 @@ def _crossing(n, s, i) -> float:
 def crossovers(df: pd.DataFrame) -> list[list]:
     """Where each series passes NumPy eager (speed-up 1), up or down, interpolated."""
     rows = []
-    for (backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
+    for (optimizer, backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
         if backend == "numpy" and mode == "eager":
             continue
         g = g.sort_values("n_samples")
@@ -89,14 +94,14 @@ def crossovers(df: pd.DataFrame) -> list[list]:
                     way = "faster" if s[i + 1] >= 1 else "slower again"
                     events.append(f"{way} from N ≈ {_crossing(n, s, i):.2g}")
             text = "; ".join(events) + f" ({s[-1]:.2f}× at N = {n[-1]:.0e})"
-        rows.append([f"{backend}/{mode} {device} {dtype} D={d}", text])
+        rows.append([f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}", text])
     return rows
 
 
 def write_report(folder: Path | str) -> Path:
     folder = Path(folder)
-    sweep = pd.read_csv(folder / "sweep.csv")
-    traj = pd.read_csv(folder / "trajectories.csv")
+    sweep = plots.with_optimizer(pd.read_csv(folder / "sweep.csv"))
+    traj = plots.with_optimizer(pd.read_csv(folder / "trajectories.csv"))
     limits = json.loads((folder / "machine.json").read_text())
     figs = {
         "time": plots.time_per_step(sweep, folder / "time_per_step.png"),

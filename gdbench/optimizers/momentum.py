@@ -29,7 +29,7 @@ class Momentum(Optimizer):
 
     name = "momentum"
     description = "heavy-ball momentum (torch.optim.SGD momentum=0.9)"
-    hypers = (
+    hypers: tuple[Hyper, ...] = (
         MOMENTUM,
         Hyper("dampening", 0.0, 0.0, 1.0, doc="dampening τ of the gradient in b (not step 1)"),
         WEIGHT_DECAY,
