@@ -152,7 +152,7 @@ def make_parser() -> argparse.ArgumentParser:
     _common(report)
     report.add_argument("folder", help="a sweep's results folder")
 
-    lst = sub.add_parser("list", help="problems and backends, with availability")
+    lst = sub.add_parser("list", help="problems, backends and optimizers, with availability")
     _common(lst)
 
     nb = sub.add_parser("notebook", help="re-run the teaching notebook's four cells")
@@ -194,6 +194,12 @@ def cmd_list(args) -> int:
         ok, why = b.available()
         state = "available" if ok else f"unavailable: {why}"
         print(f"  {name:<16} modes={','.join(b.modes):<24} {state}")
+    print("optimizers (--optimizer, hyperparameters for --opt with gdbench's defaults):")
+    for name, o in registry.optimizers().items():
+        hp = ", ".join(f"{h.name}={h.show(h.default)}" for h in o.hypers)
+        print(f"  {name:<16} {o.description}")
+        if hp:
+            print(f"  {'':<16}   {hp}")
     return 0
 
 

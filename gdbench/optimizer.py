@@ -46,6 +46,10 @@ class Hyper:
     high_open: bool = False
     doc: str = ""
 
+    @staticmethod
+    def show(value: float | bool) -> str:
+        return str(value).lower() if isinstance(value, bool) else f"{value:g}"
+
     def describe_range(self) -> str:
         if isinstance(self.default, bool):
             return "true or false"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass, field
@@ -142,60 +143,26 @@ def check_memory(n: int, d: int) -> None:
 
 def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mode, lr, steps, opt):
     """(spec, reason) for every cell of one problem instance; reason is '' for a cell to run.
-    ``opt`` holds the optimizer axis: (optimizer, its spec fields) pairs."""
-    for optimizer, opt_fields in opt:
-        yield from _backend_cells(
-            problem,
-            sizes,
-            dtypes,
-            b_names,
-            available,
-            unavailable,
-            devices,
-            mode,
-            lr,
-            steps,
-            optimizer,
-            opt_fields,
-        )
+    ``opt`` is the optimizer axis: (optimizer, its RunSpec fields) pairs."""
+    for (optimizer, opt_fields), dtype, bname in itertools.product(opt, dtypes, b_names):
 
+        def spec(mode_, device, _b=bname, _dt=dtype, _o=opt_fields):
+            return RunSpec(problem.name, _b, mode_, device, _dt, lr, steps, **sizes, **_o)
 
-def _backend_cells(
-    problem,
-    sizes,
-    dtypes,
-    b_names,
-    available,
-    unavailable,
-    devices,
-    mode,
-    lr,
-    steps,
-    optimizer,
-    opt_fields,
-):
-    for dtype in dtypes:
-        for bname in b_names:
-
-            def spec(mode_, device, _b=bname, _dt=dtype):
-                return RunSpec(
-                    problem.name, _b, mode_, device, _dt, lr, steps, **sizes, **opt_fields
-                )
-
-            if bname in unavailable:
-                yield spec(registry.backends()[bname].default_mode, "cpu"), unavailable[bname]
+        if bname in unavailable:
+            yield spec(registry.backends()[bname].default_mode, "cpu"), unavailable[bname]
+            continue
+        backend = available[bname]
+        ok, why = backend.optimizer_available(optimizer)
+        if not ok:
+            yield spec(backend.default_mode, "cpu"), why
+            continue
+        for device in devices[bname]:
+            if device == "cuda?":
+                yield spec(backend.default_mode, "cuda"), backend.device_available("cuda")[1]
                 continue
-            backend = available[bname]
-            ok, why = backend.optimizer_available(optimizer)
-            if not ok:
-                yield spec(backend.default_mode, "cpu"), why
-                continue
-            for device in devices[bname]:
-                if device == "cuda?":
-                    yield spec(backend.default_mode, "cuda"), backend.device_available("cuda")[1]
-                    continue
-                for m, why in _modes(mode, backend, device):
-                    yield spec(m, device), why
+            for m, why in _modes(mode, backend, device):
+                yield spec(m, device), why
 
 
 def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
