@@ -67,12 +67,15 @@ def test_sweep_writes_csv_plots_and_report(tmp_path):
             "0.02",
             "--steps",
             "5",
+            "--optimizer",
+            "sgd,adam",
             "--out",
             str(out),
         ]
     )
     assert code == 0
     s = pd.read_csv(out / "sweep.csv")
+    assert set(s.optimizer) == {"sgd", "adam"}
     assert list(s.columns) == SWEEP_COLUMNS
     lin = s[s.problem == "linreg"]
     assert sorted(lin.n_samples.unique()) == [300, 3000]
@@ -93,7 +96,11 @@ def test_sweep_writes_csv_plots_and_report(tmp_path):
         assert (out / name).stat().st_size > 0, name
     report = (out / "report.md").read_text()
     assert "## Fastest per size" in report and "roofline" in report
-    assert "| 3e3 | 1 | float32 |" in report
+    # Two optimizers: every table keeps them apart.
+    assert "| 3e3 sgd | 1 | float32 |" in report and "| 3e3 adam | 1 | float32 |" in report
+    assert "| adam numpy/eager cpu float32 D=1 |" in report
+    refs = pd.read_csv(out / "trajectories.csv").query("backend == 'reference'")
+    assert set(refs.optimizer) == {"sgd", "adam"}
     assert main(["report", str(out)]) == 0
 
 
