@@ -65,6 +65,8 @@ def deviations(run: Trajectory, ref: Trajectory, steps: int, upto: int | None = 
     """Per-step deviation (the rule above) over the first ``steps`` steps (scaled by the
     reference's magnitude over those steps), returned for the first ``upto`` of them."""
     dev = np.zeros(steps)
+    if steps == 0:  # diverged at step 1: no clean step to compare
+        return dev
     with np.errstate(all="ignore"):
         for x, r in ((run.w, ref.w), (run.loss, ref.loss), (run.grad, ref.grad)):
             x = x[:steps].reshape(steps, -1)

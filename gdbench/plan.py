@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gdbench import registry
 from gdbench.backend import Backend
+from gdbench.limits import (
+    check_data_memory,
+    check_device_memory,
+    check_representable,
+    check_run_memory,
+    check_threads,
+)
 from gdbench.options import (
     DEVICES,
     DTYPES,
@@ -122,23 +128,8 @@ def size_grid(args, single: bool) -> list[dict]:
     seed = parse_seed(args.seed)
     grid = [{"n_samples": n, "features": d, "seed": seed} for n in ns for d in ds]
     for g in grid:
-        check_memory(g["n_samples"] or 0, g["features"] or 1)
+        check_data_memory(g["n_samples"] or 0, g["features"] or 1)
     return grid
-
-
-def check_memory(n: int, d: int) -> None:
-    """Generated data live in float64 (generation, reference) and in the run's dtype: refuse
-    sizes that would not fit, before any work."""
-    need = 3 * 8 * n * d + 3 * 8 * n
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return
-    if need > 0.6 * total:
-        raise UsageError(
-            f"N×D = {n}×{d} needs about {need / 1024**3:.1f} GiB, more than this "
-            f"machine's {total / 1024**3:.0f} GiB allows"
-        )
 
 
 def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mode, lr, steps, opt):
@@ -196,6 +187,13 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     lr = positive_float(args.lr, "--lr")
     grid = size_grid(args, single_size)
     threads = positive_int(args.threads, "--threads")
+    check_threads(threads)
+    if lr is not None:
+        check_representable(lr, dtypes, "--lr")
+    for o in o_names:
+        for key, value in hypers[o].items():
+            if not isinstance(value, bool):
+                check_representable(value, dtypes, f"--opt {key}")
     budget = positive_float(args.time_budget, "--time-budget") or 1.0
     resume = bool(getattr(args, "resume", None))
     out = Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
@@ -232,6 +230,8 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
             ):
                 (skipped.append((spec, why)) if why else specs.append(spec))
                 ordered.append(spec)
+    check_run_memory(specs, len({s.reference_args() for s in specs}))
+    check_device_memory(specs)
     options = Options(
         timing=not getattr(args, "no_timing", False),
         budget_s=budget,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gdbench import plots
+from gdbench.results import read_results
 from gdbench.table import seconds
 
 
@@ -100,8 +101,8 @@ def crossovers(df: pd.DataFrame) -> list[list]:
 
 def write_report(folder: Path | str) -> Path:
     folder = Path(folder)
-    sweep = plots.with_optimizer(pd.read_csv(folder / "sweep.csv"))
-    traj = plots.with_optimizer(pd.read_csv(folder / "trajectories.csv"))
+    sweep = plots.with_optimizer(read_results(folder / "sweep.csv"))
+    traj = plots.with_optimizer(read_results(folder / "trajectories.csv"))
     limits = json.loads((folder / "machine.json").read_text())
     figs = {
         "time": plots.time_per_step(sweep, folder / "time_per_step.png"),

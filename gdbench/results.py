@@ -63,6 +63,48 @@ SUMMARY_COLUMNS = [
     "timestamp",
 ]
 TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
+# Columns that hold text: read back as text whatever they hold ("1", "nan", "True" …), so
+# that a message, a name or a version string survives the round trip unchanged.
+TEXT_COLUMNS = [
+    "problem",
+    "backend",
+    "mode",
+    "device",
+    "dtype",
+    "optimizer",
+    "optimizer_args",
+    "data",
+    "status",
+    "reason",
+    "reference",
+    "optimizer_impl",
+    "optimizer_used",
+    "timing_warning",
+    "device_name",
+    "cpu_model",
+    "python",
+    "numpy",
+    "torch",
+    "jax",
+    "git_commit",
+    "timestamp",
+    "bandwidth_method",
+]
+
+
+def read_results(path: Path | str):
+    """A CSV that gdbench wrote, as a DataFrame: empty cells are missing values, text
+    columns stay text. Every reader (resume, report, later commands) goes through here."""
+    import pandas as pd
+
+    present = set(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
+    return pd.read_csv(
+        path,
+        keep_default_na=False,
+        na_values=[""],
+        dtype={c: str for c in TEXT_COLUMNS if c in present},
+        encoding="utf-8",
+    )
 
 
 def clean_text(value: str) -> str:
@@ -106,7 +148,7 @@ def trajectory_frame(spec_cols: dict, traj):
 
 def _atomic_csv(df, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
+    df.to_csv(tmp, index=False, encoding="utf-8")
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)  # readers see the old file or the new one, never half of one
@@ -135,7 +177,6 @@ class ResultWriter:
         resume: bool = False,
         columns: list[str] | None = None,
     ):
-        import pandas as pd
 
         self.out = Path(out)
         self.columns = columns or SUMMARY_COLUMNS
@@ -147,11 +188,9 @@ class ResultWriter:
         self.rows: list[dict] = []
         self.traj = []
         if resume and self.summary_path.exists():
-            self.rows = pd.read_csv(
-                self.summary_path, keep_default_na=False, na_values=[""]
-            ).to_dict("records")
+            self.rows = read_results(self.summary_path).to_dict("records")
             if self.traj_path and self.traj_path.exists():
-                self.traj = [pd.read_csv(self.traj_path)]
+                self.traj = [read_results(self.traj_path)]
 
     def done_keys(self) -> set[tuple]:
         from gdbench.spec import RunSpec

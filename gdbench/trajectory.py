@@ -43,6 +43,24 @@ class Trajectory:
             return cls(loss, grad, w)
         return cls(loss[:k], grad[:k], w[:k], diverged_step=k)
 
+    def in_range_of(self, dtype: str) -> Trajectory:
+        """This (float64) trajectory as a run in ``dtype`` could follow it: cut, and marked
+        diverged, at the first step whose loss, gradient or parameters exceed the dtype's
+        largest finite value (a float32 run overflows to ±inf there)."""
+        big = float(np.finfo(np.dtype(dtype)).max)
+        n = self.steps
+        with np.errstate(all="ignore"):
+            over = (
+                (np.abs(self.loss) > big)
+                | (np.abs(self.grad.reshape(n, -1)) > big).any(axis=1)
+                | (np.abs(self.w.reshape(n, -1)) > big).any(axis=1)
+            )
+        hits = np.nonzero(over)[0]
+        if not len(hits) or (self.diverged_step and self.diverged_step <= hits[0] + 1):
+            return self
+        k = int(hits[0]) + 1
+        return Trajectory(self.loss[:k], self.grad[:k], self.w[:k], diverged_step=k)
+
 
 def is_divergent(loss: float, first_loss: float, w) -> bool:
     """True when one step's values show divergence (see LOSS_GROWTH_BOUND)."""

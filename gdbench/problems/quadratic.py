@@ -28,8 +28,8 @@ class Quadratic(Problem):
 
     def reference(self, inst, lr, steps):
         # w_k = w0 (1 - 2 lr)^k exactly; loss and gradient are taken before each update.
-        factor = (1.0 - 2.0 * lr) ** np.arange(steps + 1, dtype=np.float64)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # a diverging rate overflows: marked, not warned
+            factor = (1.0 - 2.0 * lr) ** np.arange(steps + 1, dtype=np.float64)
             w_all = float(inst.w0) * factor
             traj = Trajectory.from_steps(w_all[:-1] ** 2, 2 * w_all[:-1], w_all[1:])
         return traj, "closed form w_k = w0 (1 - 2 lr)^k"

@@ -1,0 +1,115 @@
+"""What a run may ask of this machine and of its dtypes, checked before any work starts.
+
+Each check raises ``UsageError`` with one line that names the option to change.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gdbench.options import UsageError
+
+# Share of physical memory a run may plan to use; the rest is the frameworks' own, the
+# operating system's and the CSV writer's headroom.
+MEMORY_SHARE = 0.6
+# Python objects recorded per step besides the arrays (loss, gradient and parameter
+# objects and their list slots), and a summary-free trajectory row's fixed columns.
+STEP_OVERHEAD_BYTES = 400
+TRAJECTORY_ID_COLUMNS = 15
+
+
+def physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 1024**3:.1f} GiB"
+
+
+def check_data_memory(n: int, d: int) -> None:
+    """Generated data live in float64 (generation, reference) and in the run's dtype."""
+    need = 3 * 8 * n * d + 3 * 8 * n
+    total = physical_memory()
+    if total and need > MEMORY_SHARE * total:
+        raise UsageError(
+            f"N×D = {n}×{d} needs about {_gib(need)}, more than this machine's "
+            f"{total / 1024**3:.0f} GiB allows (lower --n-samples or --features)"
+        )
+
+
+def trajectory_bytes(steps: int, params: int) -> int:
+    """What one recorded trajectory holds while it runs and once written: float64 loss,
+    gradient and parameters per step, the Python objects that carried them, and its rows
+    in the in-memory trajectories table."""
+    per_step = 8 * (2 * params + 1) * 2 + STEP_OVERHEAD_BYTES + 8 * TRAJECTORY_ID_COLUMNS
+    return steps * per_step
+
+
+def check_run_memory(specs, references: int) -> None:
+    """Everything a run keeps: the largest instance's data and every cell's and every
+    reference's trajectory (the writer keeps them all to rewrite trajectories.csv)."""
+    total = physical_memory()
+    if not total or not specs:
+        return
+    data = max(3 * 8 * s.n_samples * s.features + 3 * 8 * s.n_samples for s in specs)
+    traj = sum(trajectory_bytes(s.steps, s.features) for s in specs)
+    traj += references * trajectory_bytes(
+        max(s.steps for s in specs), max(s.features for s in specs)
+    )
+    if data + traj > MEMORY_SHARE * total:
+        fix = "--steps" if traj >= data else "--n-samples or --features"
+        raise UsageError(
+            f"{len(specs)} cells of up to {max(s.steps for s in specs)} steps need about "
+            f"{_gib(data + traj)} (trajectories {_gib(traj)}, data {_gib(data)}), more "
+            f"than this machine's {total / 1024**3:.0f} GiB allows (lower {fix}, or run "
+            "fewer cells)"
+        )
+
+
+def check_device_memory(specs) -> None:
+    """CUDA cells keep their data on the device: it must fit in the free device memory."""
+    cuda = [s for s in specs if s.device == "cuda"]
+    if not cuda:
+        return
+    from gdbench.frameworks import import_torch
+
+    torch = import_torch()
+    if not torch.cuda.is_available():
+        return
+    free, _ = torch.cuda.mem_get_info()
+    item = {"float32": 4, "float64": 8}
+    need = max(item.get(s.dtype, 8) * (s.n_samples * s.features + s.n_samples) for s in cuda)
+    if need > MEMORY_SHARE * free:
+        raise UsageError(
+            f"the data need about {_gib(need)} on the GPU, which has {_gib(free)} free "
+            "(lower --n-samples or --features)"
+        )
+
+
+def check_representable(value: float, dtypes, what: str) -> None:
+    """A learning rate or hyperparameter must survive the cast to every run's dtype: not
+    overflow to inf, not underflow to 0."""
+    import numpy as np
+
+    for dt in dtypes:
+        with np.errstate(all="ignore"):
+            cast = np.float64(value).astype(dt)
+        if not np.isfinite(cast) or (value != 0 and cast == 0):
+            info = np.finfo(dt)
+            raise UsageError(
+                f"{what}={value:g} cannot be represented in {dt} (finite values up to "
+                f"{info.max:.4g}, nonzero ones from {info.smallest_subnormal:.4g})"
+            )
+
+
+def check_threads(threads: int | None) -> None:
+    """More threads than the CPUs gdbench may use would be recorded but never run."""
+    from gdbench.environment import available_cpus
+
+    if threads and threads > available_cpus():
+        raise UsageError(
+            f"--threads {threads}: this machine lets gdbench use {available_cpus()} CPUs"
+        )

@@ -1,0 +1,110 @@
+"""The three inputs that once broke gdbench, each with its fix: divergence at step 1 (and
+a non-finite starting loss), values a dtype cannot represent, runs too large to keep,
+and more threads than CPUs."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gdbench import registry
+from gdbench.cli import main
+from gdbench.environment import available_cpus
+from gdbench.problem import Instance
+from gdbench.problems.quadratic import Quadratic
+from gdbench.trajectory import Trajectory
+
+
+def run(args, tmp_path, name="out"):
+    out = tmp_path / name
+    return main([*args, "--no-timing", "--out", str(out)]), out
+
+
+def test_lr_that_overflows_float32_at_step_1_is_diverged_and_agrees(tmp_path):
+    # w1 = 10 − 1e38·20 = −2e39: finite in float64, −inf in float32. The reference,
+    # seen in float32, overflows at step 1 as well.
+    code, out = run(["--problem", "quadratic", "--lr", "1e38"], tmp_path)
+    assert code == 0
+    df = pd.read_csv(out / "summary.csv")
+    available = [n for n, b in registry.backends().items() if b.available()[0]]
+    ran = df[df.backend.isin(available)]
+    assert (ran.status == "diverged").all() and (ran.diverged_step == 1).all()
+    assert (ran.ref_diverged_step == 1).all() and ran.agrees.all()
+
+
+def test_the_same_lr_in_float64_diverges_at_step_2(tmp_path):
+    # In float64 nothing overflows at step 1; the loss grows 4e76-fold by step 2.
+    code, out = run(["--problem", "quadratic", "--lr", "1e38", "--dtype", "float64"], tmp_path)
+    df = pd.read_csv(out / "summary.csv")
+    assert code == 0 and (df.diverged_step == 2).all() and df.agrees.all()
+
+
+class HugeStart(Quadratic):
+    """w0 = 1e20: w0² = 1e40 overflows float32 before the first update (step 0)."""
+
+    name = "huge-start"
+
+    def make(self, n_samples=None, features=None, seed=0):
+        return Instance(self.name, w0=np.asarray(1e20))
+
+
+def test_a_non_finite_starting_loss_is_diverged_at_step_1(tmp_path):
+    registry.register_problem(HugeStart())
+    code, out = run(["--problem", "huge-start", "--backend", "numpy,torch-autograd"], tmp_path)
+    df = pd.read_csv(out / "summary.csv")
+    assert code == 0
+    assert (df.diverged_step == 1).all() and (df.ref_diverged_step == 1).all()
+    assert df.agrees.all()
+
+
+def test_reference_in_range_of_a_dtype():
+    t = Trajectory.from_steps([1.0, 4e39, 1e80], [2.0, 1.0, 1.0], [2e19, 1e40, 1e41])
+    cut = t.in_range_of("float32")
+    assert cut.diverged_step == 2 and cut.steps == 2
+    assert t.in_range_of("float64") is t
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--lr", "1e308"], "--lr=1e+308 cannot be represented in float32"),
+        (["--lr", "1e-50"], "--lr=1e-50 cannot be represented in float32"),
+        (["--optimizer", "adam", "--opt", "eps=1e-50"], "--opt eps=1e-50 cannot be represented"),
+        (["--optimizer", "adam", "--opt", "eps=1e39"], "--opt eps=1e+39 cannot be represented"),
+    ],
+)
+def test_values_the_dtype_cannot_represent_are_usage_errors(args, needle, tmp_path, capsys):
+    code, out = run(["--problem", "quadratic", *args], tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_float64_represents_what_float32_cannot(tmp_path):
+    assert run(["--problem", "quadratic", "--dtype", "float64", "--lr", "1e-50"], tmp_path)[0] == 0
+
+
+def test_a_billion_steps_are_refused_within_seconds(tmp_path, capsys):
+    t0 = time.perf_counter()
+    code, out = run(["--problem", "quadratic", "--steps", "1000000000"], tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and time.perf_counter() - t0 < 10
+    assert "lower --steps" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_large_data_names_the_size_options(tmp_path, capsys):
+    code, _ = run(["--problem", "linreg", "--n-samples", "1e11"], tmp_path)
+    assert code == 2 and "--n-samples or --features" in capsys.readouterr().err
+
+
+def test_more_threads_than_cpus_are_refused(tmp_path, capsys):
+    code, out = run(["--threads", str(available_cpus() + 1), "--backend", "numpy"], tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and f"lets gdbench use {available_cpus()} CPUs" in err
+    assert not out.exists()
+    code, out = run(["--threads", "1", "--backend", "numpy"], tmp_path, "ok")
+    assert code == 0 and (pd.read_csv(out / "summary.csv").threads == 1).all()
