@@ -139,8 +139,10 @@ def best(measurements: list[Bandwidth]) -> Bandwidth:
     return max(measurements, key=lambda b: b.gbps)
 
 
+@functools.cache
 def machine_limits() -> dict[str, Bandwidth]:
-    """The roof per device: the CPU's best reduction, and CUDA's where there is one."""
+    """The roof per device: the CPU's best reduction, and CUDA's where there is one;
+    measured once per process (a sweep on resume reads machine.json instead)."""
     limits = {"cpu": best(cpu_bandwidths())}
     gpu = cuda_bandwidth()
     if gpu:

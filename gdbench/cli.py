@@ -10,8 +10,18 @@ import sys
 from pathlib import Path
 
 from gdbench import registry
-from gdbench.options import UsageError, parse_names, parse_seed, positive_int
+from gdbench.limits import check_data_memory
+from gdbench.options import (
+    MAX_MESSAGE,
+    UsageError,
+    one_line,
+    parse_names,
+    parse_seed,
+    path_kind,
+    positive_int,
+)
 
+FINITE_DIFFERENCE_BUDGET = 2 * 10**10  # multiply-adds: tens of seconds on this CPU at most
 COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report")
 
 
@@ -175,11 +185,22 @@ def load_plugins(paths) -> None:
 
 
 def instance_args(args) -> dict:
-    return {
+    """gradcheck's instance sizes, checked against memory and against the cost of its
+    central differences (two loss evaluations of N·D terms for each of D parameters)."""
+    sizes = {
         "n_samples": positive_int(args.n_samples, "--n-samples"),
         "features": positive_int(args.features, "--features"),
         "seed": parse_seed(args.seed),
     }
+    n, d = sizes["n_samples"] or 1000, sizes["features"] or 1
+    check_data_memory(n, d)
+    if 2 * d * n * d > FINITE_DIFFERENCE_BUDGET:
+        raise UsageError(
+            f"gradcheck at N×D = {n}×{d} takes {2 * d} loss evaluations of {n * d} terms "
+            f"each for its finite differences; lower --features or --n-samples "
+            f"(N·D² up to {FINITE_DIFFERENCE_BUDGET // 2:.0e})"
+        )
+    return sizes
 
 
 # --- commands --------------------------------------------------------------------------
@@ -247,31 +268,45 @@ def cmd_machine(args) -> int:
 def cmd_report(args) -> int:
     folder = Path(args.folder)
     for name in ("sweep.csv", "trajectories.csv", "machine.json"):
-        if not (folder / name).is_file():
+        if path_kind(folder / name, "report") != "file":
             raise UsageError(f"{folder} is not a sweep folder (no {name})")
     try:
-        from gdbench.report import write_report
+        from gdbench.report import load_sweep, write_report
     except ImportError as exc:
         raise UsageError(
             f"the report needs matplotlib ({exc}); pip install 'gdbench[plot]'"
         ) from None
+    load_sweep(folder)  # a folder whose files do not parse is a usage error, not a crash
     print(f"report: {write_report(folder)}")
     return 0
 
 
 def resume_args(args):
-    """The options an interrupted run or sweep began with, from its command.json."""
+    """The options an interrupted run or sweep began with, from its command.json, parsed
+    again by the command's own parser so that a damaged file is a usage error."""
     folder = Path(args.resume)
     saved = folder / "command.json"
-    if not saved.is_file():
+    if path_kind(saved, "--resume") != "file":
         raise UsageError(f"--resume {folder}: no command.json there (not a gdbench run folder)")
-    stored = json.loads(saved.read_text())
-    stored.setdefault("command", "run")
-    stored.setdefault("no_timing", False)
-    for key, value in (("optimizer", None), ("opt", None), ("native_defaults", False)):
-        stored.setdefault(key, value)
-    stored.update(out=str(folder), resume=str(folder))
-    return argparse.Namespace(**stored)
+    try:
+        stored = json.loads(saved.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--resume {folder}: command.json cannot be read ({exc})") from None
+    if not isinstance(stored, dict) or stored.get("command", "run") not in ("run", "sweep"):
+        raise UsageError(f"--resume {folder}: command.json is not a gdbench run's")
+    argv = [stored.get("command", "run")]
+    for key, value in stored.items():
+        if key in ("command", "out", "resume") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        for v in value if isinstance(value, list) else [value]:
+            argv += [flag] if v is True else [flag, str(v)]
+    try:
+        resumed = make_parser().parse_args([*argv, "--out", str(folder)])
+    except UsageError as exc:
+        raise UsageError(f"--resume {folder}: command.json does not parse ({exc})") from None
+    resumed.resume = str(folder)
+    return resumed
 
 
 COMMAND_FUNCS = {
@@ -300,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         load_plugins(getattr(args, "plugin", []))
         return COMMAND_FUNCS[args.command](args)
     except UsageError as exc:
-        print(f"gdbench: error: {exc}", file=sys.stderr)
+        print(f"gdbench: error: {one_line(str(exc), MAX_MESSAGE)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gdbench: interrupted; finished rows are kept", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
+import unicodedata
 from pathlib import Path
 
 DTYPES = ("float32", "float64")
@@ -17,6 +18,16 @@ DEVICES = ("cpu", "cuda", "auto")
 
 class UsageError(Exception):
     """Bad input: reported as one line, exit status 2, before any work is done."""
+
+
+MAX_MESSAGE = 1000  # characters: an echoed 5000-character value does not fill the screen
+
+
+def one_line(value: str, limit: int | None = None) -> str:
+    """One line of text: control characters (newlines, CR, NUL …) become spaces, so that
+    a message can never break a CSV row or an error line, whatever it echoes."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in value).strip()
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_names(value: str | None, valid: dict | tuple, what: str) -> list[str]:
@@ -76,8 +87,26 @@ def positive_float(value: str | None, what: str) -> float | None:
     return f
 
 
+def path_kind(path: Path, what: str) -> str:
+    """ "file", "dir", "missing" or "other" for a path the user gave; a usage error when
+    the system cannot even look (a name too long, a permission denied)."""
+    try:
+        if path.is_file():
+            return "file"
+        if path.is_dir():
+            return "dir"
+        return "other" if path.exists() else "missing"
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: {exc.strerror or exc}") from None
+
+
 def check_out(path: Path) -> None:
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    kind = path_kind(path, "--out")
+    try:
+        nonempty = kind != "missing" and (kind != "dir" or any(path.iterdir()))
+    except OSError as exc:
+        raise UsageError(f"--out {path}: {exc.strerror or exc}") from None
+    if nonempty:
         raise UsageError(
             f"--out {path} already exists and is not empty; results are never "
             "overwritten (choose a new folder, or --resume it)"
@@ -86,7 +115,7 @@ def check_out(path: Path) -> None:
 
 def make_out(path: Path) -> None:
     """Creates the results folder, proving it writable; the last check before any work."""
-    created = not path.exists()
+    created = path_kind(path, "--out") == "missing"
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

@@ -91,7 +91,11 @@ def load_plugin(path: str | Path) -> None:
     """Runs a user's Python file, which registers problems, backends or optimizers on import."""
     _discover()
     path = Path(path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # e.g. a name too long to look up
+        raise PluginError(f"plugin {path}: {exc.strerror or exc}") from None
+    if not found:
         raise PluginError(f"plugin file not found: {path}")
     name = f"gdbench_plugin_{path.stem}_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, path)

@@ -99,11 +99,27 @@ def crossovers(df: pd.DataFrame) -> list[list]:
     return rows
 
 
+def load_sweep(folder: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """A sweep folder's rows, trajectories and bandwidths; a usage error when they do not
+    parse as what gdbench writes."""
+    from gdbench.options import UsageError
+
+    folder = Path(folder)
+    try:
+        sweep = plots.with_optimizer(read_results(folder / "sweep.csv"))
+        traj = plots.with_optimizer(read_results(folder / "trajectories.csv"))
+        limits = json.loads((folder / "machine.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise UsageError(f"{folder}: its results cannot be read ({exc})") from None
+    missing = [c for c in ("problem", "backend", "mode", "n_samples") if c not in sweep]
+    if missing or "step" not in traj or not isinstance(limits, dict):
+        raise UsageError(f"{folder}: sweep.csv, trajectories.csv or machine.json is not gdbench's")
+    return sweep, traj, limits
+
+
 def write_report(folder: Path | str) -> Path:
     folder = Path(folder)
-    sweep = plots.with_optimizer(read_results(folder / "sweep.csv"))
-    traj = plots.with_optimizer(read_results(folder / "trajectories.csv"))
-    limits = json.loads((folder / "machine.json").read_text())
+    sweep, traj, limits = load_sweep(folder)
     figs = {
         "time": plots.time_per_step(sweep, folder / "time_per_step.png"),
         "roofline": plots.roofline(sweep, folder / "roofline.png"),

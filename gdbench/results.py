@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime
 import os
-import unicodedata
 from pathlib import Path
 
 import numpy as np
+
+from gdbench.options import one_line
 
 SPEC_COLUMNS = [
     "problem",
@@ -108,9 +109,8 @@ def read_results(path: Path | str):
 
 
 def clean_text(value: str) -> str:
-    """One line of text: control characters (newlines, CR, NUL …) become spaces, so that a
-    message can never break a CSV row, whatever a backend's exception said."""
-    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in value).strip()
+    """One line of text (``options.one_line``): a message can never break a CSV row."""
+    return one_line(value)
 
 
 class ResultsExist(Exception):
@@ -188,9 +188,25 @@ class ResultWriter:
         self.rows: list[dict] = []
         self.traj = []
         if resume and self.summary_path.exists():
+            self._reopen()
+
+    def _reopen(self) -> None:
+        """The rows and trajectories of the folder being resumed; a usage error, before
+        anything is written, when they are not what gdbench writes."""
+        import pandas as pd
+
+        from gdbench.options import UsageError
+
+        try:
             self.rows = read_results(self.summary_path).to_dict("records")
             if self.traj_path and self.traj_path.exists():
                 self.traj = [read_results(self.traj_path)]
+            self.done_keys()
+        except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
+            raise UsageError(
+                f"--resume {self.out}: its results cannot be read back "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
     def done_keys(self) -> set[tuple]:
         from gdbench.spec import RunSpec

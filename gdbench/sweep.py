@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from gdbench.options import UsageError
 from gdbench.results import SUMMARY_COLUMNS
 from gdbench.roofline import ROOFLINE_COLUMNS
 
@@ -18,7 +19,13 @@ def measure_limits(out: Path, resume: bool, stream) -> dict:
     """The machine's read bandwidth per device, measured once and kept in machine.json."""
     path = out / "machine.json"
     if resume and path.exists():
-        return json.loads(path.read_text())
+        try:
+            limits = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--resume {out}: machine.json cannot be read ({exc})") from None
+        if not isinstance(limits, dict):
+            raise UsageError(f"--resume {out}: machine.json is not gdbench's")
+        return limits
     from gdbench.bandwidth import machine_limits
 
     print("measuring this machine's memory read bandwidth (gdbench machine)…", file=stream)

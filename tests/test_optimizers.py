@@ -117,31 +117,12 @@ def test_hyperparameter_variants_agree(opt, given, backend, dtype):
     )
     if opt == "adagrad" and backend == "jax" and (given.get("eps") == 0 or "eps_in_sqrt" in given):
         why = None
+    cell = ("linreg", {"n_samples": 200, "features": 3}, 0.05, 40, backend, b.default_mode)
     if why:
         with pytest.raises(NotMapped, match=why):
-            run_cell(
-                "linreg",
-                {"n_samples": 200, "features": 3},
-                0.05,
-                40,
-                backend,
-                b.default_mode,
-                dtype,
-                opt,
-                given,
-            )
+            run_cell(*cell, dtype, opt, given)
         return
-    _, _, agr = run_cell(
-        "linreg",
-        {"n_samples": 200, "features": 3},
-        0.05,
-        40,
-        backend,
-        b.default_mode,
-        dtype,
-        opt,
-        given,
-    )
+    _, _, agr = run_cell(*cell, dtype, opt, given)
     assert agr.agrees, agr.detail
     if dtype == "float64":
         assert agr.max_rel_dev < 1e-9
