@@ -186,7 +186,7 @@ class ResultWriter:
             raise ResultsExist(f"{self.summary_path} exists; choose a new --out or --resume it")
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict] = []
-        self.traj = []
+        self.traj: list = []
         if resume and self.summary_path.exists():
             self._reopen()
 
