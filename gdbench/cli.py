@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from gdbench import registry
+from gdbench.data import load as load_data
 from gdbench.limits import check_data_memory
 from gdbench.options import (
     MAX_MESSAGE,
@@ -17,6 +18,7 @@ from gdbench.options import (
     one_line,
     parse_names,
     parse_seed,
+    parse_settings,
     path_kind,
     positive_int,
 )
@@ -63,6 +65,25 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
         )
         p.add_argument("--features", default=None, metavar="D", help="features of generated data")
     p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
+    p.add_argument(
+        "--problem-opt",
+        default=None,
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="problem settings, e.g. l2=0.01, hidden=32, b=10 (see list)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="your data: a CSV with a header (target: --target, default the last column) "
+        "or an .npz with X and y",
+    )
+    p.add_argument("--target", default=None, metavar="COLUMN", help="the CSV's target column")
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        help="scale --data features to mean 0, variance 1 (and centre a regression target)",
+    )
 
 
 def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
@@ -111,18 +132,33 @@ def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         help="update steps checked against the reference (default: "
         + ("20)" if sweep else "the problem's)"),
     )
-    p.add_argument("--lr", default=None, help="learning rate (default: the problem's)")
+    p.add_argument(
+        "--lr",
+        default=None,
+        help="learning rate, or 'auto' for 1/L where the problem knows its smoothness L "
+        "(default: the problem's)",
+    )
     p.add_argument(
         "--threads", default=None, help="CPU threads for every backend (default: all available)"
     )
     p.add_argument(
         "--time-budget",
-        default="0.5" if sweep else "1.0",
+        default="0.5" if sweep else "0.2",
         metavar="SECONDS",
-        help="time spent measuring each cell (default " + ("0.5)" if sweep else "1.0)"),
+        help="time spent measuring each cell (default "
+        + (
+            "0.5)"
+            if sweep
+            else "0.2, so that the default run stays under 30 s; 1 or more for steadier medians)"
+        ),
     )
     if not sweep:
         p.add_argument("--no-timing", action="store_true", help="check agreement only")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="imprecise cells (float32 rounding; float64 agrees) count as failures too",
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -232,13 +268,24 @@ def cmd_notebook(args) -> int:
 
 def cmd_gradcheck(args) -> int:
     from gdbench.gradcheck import check_gradient, format_check
+    from gdbench.plan import data_choice
 
-    names = parse_names(args.problem, registry.problems(), "problem")
-    sizes = instance_args(args)
+    problems = registry.problems()
+    names = parse_names(args.problem, problems, "problem")
+    names, data_file = data_choice(args, names, problems)
+    settings, _ = parse_settings(
+        args.problem_opt, {n: problems[n].options for n in names}, "--problem-opt", "a setting"
+    )
+    sizes = instance_args(args) if data_file is None else {}
     ok = True
     for name in names:
-        problem = registry.problems()[name]
-        c = check_gradient(problem, problem.make(**sizes))
+        problem = problems[name].configured(settings[name])
+        if data_file is not None:
+            loaded = load_data(data_file, problem.binary_target)
+            inst = problem.from_data(loaded.X, loaded.y, parse_seed(args.seed))
+        else:
+            inst = problem.make(**sizes)
+        c = check_gradient(problem, inst)
         print("\n".join(format_check(c)))
         ok &= c.ok
     return 0 if ok else 1

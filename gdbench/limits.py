@@ -48,17 +48,16 @@ def trajectory_bytes(steps: int, params: int) -> int:
     return steps * per_step
 
 
-def check_run_memory(specs, references: int) -> None:
+def check_run_memory(specs, references: int, params=lambda spec: spec.features) -> None:
     """Everything a run keeps: the largest instance's data and every cell's and every
-    reference's trajectory (the writer keeps them all to rewrite trajectories.csv)."""
+    reference's trajectory (the writer keeps them all to rewrite trajectories.csv).
+    ``params(spec)`` is a cell's number of parameters."""
     total = physical_memory()
     if not total or not specs:
         return
     data = max(3 * 8 * s.n_samples * s.features + 3 * 8 * s.n_samples for s in specs)
-    traj = sum(trajectory_bytes(s.steps, s.features) for s in specs)
-    traj += references * trajectory_bytes(
-        max(s.steps for s in specs), max(s.features for s in specs)
-    )
+    traj = sum(trajectory_bytes(s.steps, params(s)) for s in specs)
+    traj += references * max(trajectory_bytes(s.steps, params(s)) for s in specs)
     if data + traj > MEMORY_SHARE * total:
         fix = "--steps" if traj >= data else "--n-samples or --features"
         raise UsageError(

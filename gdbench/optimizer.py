@@ -21,62 +21,13 @@ them and a disagreement can name the ones that differ from the specification.
 from __future__ import annotations
 
 import inspect
-import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+
+from gdbench.hyper import Hyper
 
 
 class NotMapped(Exception):
     """The library has no counterpart for these hyperparameters; the message says why."""
-
-
-@dataclass(frozen=True)
-class Hyper:
-    """One hyperparameter: gdbench's default and the values it may take.
-
-    A number must lie in [low, high] (an open end excludes the bound: ``low_open`` /
-    ``high_open``); a ``bool`` default makes it a flag (true/false, 1/0, yes/no).
-    """
-
-    name: str
-    default: float | bool
-    low: float = 0.0
-    high: float = math.inf
-    low_open: bool = False
-    high_open: bool = False
-    doc: str = ""
-
-    @staticmethod
-    def show(value: float | bool) -> str:
-        return str(value).lower() if isinstance(value, bool) else f"{value:g}"
-
-    def describe_range(self) -> str:
-        if isinstance(self.default, bool):
-            return "true or false"
-        lo = "(" if self.low_open else "["
-        hi = ")" if self.high_open or math.isinf(self.high) else "]"
-        return f"{lo}{self.low:g}, {self.high:g}{hi}"
-
-    def parse(self, text: str | float | bool) -> float | bool:
-        """The value of ``text``; ValueError with a one-line reason when it is not valid."""
-        if isinstance(self.default, bool):
-            if isinstance(text, bool):
-                return text
-            word = str(text).strip().lower()
-            if word in ("true", "1", "yes", "on"):
-                return True
-            if word in ("false", "0", "no", "off"):
-                return False
-            raise ValueError(f"{self.name} takes true or false, got {text!r}")
-        try:
-            value = float(text)
-        except (TypeError, ValueError):
-            raise ValueError(f"{self.name} must be a number, got {text!r}") from None
-        too_low = value <= self.low if self.low_open else value < self.low
-        too_high = value >= self.high if self.high_open else value > self.high
-        if not math.isfinite(value) or too_low or too_high:
-            raise ValueError(f"{self.name} must be in {self.describe_range()}, got {text!r}")
-        return value
 
 
 class Optimizer(ABC):

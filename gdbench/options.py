@@ -127,35 +127,53 @@ def make_out(path: Path) -> None:
         raise UsageError(f"--out {path} cannot be written ({exc.strerror or exc})") from None
 
 
-def parse_opt(text: str | None, optimizers: dict) -> tuple[dict[str, dict], frozenset[str]]:
-    """``--opt KEY=VALUE[,KEY=VALUE]`` for the chosen optimizers: every hyperparameter of
-    each (given or default), and the names the user gave. A key that no chosen optimizer
-    has, a value out of its range, or an invalid combination is a usage error."""
+def parse_settings(
+    text: str | None, owners: dict[str, tuple], flag: str, kind: str
+) -> tuple[dict[str, dict], frozenset[str]]:
+    """``KEY=VALUE[,KEY=VALUE]`` for the chosen owners (optimizers or problems), each a
+    tuple of ``Hyper``: per owner the values given for its keys (parsed), and the names
+    given. A key that no owner has or a value out of its range is a usage error."""
     given: dict[str, str] = {}
-    form = "--opt takes KEY=VALUE[,KEY=VALUE]"
+    form = f"{flag} takes KEY=VALUE[,KEY=VALUE]"
     if text is not None:
         for item in str(text).split(","):
             key, sep, value = (part.strip() for part in item.partition("="))
             if not (sep and key and value):
                 raise UsageError(f"{form}, got {text!r}")
             if given.get(key, value) != value:
-                raise UsageError(f"--opt gives {key} twice ({given[key]!r} and {value!r})")
+                raise UsageError(f"{flag} gives {key} twice ({given[key]!r} and {value!r})")
             given[key] = value
-    valid = sorted({h.name for o in optimizers.values() for h in o.hypers})
+    valid = sorted({h.name for hypers in owners.values() for h in hypers})
     for key in given:
         if key not in valid:
             raise UsageError(
-                f"--opt {key!r} is not a hyperparameter of {', '.join(optimizers)}; "
+                f"{flag} {key!r} is not {kind} of {', '.join(owners)}; "
                 f"valid: {', '.join(valid) or 'none'}"
             )
-    resolved = {}
-    for name, opt in optimizers.items():
+    parsed: dict[str, dict] = {}
+    for name, hypers in owners.items():
         mine = {}
         try:
-            for h in opt.hypers:
+            for h in hypers:
                 if h.name in given:
                     mine[h.name] = h.parse(given[h.name])
-            resolved[name] = opt.resolve(mine)
+        except ValueError as exc:
+            raise UsageError(f"{flag} for {name}: {exc}") from None
+        parsed[name] = mine
+    return parsed, frozenset(given)
+
+
+def parse_opt(text: str | None, optimizers: dict) -> tuple[dict[str, dict], frozenset[str]]:
+    """``--opt KEY=VALUE[,KEY=VALUE]`` for the chosen optimizers: every hyperparameter of
+    each (given or default), and the names the user gave. A key that no chosen optimizer
+    has, a value out of its range, or an invalid combination is a usage error."""
+    parsed, given = parse_settings(
+        text, {n: o.hypers for n, o in optimizers.items()}, "--opt", "a hyperparameter"
+    )
+    resolved = {}
+    for name, opt in optimizers.items():
+        try:
+            resolved[name] = opt.resolve(parsed[name])
         except ValueError as exc:
             raise UsageError(f"--opt for {name}: {exc}") from None
-    return resolved, frozenset(given)
+    return resolved, given

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gdbench import registry
 from gdbench.backend import Backend
+from gdbench.data import load as load_data
+from gdbench.data import open_data
 from gdbench.limits import (
     check_data_memory,
     check_device_memory,
@@ -25,6 +29,7 @@ from gdbench.options import (
     parse_names,
     parse_opt,
     parse_seed,
+    parse_settings,
     positive_float,
     positive_int,
     size_list,
@@ -51,6 +56,11 @@ SAVED_OPTIONS = (
     "optimizer",
     "opt",
     "native_defaults",
+    "problem_opt",
+    "data",
+    "target",
+    "standardize",
+    "strict",
 )
 
 
@@ -106,8 +116,14 @@ def _modes(choice: str | None, backend, device: str) -> list[tuple[str, str]]:
     return out
 
 
-def instance_sizes(problem, sizes: dict) -> dict:
-    """RunSpec's data fields: generated data where sizes are given and the problem takes them."""
+def instance_sizes(problem, sizes: dict, data_file=None) -> dict:
+    """RunSpec's data fields: the user's data, generated data where sizes are given and
+    the problem takes them, else the problem's own instance."""
+    if data_file is not None:
+        loaded = load_data(data_file, problem.binary_target)
+        n, d = loaded.X.shape
+        check_data_memory(n, d)
+        return {"n_samples": n, "features": d, "seed": sizes["seed"], "data": data_file.key}
     if problem.sized and (sizes["n_samples"] or sizes["features"]):
         return {
             "n_samples": sizes["n_samples"] or problem.default_n_samples,
@@ -117,6 +133,49 @@ def instance_sizes(problem, sizes: dict) -> dict:
         }
     inst = problem.make()
     return {"n_samples": inst.n_samples, "features": inst.features, "seed": 0, "data": "default"}
+
+
+def data_choice(args, p_names: list[str], problems: dict):
+    """The problems that run on ``--data`` and the checked file, or (p_names, None)."""
+    path = getattr(args, "data", None)
+    if path is None:
+        if getattr(args, "target", None) is not None or getattr(args, "standardize", False):
+            raise UsageError("--target and --standardize apply to --data")
+        return p_names, None
+    if args.n_samples is not None or args.features is not None:
+        raise UsageError("--data gives the sizes: drop --n-samples and --features")
+    takers = [n for n in p_names if problems[n].takes_data]
+    if args.problem is not None and len(takers) < len(p_names):
+        others = ", ".join(n for n in p_names if n not in takers)
+        valid = ", ".join(n for n, p in problems.items() if p.takes_data)
+        raise UsageError(f"--data: {others} takes no data (problems that do: {valid})")
+    data_file = open_data(path, getattr(args, "target", None), args.standardize)
+    for n in takers:  # every check of the file's content, before any work
+        note = load_data(data_file, problems[n].binary_target).note
+        if note:
+            print(f"--data {path}: {n}: {note}", file=sys.stderr)
+    return takers, data_file
+
+
+def auto_rate(problem, sizes: dict, data_file) -> float:
+    """--lr auto: 1/L from the problem's smoothness bound on this instance, said aloud."""
+    if sizes["data"].startswith("file:"):
+        loaded = load_data(data_file, problem.binary_target)
+        inst = problem.from_data(loaded.X, loaded.y, sizes["seed"])
+    elif sizes["data"] == "generated":
+        inst = problem.make(sizes["n_samples"], sizes["features"], sizes["seed"])
+    else:
+        inst = problem.make()
+    smooth = problem.smoothness(inst)
+    if not smooth or not math.isfinite(smooth) or smooth <= 0:
+        raise UsageError(f"--lr auto: {problem.name} states no smoothness bound; give --lr")
+    lr = 1.0 / smooth
+    print(
+        f"--lr auto: {problem.name} N×D = {sizes['n_samples']}×{sizes['features']}: "
+        f"L = {smooth:.6g}, lr = 1/L = {lr:.6g}",
+        file=sys.stderr,
+    )
+    return lr
 
 
 def size_grid(args, single: bool) -> list[dict]:
@@ -160,6 +219,14 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     problems = registry.problems()
     all_backends = registry.backends()
     p_names = parse_names(args.problem, problems, "problem")
+    p_names, data_file = data_choice(args, p_names, problems)
+    settings, _ = parse_settings(
+        getattr(args, "problem_opt", None),
+        {n: problems[n].options for n in p_names},
+        "--problem-opt",
+        "a setting",
+    )
+    configured = {n: problems[n].configured(settings[n]) for n in p_names}
     all_optimizers = registry.optimizers()
     choice = getattr(args, "optimizer", None)
     o_names = parse_names(
@@ -184,7 +251,8 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         valid_modes = dict.fromkeys(m for b in b_names for m in all_backends[b].modes)
         parse_names(args.mode, valid_modes, "mode (for the chosen backends)")
     steps = positive_int(args.steps, "--steps")
-    lr = positive_float(args.lr, "--lr")
+    auto_lr = str(args.lr).strip().lower() == "auto"
+    lr = None if auto_lr else positive_float(args.lr, "--lr")
     grid = size_grid(args, single_size)
     threads = positive_int(args.threads, "--threads")
     check_threads(threads)
@@ -194,7 +262,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         for key, value in hypers[o].items():
             if not isinstance(value, bool):
                 check_representable(value, dtypes, f"--opt {key}")
-    budget = positive_float(args.time_budget, "--time-budget") or 1.0
+    budget = positive_float(args.time_budget, "--time-budget") or 0.5
     resume = bool(getattr(args, "resume", None))
     out = Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
     if not resume:
@@ -212,25 +280,35 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
 
     specs, skipped, ordered = [], [], []
     for pname in p_names:
-        problem = problems[pname]
-        instances = list(dict.fromkeys(tuple(instance_sizes(problem, g).items()) for g in grid))
+        problem = configured[pname]
+        instances = list(
+            dict.fromkeys(tuple(instance_sizes(problem, g, data_file).items()) for g in grid)
+        )
         for sizes in instances:
+            sizes_ = {**dict(sizes), "problem_args": json.dumps(problem.opt, sort_keys=True)}
+            cell_lr = auto_rate(problem, dict(sizes), data_file) if auto_lr else lr
+            if cell_lr is not None:
+                check_representable(cell_lr, dtypes, "--lr")
             for spec, why in _cells(
                 problem,
-                dict(sizes),
+                sizes_,
                 dtypes,
                 b_names,
                 available,
                 unavailable,
                 devices,
                 args.mode,
-                lr or problem.default_lr,
+                cell_lr or problem.default_lr,
                 steps or problem.default_steps,
                 opt_axis,
             ):
                 (skipped.append((spec, why)) if why else specs.append(spec))
                 ordered.append(spec)
-    check_run_memory(specs, len({s.reference_args() for s in specs}))
+    check_run_memory(
+        specs,
+        len({s.reference_args() for s in specs}),
+        lambda spec: configured[spec.problem].param_count(spec.features),
+    )
     check_device_memory(specs)
     options = Options(
         timing=not getattr(args, "no_timing", False),
@@ -238,6 +316,8 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         threads=threads,
         plugins=tuple(str(Path(p).resolve()) for p in args.plugin),
         opt_given=given,
+        data_file=data_file,
+        strict=bool(getattr(args, "strict", False)),
     )
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from gdbench.hyper import Hyper
 from gdbench.trajectory import Trajectory
 
 
@@ -27,7 +29,9 @@ class Instance:
 
     @property
     def features(self) -> int:
-        return int(self.w0.size)
+        """D: the data's columns where there is an X, else the number of parameters."""
+        X = self.data.get("X")
+        return int(X.shape[1]) if X is not None and X.ndim == 2 else int(self.w0.size)
 
 
 class Problem(ABC):
@@ -35,9 +39,15 @@ class Problem(ABC):
     ``make``, ``loss`` and ``grad``; ``reference`` and ``hessian_max_eig`` have generic
     defaults that a problem with a closed form should override.
 
-    ``loss(w, **data)`` must be written with operators and array methods only
-    (``@``, ``**``, ``.mean()``, ``.sum()``) so that the same function runs on NumPy arrays,
-    torch tensors and JAX arrays: the autodiff backends differentiate exactly this function.
+    ``loss(w, **data)`` must run on NumPy arrays, torch tensors and JAX arrays alike: with
+    operators and array methods (``@``, ``**``, ``.mean()``, ``.sum()``), and for anything
+    more (``exp``, ``log1p``, ``tanh``) with the functions of ``gdbench.arrays.namespace(w)``
+    (the array API namespace, through array-api-compat). The autodiff backends
+    differentiate exactly this function.
+
+    ``options`` are the problem's settings (``--problem-opt``); ``self.opt`` holds their
+    values in a configured copy (``configured``). A problem that ``takes_data`` runs on the
+    user's ``--data`` too (``from_data``).
     ``grad(w, **data)`` is the hand-derived gradient, NumPy only; the ``numpy`` backend uses
     it, and ``gdbench gradcheck`` checks it against finite differences and autodiff.
     """
@@ -51,6 +61,46 @@ class Problem(ABC):
     default_n_samples: int = 1000
     default_features: int = 1
     order: int = 100  # listing order; built-ins use the notebook's order
+    options: tuple[Hyper, ...] = ()
+    takes_data: bool = False  # runs on --data (X, y)
+    binary_target: bool = False  # its y must be 0/1
+
+    @property
+    def opt(self) -> dict:
+        """The settings of this (configured) problem: the given ones, else the defaults."""
+        return getattr(self, "_opt", None) or {h.name: h.default for h in self.options}
+
+    def configured(self, given: dict) -> Problem:
+        """A copy of this problem with ``given`` settings (already parsed) over the defaults."""
+        if not given:
+            return self
+        clone = copy.copy(self)
+        settings = {**self.opt, **{k: v for k, v in given.items() if k in self.opt}}
+        object.__setattr__(clone, "_opt", settings)
+        return clone
+
+    def param_count(self, features: int) -> int:
+        """How many parameters an instance with ``features`` columns has (memory guard)."""
+        return features
+
+    def init_for(self, X: np.ndarray, seed: int) -> np.ndarray:
+        """The starting parameters for the user's data: zeros, one per feature."""
+        return np.zeros(X.shape[1])
+
+    def from_data(self, X: np.ndarray, y: np.ndarray, seed: int = 0) -> Instance:
+        """The instance of the user's data (``--data``)."""
+        return Instance(
+            self.name, w0=self.init_for(X, seed), data={"X": X, "y": y}, n_samples=len(y), seed=seed
+        )
+
+    def smoothness(self, inst: Instance) -> float | None:
+        """L, the Lipschitz constant of the gradient where the problem knows it (``--lr
+        auto`` takes 1/L); by default the Hessian's largest eigenvalue where that is fixed."""
+        return self.hessian_max_eig(inst)
+
+    def diagnose(self, inst: Instance, hand: np.ndarray, truth: np.ndarray) -> str | None:
+        """A problem-specific explanation of a wrong hand-derived gradient, or None."""
+        return None
 
     @abstractmethod
     def make(

@@ -15,10 +15,11 @@ from gdbench.autodiff import float64_gradient
 from gdbench.trajectory import Trajectory
 
 
-def float64_iteration(problem, inst, lr: float, steps: int, optimizer=None, hyper=None):
-    """``steps`` updates in float64 from ``inst.w0``; plain gradient descent by default."""
+def float64_iteration(problem, inst, lr: float, steps: int, optimizer=None, hyper=None, w0=None):
+    """``steps`` updates in float64 from ``inst.w0`` (or ``w0``); plain gradient descent by
+    default."""
     grad_fn, source = float64_gradient(problem)
-    w = inst.w0.astype(np.float64)
+    w = (inst.w0 if w0 is None else w0).astype(np.float64)
     state = optimizer.init(w, hyper) if optimizer is not None else {}
     losses, grads, ws = [], [], []
     with np.errstate(all="ignore"):
@@ -49,3 +50,31 @@ def reference_trajectory(problem, inst, lr: float, steps: int, optimizer, hyper:
     if is_plain_gd(optimizer, hyper):
         return problem.reference(inst, lr, steps)
     return float64_iteration(problem, inst, lr, steps, optimizer, hyper)
+
+
+# The perturbation of w0 whose growth is measured: float32's rounding, whatever the run's
+# dtype (a float64-sized one would drown in the perturbed run's own rounding).
+PERTURBATION = float(np.finfo(np.float32).eps)
+
+
+def growth(problem, inst, lr: float, steps: int, optimizer, hyper: dict, ref) -> float:
+    """How much the float64 iteration amplifies a rounding-sized change of its start: the
+    largest deviation (the agreement rule's measure) between the reference and the same
+    iteration from w0·(1 ± ε), over ε. About 1 or less for a contracting iteration (a closed
+    form, gradient descent on a convex quadratic); larger where nearby trajectories part,
+    as along Rosenbrock's valley or through an MLP's saddles. A run's tolerance is scaled
+    by it (never below 1), since every step's rounding is amplified in the same way."""
+    from gdbench.agreement import deviations
+
+    if ref.steps == 0:
+        return 1.0
+    signs = np.where(np.random.default_rng(0).random(inst.w0.shape) < 0.5, -1.0, 1.0)
+    w0 = inst.w0.astype(np.float64)
+    scale = np.abs(w0).max() or 1.0
+    start = w0 + PERTURBATION * scale * signs
+    moved, _ = float64_iteration(problem, inst, lr, steps, optimizer, hyper, w0=start)
+    n = min(moved.steps, ref.steps) - (1 if moved.diverged_step or ref.diverged_step else 0)
+    if n <= 0:
+        return 1.0
+    dev = deviations(moved, ref, n)
+    return max(1.0, float(np.nanmax(dev)) / PERTURBATION) if np.isfinite(dev).all() else 1.0

@@ -12,11 +12,19 @@ from gdbench.spec import RunSpec
 from gdbench.table import format_table, optimizer_label, seconds, verdict
 
 
-def failed(row: dict) -> bool:
-    """A cell counts against the exit status when it errored or disagrees."""
+def failed(row: dict, strict: bool = False) -> bool:
+    """A cell counts against the exit status when it errored or disagrees; an imprecise
+    one (float32 rounding, the float64 run agrees) only with ``strict``."""
     if row.get("status") == "skipped":
         return False
-    return row.get("status") == "error" or row.get("agrees") not in (True, "True", "true", 1)
+    if row.get("status") == "error":
+        return True
+    verdict = row.get("verdict")
+    if verdict == "imprecise":
+        return strict
+    if verdict in ("agrees", "disagrees"):
+        return verdict == "disagrees"
+    return row.get("agrees") not in (True, "True", "true", 1)  # folders from before verdicts
 
 
 def row_key(row: dict) -> tuple:
@@ -98,7 +106,7 @@ def execute_plan(
         ref_key = s.reference_args()
         if ref_key not in seen_refs:
             seen_refs.add(ref_key)
-            writer.traj.append(reference_frame(s))
+            writer.traj.append(reference_frame(s, plan.options.data_file))
 
     progress = Progress(len(todo), stream, bar)
 
@@ -117,4 +125,4 @@ def execute_plan(
     )
     print(format_table(rows))
     print(f"\nresults: {writer.summary_path}  {writer.traj_path}")
-    return 1 if any(failed(r) for r in rows) else 0
+    return 1 if any(failed(r, plan.options.strict) for r in rows) else 0

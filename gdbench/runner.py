@@ -15,16 +15,18 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from gdbench import registry
 from gdbench.agreement import compare, noise_floor, tolerance
 from gdbench.backend import Setup
+from gdbench.data import DataFile
+from gdbench.data import load as load_data
 from gdbench.environment import available_cpus, environment
 from gdbench.optimizer import NotMapped
-from gdbench.reference import reference_trajectory
+from gdbench.reference import growth, reference_trajectory
 from gdbench.results import trajectory_frame
 from gdbench.roofline import roofline_columns
 from gdbench.spec import RunSpec
@@ -44,22 +46,61 @@ class Options:
     # The optimizer hyperparameters the user gave (--opt): all that a native-defaults cell
     # passes to torch.optim / optax.
     opt_given: frozenset[str] = frozenset()
+    # The user's --data, for cells whose data is "file:…".
+    data_file: DataFile | None = None
+    strict: bool = False  # imprecise cells count against the exit status too
     # Measured read bandwidth per device (sweep): adds the roofline columns to each row.
     limits: dict | None = None
 
 
-@functools.lru_cache(maxsize=8)
-def instance(problem: str, data: str, n_samples: int, features: int, seed: int):
-    p = registry.problems()[problem]
-    return p.make() if data == "default" else p.make(n_samples, features, seed)
+@functools.lru_cache(maxsize=16)
+def problem_of(name: str, problem_args: str = "{}"):
+    """The registered problem, configured with its settings (--problem-opt)."""
+    return registry.problems()[name].configured(json.loads(problem_args))
 
 
 @functools.lru_cache(maxsize=8)
-def reference(instance_args: tuple, lr: float, steps: int, optimizer: str, optimizer_args: str):
-    p = registry.problems()[instance_args[0]]
+def instance(instance_args: tuple, data_file: DataFile | None = None):
+    name, data, n_samples, features, seed, problem_args = instance_args
+    p = problem_of(name, problem_args)
+    if data == "default":
+        return p.make()
+    if data.startswith("file:"):
+        if data_file is None or data_file.key != data:
+            raise ValueError(f"the data of this cell ({data}) is not the run's --data")
+        loaded = load_data(data_file, p.binary_target)
+        return p.from_data(loaded.X, loaded.y, seed)
+    return p.make(n_samples, features, seed)
+
+
+# References the parent process already computed, handed to each worker as it starts, so
+# that a worker imports no framework it does not run (numpy's worker no torch) and no
+# reference is computed twice.
+_SEEDED: dict[tuple, tuple] = {}
+
+
+@functools.lru_cache(maxsize=8)
+def reference(
+    instance_args: tuple,
+    lr: float,
+    steps: int,
+    optimizer: str,
+    optimizer_args: str,
+    data_file: DataFile | None = None,
+):
+    """``(trajectory, source, growth)``: the float64 reference, and how much it amplifies a
+    rounding-sized change of its start where it is an iteration (1 for a closed form)."""
+    key = (instance_args, lr, steps, optimizer, optimizer_args, data_file)
+    if key in _SEEDED:
+        return _SEEDED[key]
+    p = problem_of(instance_args[0], instance_args[-1])
+    inst = instance(instance_args, data_file)
     opt = registry.optimizers()[optimizer]
     hyper = opt.resolve(json.loads(optimizer_args))
-    return reference_trajectory(p, instance(*instance_args), lr, steps, opt, hyper)
+    traj, source = reference_trajectory(p, inst, lr, steps, opt, hyper)
+    closed = "closed form" in source
+    g = 1.0 if closed else growth(p, inst, lr, steps, opt, hyper, traj)
+    return traj, source, g
 
 
 def setup_of(spec: RunSpec, opts: Options) -> Setup:
@@ -90,9 +131,9 @@ def spec_columns(spec: RunSpec) -> dict:
     return cols
 
 
-def reference_frame(spec: RunSpec):
+def reference_frame(spec: RunSpec, data_file: DataFile | None = None):
     """The float64 reference's own rows for trajectories.csv (backend 'reference')."""
-    traj, _ = reference(*spec.reference_args())
+    traj, _, _ = reference(*spec.reference_args(), data_file)
     cols = spec_columns(spec)
     cols.update(
         backend="reference",
@@ -104,8 +145,10 @@ def reference_frame(spec: RunSpec):
     return trajectory_frame(cols, traj)
 
 
-def base_row(spec: RunSpec, threads: int | None) -> dict:
+def base_row(spec: RunSpec, threads: int | None, data_file: DataFile | None = None) -> dict:
     row = spec.asdict()
+    if data_file is not None and spec.data.startswith("file:"):
+        row["data_path"] = data_file.path
     row.update(environment())
     row["threads"] = threads or available_cpus()
     return row
@@ -121,13 +164,13 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
     """Runs one cell; returns its summary row and its trajectory rows (or None)."""
     from gdbench.timing import measure
 
-    row = base_row(spec, opts.threads)
-    problem = registry.problems()[spec.problem]
+    row = base_row(spec, opts.threads, opts.data_file)
     backend = registry.backends()[spec.backend]
     try:
-        inst = instance(*spec.instance_args())
-        ref, ref_source = reference(*spec.reference_args())
-        ref = ref.in_range_of(spec.dtype)  # a run in this dtype overflows where ref does
+        problem = problem_of(spec.problem, spec.problem_args)
+        inst = instance(spec.instance_args(), opts.data_file)
+        ref64, ref_source, grow = reference(*spec.reference_args(), opts.data_file)
+        ref = ref64.in_range_of(spec.dtype)  # a run in this dtype overflows where ref does
         row.update(
             reference=ref_source,
             ref_diverged_step=ref.diverged_step or "",
@@ -146,7 +189,7 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
         )
         traj = session.trajectory(spec.steps)
         n_el = inst.n_samples * inst.features or 1
-        tol = tolerance(spec.dtype, spec.steps, n_el)
+        tol = tolerance(spec.dtype, spec.steps, n_el) * grow
         bound = setup.optimizer.step_bound(setup.hyper) if setup.optimizer.adaptive else None
         agr = compare(traj, ref, tol, bound, spec.lr, noise_floor(spec.dtype, n_el))
         detail = agr.detail
@@ -163,7 +206,11 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
             tol=tol,
             first_bad_step=agr.first_bad_step or "",
             agrees=agr.agrees,
+            tol_growth=grow,
+            verdict="agrees" if agr.agrees else "disagrees",
         )
+        if not agr.agrees and spec.dtype != "float64":
+            row.update(precision_or_logic(spec, opts, backend, problem, inst, ref64, grow, agr))
         if traj.steps:
             w = traj.w[-1]
             row.update(
@@ -190,7 +237,33 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
         return row, None
 
 
-def _init_worker(plugins: tuple[str, ...], threads: int | None) -> None:
+def precision_or_logic(spec, opts, backend, problem, inst, ref, grow, agr) -> dict:
+    """A float32 run outside the tolerance: the same backend and mode again in float64.
+    If that agrees, the float32 deviation is precision (``imprecise``); a wrong gradient or
+    update disagrees in float64 too (``disagrees``)."""
+    setup = setup_of(replace(spec, dtype="float64"), opts)
+    again = backend.prepare(problem, inst, setup).trajectory(spec.steps)
+    n_el = inst.n_samples * inst.features or 1
+    tol64 = tolerance("float64", spec.steps, n_el) * grow
+    bound = setup.optimizer.step_bound(setup.hyper) if setup.optimizer.adaptive else None
+    check = compare(again, ref, tol64, bound, spec.lr, noise_floor("float64", n_el))
+    if not check.agrees:
+        return {
+            "verdict": "disagrees",
+            "reason": f"{agr.detail}; in float64 too ({check.detail}, max dev "
+            f"{check.max_rel_dev:.2g}): the mathematics, not the precision",
+        }
+    return {
+        "verdict": "imprecise",
+        "reason": f"{spec.dtype} max dev {agr.max_rel_dev:.2g} over tolerance {agr.tol:.2g} "
+        f"from step {agr.first_bad_step}, while the same backend and mode agree in float64 "
+        f"(max dev {check.max_rel_dev:.2g}): {spec.dtype} rounding, e.g. in reductions over "
+        f"N·D = {n_el} terms less accurate than pairwise summation",
+    }
+
+
+def _init_worker(plugins: tuple[str, ...], threads: int | None, seeded: dict) -> None:
+    _SEEDED.update(seeded)
     if threads:
         with contextlib.suppress(AttributeError, OSError):
             os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
@@ -222,9 +295,16 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
     process takes the remaining cells."""
     pending = list(cells)
     ctx = multiprocessing.get_context("spawn")
+    seeded = {}
+    for s in cells:  # computed here once (the parent writes them to trajectories.csv too)
+        key = (*s.reference_args(), opts.data_file)
+        seeded.setdefault(key, reference(*key))
     while pending:
         pool = ProcessPoolExecutor(
-            1, mp_context=ctx, initializer=_init_worker, initargs=(opts.plugins, opts.threads)
+            1,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(opts.plugins, opts.threads, seeded),
         )
         try:
             while pending:

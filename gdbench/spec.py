@@ -14,9 +14,11 @@ class RunSpec:
     (sorted keys); ``native_defaults`` says that the framework-native backends were built
     with only the hyperparameters the user gave (``--native-defaults``).
 
-    ``data`` is "default" for the problem's own instance (the notebook's data) or
-    "generated" for data made from ``n_samples``, ``features`` and ``seed``; the sizes are
-    the instance's real ones either way.
+    ``data`` is "default" for the problem's own instance (the notebook's data),
+    "generated" for data made from ``n_samples``, ``features`` and ``seed``, or
+    "file:<sha256 prefix>[+standardized]" for the user's ``--data`` (its content, not its
+    name); the sizes are the instance's real ones either way. ``problem_args`` is the JSON
+    of the problem's settings (``--problem-opt``).
     """
 
     problem: str
@@ -33,11 +35,15 @@ class RunSpec:
     optimizer: str = "sgd"
     optimizer_args: str = '{"weight_decay": 0.0}'
     native_defaults: bool = False
+    problem_args: str = "{}"
 
     @classmethod
     def from_row(cls, row: dict) -> RunSpec:
         """The spec of a CSV row; folders written before a field existed get its default."""
         fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
+        for text in ("problem_args", "optimizer_args"):  # missing (NaN) in older folders
+            if not isinstance(fields.get(text), str) or not fields[text]:
+                fields.pop(text, None)
         if "native_defaults" in fields:
             fields["native_defaults"] = str(fields["native_defaults"]).lower() in ("true", "1")
         return cls(**fields)
@@ -59,10 +65,18 @@ class RunSpec:
             self.optimizer,
             self.optimizer_args,
             bool(self.native_defaults),
+            self.problem_args,
         )
 
     def instance_args(self) -> tuple:
-        return (self.problem, self.data, self.n_samples, self.features, self.seed)
+        return (
+            self.problem,
+            self.data,
+            self.n_samples,
+            self.features,
+            self.seed,
+            self.problem_args,
+        )
 
     def reference_args(self) -> tuple:
         """What the float64 reference depends on (never the backend, nor native defaults)."""

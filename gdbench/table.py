@@ -32,6 +32,8 @@ def verdict(row: dict) -> str:
     reason = row.get("reason")
     note = f" ({reason})" if isinstance(reason, str) and reason else ""
     word = f"agrees{note}" if agrees else f"DISAGREES: {reason}"
+    if row.get("verdict") == "imprecise":
+        word = f"IMPRECISE: {reason}"
     if status == "diverged":
         word = f"diverged at step {int(float(row['diverged_step']))}, {word}"
     warning = row.get("timing_warning")

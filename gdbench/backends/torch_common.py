@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gdbench.arrays import namespace
 from gdbench.backend import Backend
 from gdbench.frameworks import import_torch
 
@@ -15,8 +16,10 @@ class TorchSessionMixin:
         self.data = {
             k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
         }
-        self.w0 = torch.as_tensor(inst.w0, dtype=dtype, device=device)
+        # A copy: a float64 w0 on the CPU would otherwise share the instance's memory.
+        self.w0 = torch.tensor(inst.w0, dtype=dtype, device=device)
         self.sync = sync_for(device)
+        namespace(self.w0)  # imported now, outside any compiled loss
         self.compiles = setup.mode != "eager"
 
     def compile_count(self):

@@ -17,7 +17,8 @@ from gdbench.registry import register_backend
 def param_module(problem, w0):
     """The generic nn form: one nn.Parameter, the problem's own loss as forward().
 
-    Any module used here holds the problem's parameters as its single nn.Parameter.
+    A problem's own module (``torch_nn_module``) may hold several parameters: their
+    flattened concatenation, in ``parameters()`` order, is the problem's parameter vector.
     """
     torch = import_torch()
 
@@ -32,13 +33,28 @@ def param_module(problem, w0):
     return ParamLoss()
 
 
+def load_vector(flat, params) -> None:
+    """Copies a flat parameter vector into ``params`` (in order). A copy, not
+    torch.nn.utils.vector_to_parameters, which would make them views of ``flat``, and so
+    of the instance's own w0 wherever torch.as_tensor shared its memory."""
+    torch = import_torch()
+    offset = 0
+    with torch.no_grad():
+        for p in params:
+            n = p.numel()
+            p.copy_(flat.reshape(-1)[offset : offset + n].view_as(p))
+            offset += n
+
+
 class TorchNNSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
         self.place(inst, setup)
         # A problem may offer its idiomatic module (nn.Linear + nn.MSELoss for linreg).
         build = getattr(problem, "torch_nn_module", None)
         self.module = build(self.w0) if build else param_module(problem, self.w0)
-        (self.param,) = self.module.parameters()
+        # One flat vector of every parameter, in the order of module.parameters(): the
+        # problem's own layout (linreg's weight, the MLP's W1, b1, W2, b2).
+        self.params = list(self.module.parameters())
         self.model = compiled(self.module, setup.mode)
         self.opt, self.optimizer_used = setup.optimizer.torch_optimizer(
             self.module.parameters(), setup.lr, setup.hyper, setup.native
@@ -49,9 +65,9 @@ class TorchNNSession(TorchSessionMixin, StepSession):
         self.reset()
 
     def reset(self):
-        with self.torch.no_grad():
-            self.param.copy_(self.w0.reshape(self.param.shape))
-        self.param.grad = None
+        load_vector(self.w0, self.params)
+        for p in self.params:
+            p.grad = None
         self.opt.state.clear()  # moments and step counts start again with the trajectory
 
     def step(self, record):
@@ -62,7 +78,10 @@ class TorchNNSession(TorchSessionMixin, StepSession):
         if not record:
             return None
         shape = self.w0.shape
-        return loss.item(), host(self.param.grad.reshape(shape)), host(self.param.reshape(shape))
+        torch = self.torch
+        grad = torch.cat([p.grad.reshape(-1) for p in self.params]).reshape(shape)
+        w = torch.nn.utils.parameters_to_vector(self.params).reshape(shape)
+        return loss.item(), host(grad), host(w)
 
 
 class TorchNNBackend(TorchBackend):

@@ -23,6 +23,7 @@ class LinearRegression(Problem):
     default_lr = 0.01
     default_steps = 100
     sized = True
+    takes_data = True
 
     def make(self, n_samples=None, features=None, seed=0) -> Instance:
         if n_samples is None and features is None:

@@ -1,0 +1,150 @@
+"""The user's own data (``--data``): a CSV with a header, or an .npz holding X and y.
+
+Everything is checked when the run is planned, before any work: a missing or empty file,
+a non-numeric or missing value (its row and column named), a wrong shape, labels that are
+not binary for a problem that needs them. Each is a one-line usage error.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gdbench.options import UsageError, path_kind
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A data file as a run uses it; ``key`` identifies it in a cell (content, not name)."""
+
+    path: str
+    target: str | None = None  # the target column of a CSV; None: the last one
+    standardize: bool = False
+    sha256: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"file:{self.sha256[:16]}" + ("+standardized" if self.standardize else "")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    X: np.ndarray
+    y: np.ndarray
+    columns: tuple[str, ...]
+    target: str
+    note: str = ""  # what was done to the labels, said in the output
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def open_data(path: str, target: str | None, standardize: bool) -> DataFile:
+    """The file, checked to exist and be readable; its content hash."""
+    p = Path(path)
+    kind = path_kind(p, "--data")
+    if kind != "file":
+        raise UsageError(f"--data {path}: {'not a file' if kind != 'missing' else 'not found'}")
+    if p.suffix.lower() not in (".csv", ".npz"):
+        raise UsageError(f"--data {path}: a .csv with a header or an .npz with X and y")
+    try:
+        sha = digest(p)
+    except OSError as exc:
+        raise UsageError(f"--data {path}: {exc.strerror or exc}") from None
+    return DataFile(str(p.resolve()), target, standardize, sha)
+
+
+def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"--data {path}: the file is empty") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise UsageError(f"--data {path}: not a CSV ({exc})") from None
+    if df.shape[0] == 0:
+        raise UsageError(f"--data {path}: a header but no rows")
+    if df.shape[1] < 2:
+        raise UsageError(f"--data {path}: needs at least one feature column and a target")
+    columns = [str(c) for c in df.columns]
+    tcol = target if target is not None else columns[-1]
+    if tcol not in columns:
+        raise UsageError(f"--target {tcol!r} is not a column of {path}: {', '.join(columns)}")
+    values = np.empty(df.shape, dtype=np.float64)
+    for j, col in enumerate(columns):
+        text = df[col].str.strip()
+        num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.nonzero(~np.isfinite(num))[0]
+        if len(bad):
+            i = int(bad[0])
+            what = "missing" if text.iloc[i] == "" else f"not a finite number ({text.iloc[i]!r})"
+            raise UsageError(
+                f"--data {path}: row {i + 2} (line {i + 2} of the file), column {col!r}: {what}"
+            )
+        values[:, j] = num
+    features = [c for c in columns if c != tcol]
+    X = values[:, [columns.index(c) for c in features]]
+    y = values[:, columns.index(tcol)]
+    return X, y, features, tcol
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "X" not in z or "y" not in z:
+                raise UsageError(f"--data {path}: an .npz needs arrays X and y, has {list(z)}")
+            X, y = np.asarray(z["X"]), np.asarray(z["y"])
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--data {path}: not a readable .npz ({exc})") from None
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(y) == 0:
+        raise UsageError(f"--data {path}: X must be (N, D) and y (N,), got {X.shape} and {y.shape}")
+    try:
+        X, y = X.astype(np.float64), y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--data {path}: not numeric ({exc})") from None
+    for name, a in (("X", X), ("y", y)):
+        bad = np.argwhere(~np.isfinite(a))
+        if len(bad):
+            raise UsageError(f"--data {path}: {name}{tuple(bad[0])} is not a finite number")
+    return X, y, [f"x{j}" for j in range(X.shape[1])], "y"
+
+
+@functools.lru_cache(maxsize=4)
+def load(source: DataFile, binary: bool) -> Loaded:
+    """X and y as float64; labels mapped to 0/1 where ``binary``; standardised if asked."""
+    path = Path(source.path)
+    if path.suffix.lower() == ".npz":
+        X, y, columns, target = _read_npz(path)
+    else:
+        X, y, columns, target = _read_csv(path, source.target)
+    note = ""
+    if binary:
+        labels = np.unique(y)
+        if len(labels) != 2:
+            shown = ", ".join(f"{v:g}" for v in labels[:5]) + (" …" if len(labels) > 5 else "")
+            raise UsageError(
+                f"--data {path}: labels must take two values for this problem, "
+                f"{target!r} has {len(labels)} ({shown})"
+            )
+        if not np.array_equal(labels, [0.0, 1.0]):
+            note = f"labels {labels[0]:g} → 0 and {labels[1]:g} → 1"
+        y = (y == labels[1]).astype(np.float64)
+    if source.standardize:
+        sd = X.std(axis=0)
+        if np.any(sd == 0):
+            col = columns[int(np.argmax(sd == 0))]
+            raise UsageError(f"--standardize: column {col!r} of {path} is constant")
+        X = (X - X.mean(axis=0)) / sd
+        if not binary:
+            y = y - y.mean()  # a regression target is centred, as the model has no bias
+    return Loaded(X, y, tuple(columns), target, note)
