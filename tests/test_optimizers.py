@@ -295,7 +295,15 @@ def run(args, tmp_path, name="out"):
 @require("optax")
 def test_native_defaults_disagree_and_name_the_hyperparameters(tmp_path):
     code, out = run(
-        ["--optimizer", "adamw,rmsprop", "--native-defaults", "--backend", "jax,torch-nn"],
+        [
+            "--optimizer",
+            "adamw,rmsprop",
+            "--native-defaults",
+            "--backend",
+            "jax,torch-nn",
+            "--problem",
+            "quadratic,linreg",
+        ],
         tmp_path,
     )
     assert code == 1

@@ -13,7 +13,12 @@ from gdbench.results import SUMMARY_COLUMNS, TRAJECTORY_ID
 def out(tmp_path_factory):
     out = tmp_path_factory.mktemp("r") / "run"
     assert (
-        main(["--backend", "numpy", "--dtype", "float32,float64", "--no-timing", "--out", str(out)])
+        main(
+            [
+                *("--problem", "quadratic,linreg", "--backend", "numpy"),
+                *("--dtype", "float32,float64", "--no-timing", "--out", str(out)),
+            ]
+        )
         == 0
     )
     assert (
