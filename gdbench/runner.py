@@ -210,7 +210,9 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
             verdict="agrees" if agr.agrees else "disagrees",
         )
         if not agr.agrees and spec.dtype != "float64":
-            row.update(precision_or_logic(spec, opts, backend, problem, inst, ref64, grow, agr))
+            row.update(
+                precision_or_logic(spec, opts, backend, problem, inst, ref64, grow, agr, detail)
+            )
         if traj.steps:
             w = traj.w[-1]
             row.update(
@@ -237,7 +239,7 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
         return row, None
 
 
-def precision_or_logic(spec, opts, backend, problem, inst, ref, grow, agr) -> dict:
+def precision_or_logic(spec, opts, backend, problem, inst, ref, grow, agr, detail) -> dict:
     """A float32 run outside the tolerance: the same backend and mode again in float64.
     If that agrees, the float32 deviation is precision (``imprecise``); a wrong gradient or
     update disagrees in float64 too (``disagrees``)."""
@@ -250,7 +252,7 @@ def precision_or_logic(spec, opts, backend, problem, inst, ref, grow, agr) -> di
     if not check.agrees:
         return {
             "verdict": "disagrees",
-            "reason": f"{agr.detail}; in float64 too ({check.detail}, max dev "
+            "reason": f"{detail}; in float64 too ({check.detail}, max dev "
             f"{check.max_rel_dev:.2g}): the mathematics, not the precision",
         }
     return {
@@ -258,7 +260,8 @@ def precision_or_logic(spec, opts, backend, problem, inst, ref, grow, agr) -> di
         "reason": f"{spec.dtype} max dev {agr.max_rel_dev:.2g} over tolerance {agr.tol:.2g} "
         f"from step {agr.first_bad_step}, while the same backend and mode agree in float64 "
         f"(max dev {check.max_rel_dev:.2g}): {spec.dtype} rounding, e.g. in reductions over "
-        f"N·D = {n_el} terms less accurate than pairwise summation",
+        f"N·D = {n_el} terms less accurate than pairwise summation"
+        + (f"; {detail.split('; ', 1)[1]}" if "; " in detail else ""),
     }
 
 
