@@ -1,4 +1,6 @@
-"""pytest-benchmark suite options: --gd-sizes N1xD1,N2xD2 (default 1000x1,100000x1),
+"""pytest-benchmark suite options: --gd-problem NAME[,NAME] (default every registered
+problem; --gd-plugin FILE.py adds a user's), --gd-sizes N1xD1,N2xD2 (default 1000x1,100000x1,
+for the problems that take sizes),
 --gd-steps (update steps per round, default 10), --gd-optimizer NAME[,NAME]|all (default
 sgd) and --gd-opt KEY=VALUE[,KEY=VALUE] (hyperparameters, as `gdbench run --opt`). Bad
 values stop the session with one line and exit status 2, as gdbench's own commands do."""
@@ -22,6 +24,15 @@ def pytest_addoption(parser):
         "--gd-optimizer", default="sgd", help="optimizer(s), comma separated, or 'all'"
     )
     parser.addoption("--gd-opt", default=None, help="optimizer hyperparameters KEY=VALUE,…")
+    parser.addoption(
+        "--gd-problem", default=None, help="problem(s), comma separated (default: every one)"
+    )
+    parser.addoption(
+        "--gd-plugin",
+        action="append",
+        default=[],
+        help="a plugin file whose problems, backends or optimizers join the suite",
+    )
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -43,6 +54,14 @@ def pytest_configure(config):
             returncode=2,
         )
     try:
+        for path in config.getoption("--gd-plugin"):
+            registry.load_plugin(path)
+        config.gd_problems = parse_names(
+            config.getoption("--gd-problem"), registry.problems(), "problem"
+        )
+    except (UsageError, registry.PluginError) as exc:
+        pytest.exit(f"gdbench bench: {exc}", returncode=2)
+    try:
         choice = config.getoption("--gd-optimizer")
         every = registry.optimizers()
         chosen = parse_names(None if choice == "all" else choice, every, "optimizer")
@@ -55,8 +74,15 @@ def pytest_configure(config):
 
 def pytest_generate_tests(metafunc):
     if "size" in metafunc.fixturenames:
-        sizes = metafunc.config.gd_sizes
-        metafunc.parametrize("size", sizes, ids=[f"N{n}xD{d}" for n, d in sizes])
+        # Sized problems at every --gd-sizes; the others (quadratic, rosenbrock) once.
+        cases = []
+        for name in metafunc.config.gd_problems:
+            if registry.problems()[name].sized:
+                cases += [(name, n, d) for n, d in metafunc.config.gd_sizes]
+            else:
+                cases.append((name, 0, 0))
+        ids = [f"{p}-N{n}xD{d}" if n else p for p, n, d in cases]
+        metafunc.parametrize(("problem", "size"), [(p, (n, d)) for p, n, d in cases], ids=ids)
     if "optimizer" in metafunc.fixturenames:
         chosen = list(metafunc.config.gd_optimizers)
         metafunc.parametrize("optimizer", chosen, ids=chosen)

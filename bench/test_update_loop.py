@@ -1,4 +1,4 @@
-"""The update loop of every backend × mode (× device), timed by pytest-benchmark.
+"""The update loop of every problem × backend × mode (× device), timed by pytest-benchmark.
 
 Each round runs a block of update steps through the same Session (step functions and
 ``sync``) that ``python -m gdbench`` times; the sync is inside the timed function, so
@@ -42,18 +42,19 @@ def cells():
 
 @pytest.mark.parametrize("dtype", ["float32"])
 @pytest.mark.parametrize(("backend", "mode", "device"), list(cells()))
-def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, optimizer, request):
+def test_update_loop(benchmark, problem, backend, mode, device, dtype, size, optimizer, request):
     n, d = size
     steps = request.config.gd_steps
     if backend == "jax" and mode == "eager" and n * d > 10**6:
         pytest.skip("jax eager dispatches op by op; too slow to benchmark at this size")
-    problem = registry.problems()["linreg"]
-    inst = problem.make(n, d, 0)
+    name, problem = problem, registry.problems()[problem]
+    inst = problem.make(n, d, 0) if n else problem.make()
+    lr = problem.default_lr
     opt = registry.optimizers()[optimizer]
     hyper = request.config.gd_optimizers[optimizer]
     try:
         session = registry.backends()[backend].prepare(
-            problem, inst, Setup(0.01, dtype, device, mode, opt, hyper)
+            problem, inst, Setup(lr, dtype, device, mode, opt, hyper)
         )
     except NotMapped as exc:
         pytest.skip(str(exc))
@@ -63,8 +64,9 @@ def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, optim
         session.run_steps(steps)
         session.sync()
 
-    benchmark.group = f"linreg N={n} D={d} {dtype} {optimizer}"
+    benchmark.group = f"{name} N={inst.n_samples} D={inst.features} {dtype} {optimizer}"
     benchmark.extra_info.update(
+        problem=name,
         backend=backend,
         mode=mode,
         optimizer=optimizer,
@@ -72,8 +74,8 @@ def test_linreg_update_loop(benchmark, backend, mode, device, dtype, size, optim
         optimizer_impl=session.optimizer_impl,
         device=device,
         dtype=dtype,
-        n_samples=n,
-        features=d,
+        n_samples=inst.n_samples,
+        features=inst.features,
         steps_per_round=steps,
         compile_s=compile_s,
     )

@@ -246,6 +246,9 @@ def cmd_list(args) -> int:
     print("problems:")
     for name, p in registry.problems().items():
         print(f"  {name:<16} lr={p.default_lr:<5g} steps={p.default_steps:<4} {p.description}")
+        if p.options:
+            settings = ", ".join(f"{h.name}={h.show(h.default)}" for h in p.options)
+            print(f"  {'':<16}   --problem-opt {settings}")
     print("backends:")
     for name, b in registry.backends().items():
         ok, why = b.available()

@@ -76,23 +76,35 @@ def check_gradient(problem: Problem, inst: Instance, w: np.ndarray | None = None
     """Compares ``problem.grad`` with central differences and a float64 autodiff gradient."""
     w = np.asarray(inst.w0 if w is None else w, dtype=np.float64)
     data = {k: np.asarray(v, dtype=np.float64) for k, v in inst.data.items()}
-    hand = np.asarray(problem.grad(w, **data), dtype=np.float64)
     fd = finite_differences(problem, w, data)
     grad_fn, source = float64_gradient(problem)
     ad = None if source.startswith("hand") else grad_fn(w, data)
     truth = ad if ad is not None else fd
+    try:
+        with np.errstate(all="ignore"):
+            hand = np.asarray(problem.grad(w, **data), dtype=np.float64)
+        if hand.shape != truth.shape:
+            raise ValueError(f"shape {hand.shape} where the parameters are {truth.shape}")
+    except Exception as exc:  # a user's gradient: what broke is the finding
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = f"the hand-derived gradient raised {type(exc).__name__}: {first}"
+        nan = np.full_like(truth, np.nan)
+        rel_ad = None if ad is None else np.inf
+        return GradCheck(problem.name, w, nan, fd, ad, source, np.inf, rel_ad, np.nan, False, text)
     denom = float(np.vdot(truth, truth))
     ratio = float(np.vdot(hand, truth) / denom) if denom > 0 else float("nan")
     rel_fd = _rel(hand, fd)
     rel_ad = _rel(hand, ad) if ad is not None else None
     ok = rel_fd <= FD_RTOL and (rel_ad is None or rel_ad <= AUTODIFF_RTOL)
-    text = "the hand-derived gradient agrees" if ok else explain(ratio, inst.n_samples)
+    text = "the hand-derived gradient agrees"
+    if not ok:
+        text = problem.diagnose(inst, hand, truth) or explain(ratio, inst.n_samples)
     return GradCheck(problem.name, w, hand, fd, ad, source, rel_fd, rel_ad, ratio, ok, text)
 
 
 def format_check(c: GradCheck) -> list[str]:
     def show(a):
-        return np.array2string(np.asarray(a), precision=6, separator=", ")
+        return np.array2string(np.asarray(a), precision=6, separator=", ", threshold=12)
 
     lines = [
         f"gradient check of {c.problem!r} at w = {show(c.w)}:",
