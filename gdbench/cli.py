@@ -44,7 +44,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     p.add_argument(
-        "--problem", default=None, help="problem name(s), comma separated (default: all)"
+        "--problem",
+        default=None,
+        help="problem name(s), comma separated (default: all; sweep: quadratic,linreg)",
     )
     if sweep:
         p.add_argument(

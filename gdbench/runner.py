@@ -298,7 +298,7 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
     process takes the remaining cells."""
     pending = list(cells)
     ctx = multiprocessing.get_context("spawn")
-    seeded = {}
+    seeded: dict[tuple, tuple] = {}
     for s in cells:  # computed here once (the parent writes them to trajectories.csv too)
         key = (*s.reference_args(), opts.data_file)
         seeded.setdefault(key, reference(*key))
