@@ -170,9 +170,12 @@ def command_lines(draw, paths):
             argv.append(draw(st.sampled_from(pool + HOSTILE[:4])))
     if draw(st.integers(0, 19)) == 0:
         argv.append(draw(st.sampled_from(["--bogus", "-x", "extra"])))
-    # Keep valid work small: untimed runs, tiny sweeps.
-    if command == "run" and "--no-timing" not in argv:
-        argv.append("--no-timing")
+    # Keep valid work small: untimed runs of a few steps, tiny sweeps.
+    if command == "run":
+        if "--no-timing" not in argv:
+            argv.append("--no-timing")
+        if "--steps" not in argv:
+            argv += ["--steps", "5"]
     if command == "sweep":
         for flag, value in (("--n-samples", "300"), ("--time-budget", "0.01"), ("--steps", "3")):
             if flag not in argv:
