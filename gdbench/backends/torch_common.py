@@ -29,7 +29,7 @@ class TorchSessionMixin:
 class TorchBackend(Backend):
     """Base of the torch backends: devices and modes; subclasses build the session."""
 
-    requires = ("torch",)
+    requires = ("torch", "array_api_compat")  # the torch extra installs both
     modes = ("eager", "compile", "cudagraph")
     default_mode = "eager"
 
