@@ -70,7 +70,10 @@ def _size_axes():
 def _finish_size_axes(fig, ax, path: Path, **labels) -> Path:
     ax.set(xscale="log", xlabel="N (samples)", **labels)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=2)
+    else:  # a sweep of problems without sizes (quadratic, rosenbrock): nothing to plot
+        ax.text(0.5, 0.5, "no timed cell of generated data", ha="center", transform=ax.transAxes)
     return _save(fig, path)
 
 
@@ -176,7 +179,8 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
         bottom.set(yscale="log", xlabel="step", ylabel="|loss − reference| / max reference")
         for ax in (top, bottom):
             ax.grid(True, which="both", alpha=0.3)
-        top.legend(fontsize=6)
+        if top.get_legend_handles_labels()[0]:
+            top.legend(fontsize=6)
     return _save(fig, path)
 
 
