@@ -143,6 +143,25 @@ def compare(
     return Agreement(first_bad is None and not detail, max_dev, tol, first_bad, detail, noise_from)
 
 
+def judge(
+    run: Trajectory,
+    ref: Trajectory,
+    dtype: str,
+    steps: int,
+    n_elements: int,
+    optimizer,
+    hyper: dict,
+    lr: float,
+    growth: float = 1.0,
+) -> Agreement:
+    """The whole rule for one run: the dtype's tolerance for ``steps`` steps over
+    ``n_elements`` terms, scaled by the reference's ``growth``, and the two-phase rule
+    where the optimizer is adaptive."""
+    tol = tolerance(dtype, steps, n_elements) * growth
+    bound = optimizer.step_bound(hyper) if optimizer.adaptive else None
+    return compare(run, ref, tol, bound, lr, noise_floor(dtype, n_elements))
+
+
 def _wander(run, ref, tol, allowance, k_i, n) -> np.ndarray:
     """Second phase, steps K…n (0-based K−1…n−1): each parameter's deviation, scaled so
     that the tolerance stands for its wander bound (deviation ≤ tol means within it).

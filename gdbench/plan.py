@@ -35,7 +35,7 @@ from gdbench.options import (
     size_list,
 )
 from gdbench.results import new_run_dir
-from gdbench.runner import Options
+from gdbench.runner import Options, instance
 from gdbench.spec import RunSpec
 
 SAVED_OPTIONS = (
@@ -158,14 +158,20 @@ def data_choice(args, p_names: list[str], problems: dict):
 
 
 def auto_rate(problem, sizes: dict, data_file) -> float:
-    """--lr auto: 1/L from the problem's smoothness bound on this instance, said aloud."""
-    if sizes["data"].startswith("file:"):
-        loaded = load_data(data_file, problem.binary_target)
-        inst = problem.from_data(loaded.X, loaded.y, sizes["seed"])
-    elif sizes["data"] == "generated":
-        inst = problem.make(sizes["n_samples"], sizes["features"], sizes["seed"])
-    else:
-        inst = problem.make()
+    """--lr auto: 1/L from the problem's smoothness bound on this instance, said aloud.
+    The instance is the cells' own (runner.instance, cached for their reference)."""
+    problem_args = json.dumps(problem.opt, sort_keys=True)
+    inst = instance(
+        (
+            problem.name,
+            sizes["data"],
+            sizes["n_samples"],
+            sizes["features"],
+            sizes["seed"],
+            problem_args,
+        ),
+        data_file,
+    )
     smooth = problem.smoothness(inst)
     if not smooth or not math.isfinite(smooth) or smooth <= 0:
         raise UsageError(f"--lr auto: {problem.name} states no smoothness bound; give --lr")

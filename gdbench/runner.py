@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gdbench import registry
-from gdbench.agreement import compare, noise_floor, tolerance
+from gdbench.agreement import Agreement, judge
 from gdbench.backend import Setup
 from gdbench.data import DataFile
 from gdbench.data import load as load_data
@@ -189,13 +189,34 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
         )
         traj = session.trajectory(spec.steps)
         n_el = inst.n_samples * inst.features or 1
-        tol = tolerance(spec.dtype, spec.steps, n_el) * grow
-        bound = setup.optimizer.step_bound(setup.hyper) if setup.optimizer.adaptive else None
-        agr = compare(traj, ref, tol, bound, spec.lr, noise_floor(spec.dtype, n_el))
-        detail = agr.detail
+        agr = judge(
+            traj, ref, spec.dtype, spec.steps, n_el, setup.optimizer, setup.hyper, spec.lr, grow
+        )
         named = differing(session.optimizer_used, setup.hyper, session.optimizer_impl)
-        if named:  # name them either way: agreeing despite them is worth knowing too
-            detail = f"{detail}; {named}" if detail else f"within tolerance although {named}"
+        detail = "; ".join(d for d in (agr.detail, named) if d)
+        if named and agr.agrees:  # agreeing despite them is worth knowing too
+            detail = f"within tolerance although {named}"
+        verdict = "agrees" if agr.agrees else "disagrees"
+        if not agr.agrees and spec.dtype != "float64":
+            verdict, check = precision_or_logic(spec, setup, backend, problem, inst, ref64, grow)
+            if verdict == "disagrees":
+                detail = (
+                    f"{detail}; in float64 too ({check.detail}, max dev "
+                    f"{check.max_rel_dev:.2g}): the mathematics, not the precision"
+                )
+            else:
+                detail = "; ".join(
+                    d
+                    for d in (
+                        f"{spec.dtype} max dev {agr.max_rel_dev:.2g} over tolerance "
+                        f"{agr.tol:.2g} from step {agr.first_bad_step}, while the same backend "
+                        f"and mode agree in float64 (max dev {check.max_rel_dev:.2g}): "
+                        f"{spec.dtype} rounding, e.g. in reductions over N·D = {n_el} terms "
+                        "less accurate than pairwise summation",
+                        named,
+                    )
+                    if d
+                )
         row.update(
             status="diverged" if traj.diverged_step else "ok",
             reason=detail,
@@ -203,16 +224,12 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
             steps_run=traj.steps,
             diverged_step=traj.diverged_step or "",
             max_rel_dev=agr.max_rel_dev,
-            tol=tol,
+            tol=agr.tol,
             first_bad_step=agr.first_bad_step or "",
             agrees=agr.agrees,
             tol_growth=grow,
-            verdict="agrees" if agr.agrees else "disagrees",
+            verdict=verdict,
         )
-        if not agr.agrees and spec.dtype != "float64":
-            row.update(
-                precision_or_logic(spec, opts, backend, problem, inst, ref64, grow, agr, detail)
-            )
         if traj.steps:
             w = traj.w[-1]
             row.update(
@@ -239,30 +256,18 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
         return row, None
 
 
-def precision_or_logic(spec, opts, backend, problem, inst, ref, grow, agr, detail) -> dict:
+def precision_or_logic(spec, setup, backend, problem, inst, ref, grow) -> tuple[str, Agreement]:
     """A float32 run outside the tolerance: the same backend and mode again in float64.
     If that agrees, the float32 deviation is precision (``imprecise``); a wrong gradient or
-    update disagrees in float64 too (``disagrees``)."""
-    setup = setup_of(replace(spec, dtype="float64"), opts)
-    again = backend.prepare(problem, inst, setup).trajectory(spec.steps)
+    update disagrees in float64 too (``disagrees``). Returns the verdict and the float64
+    run's agreement."""
+    setup64 = replace(setup, dtype="float64")
+    again = backend.prepare(problem, inst, setup64).trajectory(spec.steps)
     n_el = inst.n_samples * inst.features or 1
-    tol64 = tolerance("float64", spec.steps, n_el) * grow
-    bound = setup.optimizer.step_bound(setup.hyper) if setup.optimizer.adaptive else None
-    check = compare(again, ref, tol64, bound, spec.lr, noise_floor("float64", n_el))
-    if not check.agrees:
-        return {
-            "verdict": "disagrees",
-            "reason": f"{detail}; in float64 too ({check.detail}, max dev "
-            f"{check.max_rel_dev:.2g}): the mathematics, not the precision",
-        }
-    return {
-        "verdict": "imprecise",
-        "reason": f"{spec.dtype} max dev {agr.max_rel_dev:.2g} over tolerance {agr.tol:.2g} "
-        f"from step {agr.first_bad_step}, while the same backend and mode agree in float64 "
-        f"(max dev {check.max_rel_dev:.2g}): {spec.dtype} rounding, e.g. in reductions over "
-        f"N·D = {n_el} terms less accurate than pairwise summation"
-        + (f"; {detail.split('; ', 1)[1]}" if "; " in detail else ""),
-    }
+    check = judge(
+        again, ref, "float64", spec.steps, n_el, setup.optimizer, setup.hyper, spec.lr, grow
+    )
+    return ("imprecise" if check.agrees else "disagrees"), check
 
 
 def _init_worker(plugins: tuple[str, ...], threads: int | None, seeded: dict) -> None:

@@ -10,8 +10,7 @@ import copy
 import numpy as np
 import pytest
 
-from gdbench import registry
-from gdbench.agreement import compare, tolerance
+from gdbench import agreement, registry
 from gdbench.backend import Setup
 from gdbench.backends.numpy_hand import NumpyBackend
 from gdbench.cli import main
@@ -34,8 +33,8 @@ def judge(problem, inst, traj, lr, steps, dtype):
     hp = opt.resolve({})
     ref, _ = reference_trajectory(problem, inst, lr, steps, opt, hp)
     g = growth(problem, inst, lr, steps, opt, hp, ref)
-    tol = tolerance(dtype, steps, inst.n_samples * inst.features or 1) * g
-    return compare(traj, ref, tol)
+    n_el = inst.n_samples * inst.features or 1
+    return agreement.judge(traj, ref, dtype, steps, n_el, opt, hp, lr, g)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

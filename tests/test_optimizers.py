@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from gdbench import registry
-from gdbench.agreement import compare, noise_floor, tolerance
+from gdbench.agreement import compare, judge, noise_floor, tolerance
 from gdbench.backend import Setup
 from gdbench.backends.numpy_hand import NumpySession
 from gdbench.cli import main
@@ -40,9 +40,7 @@ def run_cell(problem, sizes, lr, steps, backend, mode, dtype, opt_name, given=No
     ref, _ = reference_trajectory(p, inst, lr, steps, opt, hp)
     setup = Setup(lr, dtype, "cpu", mode, opt, hp)
     traj = registry.backends()[backend].prepare(p, inst, setup).trajectory(steps)
-    n_el = inst.n_samples * inst.features or 1
-    bound = opt.step_bound(hp) if opt.adaptive else None
-    agr = compare(traj, ref, tolerance(dtype, steps, n_el), bound, lr, noise_floor(dtype, n_el))
+    agr = judge(traj, ref, dtype, steps, inst.n_samples * inst.features or 1, opt, hp, lr)
     return traj, ref, agr
 
 
@@ -212,15 +210,12 @@ def test_implementation_mistakes_are_caught_early(
     ref, _ = reference_trajectory(p, inst, lr, steps, right, hp)
     traj = b.prepare(p, inst, Setup(lr, dtype, "cpu", "eager", wrong, hp)).trajectory(steps)
     n_el = inst.n_samples * inst.features or 1
-    bound = right.step_bound(hp) if right.adaptive else None
-    agr = compare(traj, ref, tolerance(dtype, steps, n_el), bound, lr, noise_floor(dtype, n_el))
+    agr = judge(traj, ref, dtype, steps, n_el, right, hp, lr)
     assert not agr.agrees
     assert agr.first_bad_step <= 5, agr.detail
     # ...while the right implementation on the same backend agrees.
     good = b.prepare(p, inst, Setup(lr, dtype, "cpu", "eager", right, hp)).trajectory(steps)
-    assert compare(
-        good, ref, tolerance(dtype, steps, n_el), bound, lr, noise_floor(dtype, n_el)
-    ).agrees
+    assert judge(good, ref, dtype, steps, n_el, right, hp, lr).agrees
 
 
 class LookAheadNesterovSession(NumpySession):
