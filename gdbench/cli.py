@@ -24,7 +24,7 @@ from gdbench.options import (
 )
 
 FINITE_DIFFERENCE_BUDGET = 2 * 10**10  # multiply-adds: tens of seconds on this CPU at most
-COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report")
+COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report", "compare")
 
 
 class Parser(argparse.ArgumentParser):
@@ -154,6 +154,14 @@ def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
             else "0.2, so that the default run stays under 30 s; 1 or more for steadier medians)"
         ),
     )
+    p.add_argument(
+        "--rounds",
+        default="1",
+        metavar="K",
+        help="time every cell K times, each round in fresh worker processes after every "
+        "cell's previous round, so that run-to-run drift is in the samples that `compare` "
+        "tests (default 1)",
+    )
     if not sweep:
         p.add_argument("--no-timing", action="store_true", help="check agreement only")
     p.add_argument(
@@ -199,6 +207,36 @@ def make_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)write plots and report.md of a sweep folder")
     _common(report)
     report.add_argument("folder", help="a sweep's results folder")
+
+    cmp = sub.add_parser(
+        "compare",
+        help="compare two result folders cell by cell: slower, faster, numerics changed",
+    )
+    _common(cmp)
+    cmp.add_argument("old", help="a run or sweep folder: the baseline")
+    cmp.add_argument("new", help="a run or sweep folder: the one to judge")
+    cmp.add_argument(
+        "--threshold",
+        default="5",
+        metavar="PCT",
+        help="a significant change must also exceed this many percent to count (default 5)",
+    )
+    cmp.add_argument(
+        "--fail-above",
+        default=None,
+        metavar="PCT",
+        help="exit 1 when a cell is significantly slower by more than PCT percent, or "
+        "agreed before and now disagrees (for CI)",
+    )
+    cmp.add_argument(
+        "--ignore",
+        default=None,
+        metavar="COLS",
+        help="key columns left out of the match, e.g. dtype (float32 against float64) or device",
+    )
+    cmp.add_argument(
+        "--out", default=None, metavar="DIR", help="write compare.md, compare.csv, compare.png"
+    )
 
     lst = sub.add_parser("list", help="problems, backends and optimizers, with availability")
     _common(lst)
@@ -333,6 +371,12 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from gdbench.compare import main as compare
+
+    return compare(args)
+
+
 def resume_args(args):
     """The options an interrupted run or sweep began with, from its command.json, parsed
     again by the command's own parser so that a damaged file is a usage error."""
@@ -369,6 +413,7 @@ COMMAND_FUNCS = {
     "gradcheck": cmd_gradcheck,
     "machine": cmd_machine,
     "report": cmd_report,
+    "compare": cmd_compare,
 }
 
 

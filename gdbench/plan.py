@@ -38,6 +38,8 @@ from gdbench.results import new_run_dir
 from gdbench.runner import Options, instance
 from gdbench.spec import RunSpec
 
+MAX_ROUNDS = 100  # each round starts every backend's worker process again
+
 SAVED_OPTIONS = (
     "problem",
     "backend",
@@ -51,6 +53,7 @@ SAVED_OPTIONS = (
     "seed",
     "threads",
     "time_budget",
+    "rounds",
     "no_timing",
     "plugin",
     "optimizer",
@@ -269,6 +272,9 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
             if not isinstance(value, bool):
                 check_representable(value, dtypes, f"--opt {key}")
     budget = positive_float(args.time_budget, "--time-budget") or 0.5
+    rounds = positive_int(getattr(args, "rounds", None), "--rounds") or 1
+    if rounds > MAX_ROUNDS:
+        raise UsageError(f"--rounds must be at most {MAX_ROUNDS}, got {rounds}")
     resume = bool(getattr(args, "resume", None))
     out = Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
     if not resume:
@@ -319,6 +325,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     options = Options(
         timing=not getattr(args, "no_timing", False),
         budget_s=budget,
+        rounds=rounds,
         threads=threads,
         plugins=tuple(str(Path(p).resolve()) for p in args.plugin),
         opt_given=given,

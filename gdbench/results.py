@@ -54,6 +54,7 @@ SUMMARY_COLUMNS = [
     "time_per_step_s",
     "time_per_step_iqr_s",
     "repeats",
+    "rounds",
     "steps_per_block",
     "compile_s",
     "timing_warning",
@@ -68,6 +69,8 @@ SUMMARY_COLUMNS = [
     "timestamp",
 ]
 TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
+# samples.csv: the raw timed blocks behind each row's median and IQR, one row per block.
+SAMPLE_COLUMNS = [*SPEC_COLUMNS, "round", "block", "steps_in_block", "seconds"]
 # Columns that hold text: read back as text whatever they hold ("1", "nan", "True" …), so
 # that a message, a name or a version string survives the round trip unchanged.
 TEXT_COLUMNS = [
@@ -154,6 +157,21 @@ def trajectory_frame(spec_cols: dict, traj):
     return pd.DataFrame(cols)
 
 
+def samples_frame(spec_cols: dict, samples_s, steps_per_block: int, round_: int = 1):
+    """One row per timed block: the cell's spec columns, the round (1 first: ``--rounds``),
+    the block's index in its round (0 first), its number of steps and its wall time in
+    seconds, as measured."""
+    import pandas as pd
+
+    n = len(samples_s)
+    cols: dict[str, object] = {k: [v] * n for k, v in spec_cols.items()}
+    cols["round"] = [int(round_)] * n
+    cols["block"] = np.arange(n)
+    cols["steps_in_block"] = [int(steps_per_block)] * n
+    cols["seconds"] = np.asarray(samples_s, dtype=float)
+    return pd.DataFrame(cols).reindex(columns=SAMPLE_COLUMNS)
+
+
 def _atomic_csv(df, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     df.to_csv(tmp, index=False, encoding="utf-8")
@@ -183,6 +201,7 @@ class ResultWriter:
         summary: str = "summary.csv",
         trajectories: str | None = "trajectories.csv",
         resume: bool = False,
+        samples: str | None = "samples.csv",
         columns: list[str] | None = None,
     ):
 
@@ -190,11 +209,15 @@ class ResultWriter:
         self.columns = columns or SUMMARY_COLUMNS
         self.summary_path = self.out / summary
         self.traj_path = self.out / trajectories if trajectories else None
+        self.samples_path = self.out / samples if samples else None
         if not resume and self.summary_path.exists():
             raise ResultsExist(f"{self.summary_path} exists; choose a new --out or --resume it")
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict] = []
         self.traj: list = []
+        # Timed blocks per cell: a cell timed again (resumed after a kill between its
+        # samples and its summary row) replaces its old blocks instead of adding to them.
+        self.samples: dict[tuple, object] = {}
         if resume and self.summary_path.exists():
             self._reopen()
 
@@ -209,6 +232,10 @@ class ResultWriter:
             self.rows = read_results(self.summary_path).to_dict("records")
             if self.traj_path and self.traj_path.exists():
                 self.traj = [read_results(self.traj_path)]
+            if self.samples_path and self.samples_path.exists():
+                old = read_results(self.samples_path)
+                for _, cell in old.groupby(SPEC_COLUMNS, sort=False, dropna=False):
+                    self.samples[_cell_key(cell.iloc[0].to_dict())] = cell
             self.done_keys()
         except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
             raise UsageError(
@@ -221,11 +248,40 @@ class ResultWriter:
 
         return {_normal_key(RunSpec.from_row(r).key()) for r in self.rows}
 
-    def add(self, row: dict, traj_df=None) -> None:
+    def add(self, row: dict, traj_df=None, samples_df=None) -> None:
         self.rows.append({k: clean_text(v) if isinstance(v, str) else v for k, v in row.items()})
         if traj_df is not None:
             self.traj.append(traj_df)
-        self.flush(traj_changed=traj_df is not None)
+        if samples_df is not None:
+            self.samples[_cell_key(row)] = samples_df
+        self.flush(traj_changed=traj_df is not None, samples_changed=samples_df is not None)
+
+    def rounds_done(self, key: tuple) -> int:
+        """How many rounds of timed blocks the cell has (0: not timed)."""
+        df = self.samples.get(key)
+        if df is None or not len(df):
+            return 0
+        return int(df["round"].max()) if "round" in df else 1
+
+    def add_round(self, key: tuple, samples_df) -> None:
+        """One more round of a cell's timed blocks: its row's timing columns are then those
+        of every block of every round (and its roofline columns follow its new median)."""
+        import pandas as pd
+
+        from gdbench.timing import pooled
+
+        self.samples[key] = pd.concat([self.samples[key], samples_df], ignore_index=True)
+        df = self.samples[key]
+        stats = pooled(df["seconds"].to_numpy(float) / df["steps_in_block"].to_numpy(float))
+        for row in self.rows:
+            if _cell_key(row) == key:
+                old = row.get("time_per_step_s")
+                row.update(stats, rounds=self.rounds_done(key))
+                for col in ("achieved_gbps", "achieved_gflops", "roofline_frac"):
+                    v = row.get(col)
+                    if isinstance(v, float) and isinstance(old, float) and old > 0:
+                        row[col] = v * old / stats["time_per_step_s"]
+        self.flush(traj_changed=False)
 
     def summary(self):
         import pandas as pd
@@ -234,12 +290,12 @@ class ResultWriter:
         extra = [c for c in df.columns if c not in self.columns]
         return df.reindex(columns=self.columns + extra)
 
-    def flush(self, traj_changed: bool = True) -> None:
+    def flush(self, traj_changed: bool = True, samples_changed: bool = True) -> None:
         import pandas as pd
 
-        # Trajectories first, summary last: a cell is done once its summary row is on disk,
-        # so a kill between the two writes leaves a cell that --resume runs again, never a
-        # summary row whose trajectory is missing.
+        # Trajectories and samples first, summary last: a cell is done once its summary row
+        # is on disk, so a kill between the writes leaves a cell that --resume runs again,
+        # never a summary row whose trajectory or samples are missing.
         if self.traj_path and traj_changed and self.traj:
             # A resumed run meets the reference again, and the rows of a cell killed after
             # its trajectory was written: one row per run and step, the newest.
@@ -248,7 +304,16 @@ class ResultWriter:
             first = [*TRAJECTORY_ID, "step", "loss"]
             params = _param_order([c for c in df.columns if c not in first])
             _atomic_csv(df[first + params], self.traj_path)
+        if self.samples_path and samples_changed and self.samples:
+            frames = list(self.samples.values())
+            _atomic_csv(pd.concat(frames, ignore_index=True), self.samples_path)
         _atomic_csv(self.summary(), self.summary_path)
+
+
+def _cell_key(row: dict) -> tuple:
+    from gdbench.spec import RunSpec
+
+    return _normal_key(RunSpec.from_row(row).key())
 
 
 def _normal_key(key: tuple) -> tuple:

@@ -71,6 +71,17 @@ class Progress:
             elapsed = time.perf_counter() - self.start
             print(f"{line}  ({elapsed:.0f}s)", file=self.stream)
 
+    def round_done(self, spec: RunSpec, round_: int, total: int, result: str) -> None:
+        line = (
+            f"[round {round_}/{total}] {spec.problem} {optimizer_label(spec.asdict())} "
+            f"{spec.backend}/{spec.mode} {spec.device} {spec.dtype} N={spec.n_samples} "
+            f"D={spec.features}: {result}"
+        )
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -110,12 +121,34 @@ def execute_plan(
 
     progress = Progress(len(todo), stream, bar)
 
-    def on_done(spec, row, traj):
-        writer.add(row, traj)
+    def on_done(spec, row, traj, samples):
+        writer.add(row, traj, samples)
         progress.done(spec, row)
 
+    def rounds_done(spec):
+        return writer.rounds_done(_normal_key(spec.key()))
+
+    def on_round(spec, samples, why):
+        key = _normal_key(spec.key())
+        if samples is None:
+            progress.round_done(spec, rounds_done(spec) + 1, plan.options.rounds, f"failed: {why}")
+            return
+        writer.add_round(key, samples)
+        per = samples["seconds"] / samples["steps_in_block"]
+        progress.round_done(
+            spec, rounds_done(spec), plan.options.rounds, f"{seconds(float(per.median()))}/step"
+        )
+
     try:
-        run_cells(todo, plan.options, on_done, progress.starting)
+        run_cells(
+            todo,
+            plan.options,
+            on_done,
+            progress.starting,
+            rounds_done=rounds_done,
+            on_round=on_round,
+            timed=plan.specs,
+        )
     finally:
         progress.close()
     rank = {_normal_key(s.key()): i for i, s in enumerate(plan.ordered)}
@@ -124,5 +157,8 @@ def execute_plan(
         key=lambda r: rank.get(_normal_key(row_key(r)), len(rank)),
     )
     print(format_table(rows))
-    print(f"\nresults: {writer.summary_path}  {writer.traj_path}")
+    written = [writer.summary_path, writer.traj_path]
+    if writer.samples_path and writer.samples_path.exists():
+        written.append(writer.samples_path)
+    print(f"\nresults: {'  '.join(str(p) for p in written)}")
     return 1 if any(failed(r, plan.options.strict) for r in rows) else 0

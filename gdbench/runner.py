@@ -27,7 +27,7 @@ from gdbench.data import load as load_data
 from gdbench.environment import available_cpus, environment
 from gdbench.optimizer import NotMapped
 from gdbench.reference import growth, reference_trajectory
-from gdbench.results import trajectory_frame
+from gdbench.results import samples_frame, trajectory_frame
 from gdbench.roofline import roofline_columns
 from gdbench.spec import RunSpec
 
@@ -51,6 +51,9 @@ class Options:
     strict: bool = False  # imprecise cells count against the exit status too
     # Measured read bandwidth per device (sweep): adds the roofline columns to each row.
     limits: dict | None = None
+    # Timing rounds (--rounds): every timed cell is timed again, in fresh worker processes,
+    # once all cells have finished the previous round.
+    rounds: int = 1
 
 
 @functools.lru_cache(maxsize=16)
@@ -160,8 +163,9 @@ def skipped_row(spec: RunSpec, reason: str, threads: int | None = None) -> dict:
     return row
 
 
-def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
-    """Runs one cell; returns its summary row and its trajectory rows (or None)."""
+def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
+    """Runs one cell; returns its summary row, its trajectory rows and its timed blocks
+    (the rows of samples.csv), each frame None where there is none."""
     from gdbench.timing import measure
 
     row = base_row(spec, opts.threads, opts.data_file)
@@ -181,7 +185,7 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
             session = backend.prepare(problem, inst, setup)
         except NotMapped as exc:  # the library has no counterpart: skipped, with the reason
             row.update(status="skipped", reason=str(exc))
-            return row, None
+            return row, None, None
         used = session.optimizer_used or setup.hyper
         row.update(
             optimizer_impl=session.optimizer_impl,
@@ -237,23 +241,42 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object]:
                 final_w=float(w.reshape(-1)[0]) if w.size == 1 else "",
                 final_w_norm=float(np.linalg.norm(w)),
             )
+        samples = None
         if opts.timing and not traj.diverged_step:
             t = measure(session, opts.budget_s)
+            samples = samples_frame(spec.asdict(), t.samples_s, t.steps_per_block)
             row.update(
                 time_per_step_s=t.median,
                 time_per_step_iqr_s=t.iqr,
                 repeats=t.repeats,
+                rounds=1,
                 steps_per_block=t.steps_per_block,
                 compile_s="" if t.compile_s is None else t.compile_s,
                 timing_warning=t.warning,
             )
         if opts.limits is not None:
             row.update(roofline_columns(row, problem, inst, opts.limits))
-        return row, trajectory_frame(spec_columns(spec), traj)
+        return row, trajectory_frame(spec_columns(spec), traj), samples
     except Exception as exc:  # one failing cell is recorded; the rest of the run goes on
         message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
         row.update(status="error", reason=message, agrees=False)
-        return row, None
+        return row, None, None
+
+
+def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
+    """One more timing round of a cell already run and checked: ``(samples, "")``, or
+    ``(None, why)`` when it could not be timed this time."""
+    from gdbench.timing import measure
+
+    try:
+        backend = registry.backends()[spec.backend]
+        problem = problem_of(spec.problem, spec.problem_args)
+        inst = instance(spec.instance_args(), opts.data_file)
+        session = backend.prepare(problem, inst, setup_of(spec, opts))
+        t = measure(session, opts.budget_s)
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+    return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block, round_), ""
 
 
 def precision_or_logic(spec, setup, backend, problem, inst, ref, grow) -> tuple[str, Agreement]:
@@ -298,13 +321,14 @@ def error_row(spec: RunSpec, reason: str, threads: int | None) -> dict:
     return row
 
 
-def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
-    """One spawned process for these cells; a crashed worker is an error row, and a fresh
-    process takes the remaining cells."""
+def _in_worker(cells: list[RunSpec], opts: Options, task, on_result, on_start) -> None:
+    """One spawned process for these cells, running ``task(spec, opts, *args)`` for each
+    ``(spec, *args)``; a crashed worker gives ``on_result(spec, None)`` and a fresh process
+    takes the remaining cells."""
     pending = list(cells)
     ctx = multiprocessing.get_context("spawn")
     seeded: dict[tuple, tuple] = {}
-    for s in cells:  # computed here once (the parent writes them to trajectories.csv too)
+    for s, *_ in cells:  # computed here once (the parent writes them to trajectories.csv too)
         key = (*s.reference_args(), opts.data_file)
         seeded.setdefault(key, reference(*key))
     while pending:
@@ -316,18 +340,16 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
         )
         try:
             while pending:
-                spec = pending[0]
+                spec, *args = pending[0]
                 on_start(spec)
                 try:
-                    row, traj = pool.submit(execute, spec, opts).result()
+                    result = pool.submit(task, spec, opts, *args).result()
                 except BrokenProcessPool as exc:
                     pending.pop(0)
-                    on_done(
-                        spec, error_row(spec, f"worker process died: {exc}", opts.threads), None
-                    )
+                    on_result(spec, f"worker process died: {exc}")
                     break
                 pending.pop(0)
-                on_done(spec, row, traj)
+                on_result(spec, result)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -335,11 +357,20 @@ def _in_worker(cells: list[RunSpec], opts: Options, on_done, on_start) -> None:
 def run_cells(
     specs: Iterable[RunSpec],
     opts: Options,
-    on_done: Callable[[RunSpec, dict, object], None],
+    on_done: Callable[[RunSpec, dict, object, object], None],
     on_start: Callable[[RunSpec], None] = lambda spec: None,
+    rounds_done: Callable[[RunSpec], int] = lambda spec: 0,
+    on_round: Callable[[RunSpec, object, str], None] = lambda spec, samples, why: None,
+    timed: Iterable[RunSpec] = (),
 ) -> None:
     """Runs the cells backend by backend, in one worker process per backend when timing.
-    ``on_start`` hears of each cell as it begins, ``on_done`` gets its row and trajectory."""
+    ``on_start`` hears of each cell as it begins; ``on_done`` gets its row, its trajectory
+    and its timed blocks.
+
+    With ``opts.rounds`` > 1, every timed cell (these and ``timed``, cells of a resumed
+    folder) is then timed again, round by round, in fresh worker processes, until
+    ``rounds_done`` says it has them all; ``on_round`` gets each round's blocks."""
+    specs = list(specs)
     by_backend: dict[str, list[RunSpec]] = {}
     for s in specs:
         by_backend.setdefault(s.backend, []).append(s)
@@ -349,13 +380,53 @@ def run_cells(
                 on_start(s)
                 on_done(s, *execute(s, opts))
             continue
-        saved = {k: os.environ.get(k) for k in thread_environment(opts.threads)}
-        os.environ.update(thread_environment(opts.threads))
-        try:
-            _in_worker(cells, opts, on_done, on_start)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        with _thread_variables(opts.threads):
+            _in_worker(
+                [(s,) for s in cells],
+                opts,
+                execute,
+                lambda spec, result: on_done(
+                    spec,
+                    *(
+                        result
+                        if isinstance(result, tuple)
+                        else (error_row(spec, result, opts.threads), None, None)
+                    ),
+                ),
+                on_start,
+            )
+    if not opts.timing or opts.rounds <= 1:
+        return
+    everything = list(dict.fromkeys([*timed, *specs]))
+    for round_ in range(2, opts.rounds + 1):
+        by_backend = {}
+        for s in everything:
+            done = rounds_done(s)
+            if 0 < done < round_:  # timed, and missing this round
+                by_backend.setdefault(s.backend, []).append(s)
+        for cells in by_backend.values():
+            deliver = lambda spec, result: on_round(  # noqa: E731
+                spec, *(result if isinstance(result, tuple) else (None, result))
+            )
+            if not opts.isolate:
+                for s in cells:
+                    on_start(s)
+                    deliver(s, retime(s, opts, round_))
+                continue
+            with _thread_variables(opts.threads):
+                _in_worker([(s, round_) for s in cells], opts, retime, deliver, on_start)
+
+
+@contextlib.contextmanager
+def _thread_variables(threads: int | None):
+    """The thread variables set while worker processes start, restored afterwards."""
+    saved = {k: os.environ.get(k) for k in thread_environment(threads)}
+    os.environ.update(thread_environment(threads))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -52,9 +52,25 @@ class Timing:
 
     @property
     def warning(self) -> str:
-        if self.median > 0 and self.iqr / self.median > WARN_IQR_FRAC:
-            return f"noisy: IQR is {100 * self.iqr / self.median:.0f}% of the median"
-        return ""
+        return noise_warning(self.median, self.iqr)
+
+
+def noise_warning(median: float, iqr: float) -> str:
+    if median > 0 and iqr / median > WARN_IQR_FRAC:
+        return f"noisy: IQR is {100 * iqr / median:.0f}% of the median"
+    return ""
+
+
+def pooled(per_step) -> dict:
+    """A row's timing columns from the times per step of every block of every round."""
+    per = np.asarray(per_step, dtype=float)
+    q1, med, q3 = np.percentile(per, [25, 50, 75])
+    return {
+        "time_per_step_s": float(med),
+        "time_per_step_iqr_s": float(q3 - q1),
+        "repeats": int(per.size),
+        "timing_warning": noise_warning(float(med), float(q3 - q1)),
+    }
 
 
 def time_block(session, steps: int, clock=time.perf_counter) -> float:

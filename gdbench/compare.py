@@ -1,0 +1,540 @@
+"""`gdbench compare OLD NEW`: two result folders (run or sweep, any mix), cell by cell.
+
+Cells are matched by their key (the RunSpec: problem, backend, mode, device, dtype,
+optimizer and its settings, sizes, data, seed, lr, steps); ``--ignore`` drops key columns
+from the match, so that float32 can be set against float64 or cpu against cuda. Timing
+changes are decided from the raw blocks in each folder's samples.csv
+(``gdbench.significance``); numerics from the rows' verdicts and deviations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gdbench.options import UsageError, path_kind
+from gdbench.results import SPEC_COLUMNS, read_results
+from gdbench.significance import (
+    ALPHA,
+    MIN_ROUNDS,
+    RESAMPLES,
+    SAME,
+    SLOWER,
+    Change,
+    compare_rounds,
+)
+from gdbench.table import optimizer_label, seconds
+
+# What a row says about the environment that produced it; the header lists what differs.
+ENV_COLUMNS = (
+    "cpu_model",
+    "device_name",
+    "threads",
+    "python",
+    "numpy",
+    "torch",
+    "jax",
+    "git_commit",
+)
+REQUIRED = ("problem", "backend", "mode", "device", "dtype", "lr", "steps", "status")
+IGNORABLE = ("backend", "mode", "device", "dtype", "optimizer", "seed", "lr", "steps", "data")
+GOOD = ("agrees", "imprecise")
+
+
+@dataclass
+class Side:
+    """One folder's rows, and per cell the time per step of each timed block."""
+
+    folder: Path
+    rows: list[dict]
+    samples: dict[tuple, list[np.ndarray]] = field(default_factory=dict)  # per round
+    has_samples: bool = False
+
+
+def _key(row: dict, ignore: tuple[str, ...]) -> tuple:
+    from gdbench.results import _normal_key
+    from gdbench.spec import RunSpec
+
+    spec = RunSpec.from_row(row)
+    if ignore:
+        spec = RunSpec(**{**spec.asdict(), **dict.fromkeys(ignore, None)})
+    return _normal_key(
+        tuple("" if v is None else v for v in (getattr(spec, f) for f in spec.__dataclass_fields__))
+    )
+
+
+def load(folder: Path | str, ignore: tuple[str, ...] = ()) -> Side:
+    """A run or sweep folder; a usage error when it is not one gdbench wrote."""
+    import pandas as pd
+
+    folder = Path(folder)
+    if path_kind(folder, "compare") != "dir":
+        raise UsageError(f"compare: {folder} is not a folder")
+    found = [folder / n for n in ("summary.csv", "sweep.csv") if (folder / n).is_file()]
+    if not found:
+        raise UsageError(
+            f"compare: {folder} holds no gdbench results (no summary.csv or sweep.csv)"
+        )
+    try:
+        df = pd.concat([read_results(p) for p in found], ignore_index=True)
+        missing = [c for c in REQUIRED if c not in df.columns]
+        if missing:
+            raise ValueError(f"no column {', '.join(missing)}")
+        rows = df.to_dict("records")
+        keys = [_key(r, ignore) for r in rows]
+    except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
+        raise UsageError(
+            f"compare: {found[0]} is not gdbench's ({type(exc).__name__}: {exc})"
+        ) from None
+    if len(set(keys)) != len(keys):
+        hint = f" once {', '.join(ignore)} is ignored" if ignore else ""
+        raise UsageError(f"compare: {folder} has several cells with one key{hint}")
+    side = Side(folder, rows)
+    path = folder / "samples.csv"
+    if path.is_file():
+        try:
+            s = read_results(path)
+            s["per_step"] = s["seconds"].astype(float) / s["steps_in_block"].astype(float)
+            if "round" not in s:
+                s["round"] = 1
+            for _, cell in s.groupby(SPEC_COLUMNS, sort=False, dropna=False):
+                side.samples[_key(cell.iloc[0].to_dict(), ignore)] = [
+                    r["per_step"].to_numpy() for _, r in cell.groupby("round", sort=True)
+                ]
+        except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
+            raise UsageError(
+                f"compare: {path} is not gdbench's ({type(exc).__name__}: {exc})"
+            ) from None
+        side.has_samples = True
+    return side
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def numeric_verdict(row: dict) -> str:
+    """agrees / imprecise / disagrees / diverged-and-… / error / skipped / (not checked)."""
+    status = str(row.get("status"))
+    if status in ("skipped", "error"):
+        return status
+    v = row.get("verdict")
+    if isinstance(v, str) and v:
+        return v
+    return "agrees" if str(row.get("agrees")).lower() in ("true", "1") else "disagrees"
+
+
+@dataclass
+class Cell:
+    """One matched cell: its rows on both sides and what changed."""
+
+    key: tuple
+    old: dict
+    new: dict
+    change: Change | None = None
+    timing_note: str = ""
+
+    @property
+    def old_numerics(self) -> str:
+        return numeric_verdict(self.old)
+
+    @property
+    def new_numerics(self) -> str:
+        return numeric_verdict(self.new)
+
+    @property
+    def broke(self) -> bool:
+        """It agreed (or was only imprecise) and now disagrees or fails."""
+        return self.old_numerics in GOOD and self.new_numerics in ("disagrees", "error")
+
+
+@dataclass
+class Comparison:
+    old: Side
+    new: Side
+    threshold: float
+    cells: list[Cell]
+    unmatched: list[tuple[str, dict, str]]  # (side, row, reason)
+    ignore: tuple[str, ...] = ()
+
+    def env_differences(self) -> tuple[list[tuple[str, str, str]], list[str]]:
+        """(column, old values, new values) where they differ, and the columns that agree."""
+        diff, same = [], []
+        for col in ENV_COLUMNS:
+            vals = []
+            for side in (self.old, self.new):
+                seen = sorted({_show(r.get(col)) for r in side.rows} - {""})
+                vals.append(", ".join(seen) or "–")
+            if vals[0] != vals[1]:
+                diff.append((col, vals[0], vals[1]))
+            else:
+                same.append(f"{col} {vals[0]}")
+        return diff, same
+
+    def fails(self, fail_above: float) -> list[str]:
+        """What makes ``--fail-above`` exit 1: numerics that broke, and cells significantly
+        slower by more than ``fail_above`` (a fraction)."""
+        out = [
+            f"{label(c.new)}: {c.old_numerics} → {c.new_numerics}" for c in self.cells if c.broke
+        ]
+        out += [
+            f"{label(c.new)}: {c.change.ratio:.2f}× slower (p = {c.change.p_value:.2g})"
+            for c in self.cells
+            if c.change is not None and c.change.slower_than(fail_above)
+        ]
+        return out
+
+
+def _show(v) -> str:
+    f = _num(v)
+    if f is not None and float(f).is_integer() and not isinstance(v, str):
+        return str(int(f))
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def label(row: dict) -> str:
+    n, d = _num(row.get("n_samples")), _num(row.get("features"))
+    size = f" {int(n)}×{int(d)}" if n and d else ""
+    opt = optimizer_label(row)
+    opt = "" if opt == "sgd" else f" {opt}"
+    return (
+        f"{row['problem']}{size}{opt} {row['backend']}/{row['mode']} {row['device']} {row['dtype']}"
+    )
+
+
+def compare(
+    old: Side, new: Side, threshold: float = 0.05, ignore: tuple[str, ...] = (), seed: int = 0
+) -> Comparison:
+    old_rows = {_key(r, ignore): r for r in old.rows}
+    new_rows = {_key(r, ignore): r for r in new.rows}
+    cells, unmatched = [], []
+    for k, o in old_rows.items():
+        if k not in new_rows:
+            unmatched.append(("old", o, f"only in {old.folder}: not in {new.folder}"))
+    for k, n in new_rows.items():
+        if k not in old_rows:
+            unmatched.append(("new", n, f"only in {new.folder}: not in {old.folder}"))
+            continue
+        o = old_rows[k]
+        reasons = [
+            f"{side} {r['status']}: {r.get('reason')}"
+            for side, r in (("old", o), ("new", n))
+            if r.get("status") in ("skipped", "error")
+        ]
+        if any(r.get("status") == "skipped" for r in (o, n)):
+            if o.get("status") == n.get("status") == "skipped" and o.get("reason") == n.get(
+                "reason"
+            ):
+                reasons = [f"skipped in both: {n.get('reason')}"]
+            unmatched.append(("both", n, "; ".join(reasons)))
+            continue
+        cell = Cell(k, o, n)
+        a, b = old.samples.get(k), new.samples.get(k)
+        if a is not None and b is not None and sum(map(len, a)) >= 2 and sum(map(len, b)) >= 2:
+            cell.change = compare_rounds(a, b, threshold, seed=seed)
+        elif _num(o.get("time_per_step_s")) and _num(n.get("time_per_step_s")):
+            cell.timing_note = "no samples.csv: medians only, no test"
+        elif reasons:
+            cell.timing_note = "; ".join(reasons)
+        else:
+            cell.timing_note = "not timed"
+        cells.append(cell)
+    if not cells:
+        raise UsageError(f"compare: {old.folder} and {new.folder} have no cell in common")
+    # Numerics that broke first, whatever their speed; then the slowest changes first.
+    cells.sort(key=lambda c: (not c.broke, -(c.change.ratio if c.change else 0.0)))
+    return Comparison(old, new, threshold, cells, unmatched, ignore)
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _timing_text(c: Cell) -> list[str]:
+    if c.change is None:
+        t_old, t_new = _num(c.old.get("time_per_step_s")), _num(c.new.get("time_per_step_s"))
+        ratio = f"{t_new / t_old:.2f}×" if t_old and t_new else ""
+        return [
+            f"{seconds(t_old)}" if t_old else "",
+            f"{seconds(t_new)}" if t_new else "",
+            ratio,
+            "",
+            c.timing_note,
+        ]
+    ch = c.change
+    return [
+        f"{seconds(ch.old_median)} ± {seconds(ch.old_iqr)}, {ch.n_old} {ch.unit}",
+        f"{seconds(ch.new_median)} ± {seconds(ch.new_iqr)}, {ch.n_new} {ch.unit}",
+        f"{ch.ratio:.2f}× [{ch.low:.2f}, {ch.high:.2f}]",
+        f"{ch.p_value:.2g}",
+        ch.verdict,
+    ]
+
+
+def _numerics_text(c: Cell) -> list[str]:
+    d_old, d_new = _num(c.old.get("max_rel_dev")), _num(c.new.get("max_rel_dev"))
+    l_old, l_new = _num(c.old.get("final_loss")), _num(c.new.get("final_loss"))
+    verdicts = (
+        c.new_numerics
+        if c.old_numerics == c.new_numerics
+        else f"{c.old_numerics} → {c.new_numerics}"
+    )
+    if c.broke:
+        verdicts = f"BROKE: {verdicts}"
+    return [
+        verdicts,
+        f"{d_old:.2g} → {d_new:.2g}" if d_old is not None and d_new is not None else "",
+        f"{l_new - l_old:+.2g}" if l_old is not None and l_new is not None else "",
+    ]
+
+
+HEADER = [
+    "cell",
+    "old time/step (median ± IQR, n)",
+    "new",
+    "new/old [95% CI]",
+    "p",
+    "timing",
+    "numerics",
+    "max dev old → new",
+    "Δ final loss",
+]
+
+
+def table_rows(cmp: Comparison) -> list[list[str]]:
+    return [[label(c.new), *_timing_text(c), *_numerics_text(c)] for c in cmp.cells]
+
+
+def _plain(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h), *(len(r[j]) for r in rows)]) for j, h in enumerate(header)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*r).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(x) for x in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def header_lines(cmp: Comparison) -> list[str]:
+    diff, same = cmp.env_differences()
+    lines = [f"old: {cmp.old.folder}", f"new: {cmp.new.folder}"]
+    if diff:
+        lines.append("differs: " + "; ".join(f"{c} {a} → {b}" for c, a, b in diff))
+    else:
+        lines.append("differs: nothing the rows record (same versions, machine, threads, commit)")
+    lines.append("same: " + "; ".join(same))
+    if cmp.ignore:
+        lines.append(f"matched ignoring: {', '.join(cmp.ignore)}")
+    units = {c.change.unit for c in cmp.cells if c.change}
+    lines.append(
+        f"timing: ratio of medians new/old per step, 95% bootstrap percentile interval "
+        f"({RESAMPLES} resamples), two-sided Mann–Whitney U; unit: "
+        f"{' and '.join(sorted(units)) or 'none'}; a change counts when p < {ALPHA} and it "
+        f"exceeds ±{100 * cmp.threshold:g}%"
+    )
+    if "blocks" in units:
+        lines.append(
+            f"caution: cells tested on blocks had fewer than {MIN_ROUNDS} rounds on a side: "
+            "blocks of one round show within-run noise only, and two runs of the same code "
+            "can differ by more (up to 2× per cell on a shared 2-core machine); run both with "
+            f"--rounds {MIN_ROUNDS} or more for a test of the run-to-run variation"
+        )
+    return lines
+
+
+def summary_line(cmp: Comparison) -> str:
+    counts: dict[str, int] = {}
+    for c in cmp.cells:
+        v = c.change.verdict if c.change else "not tested (no samples on one side)"
+        counts[v] = counts.get(v, 0) + 1
+    broke = sum(c.broke for c in cmp.cells)
+    parts = [f"{n} {v}" for v, n in counts.items()]
+    return (
+        f"{len(cmp.cells)} cells compared: {', '.join(parts)}; numerics broke in {broke}; "
+        f"{len(cmp.unmatched)} not compared"
+    )
+
+
+def unmatched_lines(cmp: Comparison) -> list[str]:
+    return [f"{label(row)}: {reason}" for _, row, reason in cmp.unmatched]
+
+
+def render(cmp: Comparison, markdown: bool = False) -> str:
+    rows = table_rows(cmp)
+    out = []
+    if markdown:
+        out += ["# gdbench compare", ""]
+        out += [f"- {line}" for line in header_lines(cmp)]
+    else:
+        out += header_lines(cmp)
+    broke = [c for c in cmp.cells if c.broke]
+    if broke:
+        out += ["", "NUMERICS BROKE (agreed before, not now):"]
+        out += [f"  {label(c.new)}: {c.new.get('reason')}" for c in broke]
+    out += ["", _markdown(HEADER, rows) if markdown else _plain(HEADER, rows)]
+    if cmp.unmatched:
+        out += ["", "not compared:"]
+        out += [f"  {line}" if not markdown else f"- {line}" for line in unmatched_lines(cmp)]
+    out += ["", summary_line(cmp)]
+    return "\n".join(out) + "\n"
+
+
+def frame(cmp: Comparison):
+    """compare.csv: one row per cell, compared or not."""
+    import pandas as pd
+
+    recs = []
+    for c in cmp.cells:
+        rec = {k: c.new.get(k) for k in SPEC_COLUMNS}
+        rec.update(compared="yes", old_numerics=c.old_numerics, new_numerics=c.new_numerics)
+        rec["numerics_broke"] = c.broke
+        for side, r in (("old", c.old), ("new", c.new)):
+            rec[f"{side}_max_rel_dev"] = r.get("max_rel_dev")
+            rec[f"{side}_final_loss"] = r.get("final_loss")
+        if c.change is not None:
+            ch = c.change
+            rec.update(
+                old_median_s=ch.old_median,
+                old_iqr_s=ch.old_iqr,
+                unit=ch.unit,
+                old_n=ch.n_old,
+                new_median_s=ch.new_median,
+                new_iqr_s=ch.new_iqr,
+                new_n=ch.n_new,
+                ratio=ch.ratio,
+                ratio_low=ch.low,
+                ratio_high=ch.high,
+                p_value=ch.p_value,
+                timing=ch.verdict,
+            )
+        else:
+            rec.update(
+                old_median_s=c.old.get("time_per_step_s"),
+                new_median_s=c.new.get("time_per_step_s"),
+                timing=c.timing_note,
+            )
+        recs.append(rec)
+    for side, row, reason in cmp.unmatched:
+        rec = {k: row.get(k) for k in SPEC_COLUMNS}
+        rec.update(compared="no", timing=reason, side=side)
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def plot_ratios(cmp: Comparison, path: Path) -> Path | None:
+    """The ratios with their intervals, log scale, sorted; None without matplotlib."""
+    tested = sorted((c for c in cmp.cells if c.change), key=lambda c: c.change.ratio)  # type: ignore[union-attr]
+    if not tested:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    ratios = np.array([c.change.ratio for c in tested])  # type: ignore[union-attr]
+    low = np.array([c.change.low for c in tested])  # type: ignore[union-attr]
+    high = np.array([c.change.high for c in tested])  # type: ignore[union-attr]
+    colours = {SLOWER: "tab:red", SAME: "tab:gray"}
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.3 * len(tested)))
+    y = np.arange(len(tested))
+    for i, c in enumerate(tested):
+        ax.errorbar(
+            ratios[i],
+            y[i],
+            xerr=[[ratios[i] - low[i]], [high[i] - ratios[i]]],
+            fmt="o",
+            color=colours.get(c.change.verdict, "tab:green"),  # type: ignore[union-attr]
+            capsize=3,
+        )
+    from matplotlib.lines import Line2D
+
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", ls="", color=col, label=name)
+            for name, col in ((SLOWER, "tab:red"), ("faster", "tab:green"), (SAME, "tab:gray"))
+        ],
+        fontsize=7,
+        loc="best",
+    )
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.axvspan(1 - cmp.threshold, 1 + cmp.threshold, color="0.9", zorder=0)
+    ax.set_xscale("log")
+    ax.set_yticks(y, [label(c.new) for c in tested], fontsize=7)
+    ax.set_xlabel("time per step, new / old (95% bootstrap interval; log scale)")
+    ax.set_title(f"{cmp.new.folder.name} vs {cmp.old.folder.name}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def percent(value: str | None, what: str) -> float | None:
+    """A percentage as a fraction: "5" or "5%" → 0.05."""
+    if value is None:
+        return None
+    text = str(value).strip().removesuffix("%")
+    try:
+        f = float(text)
+    except ValueError:
+        f = float("nan")
+    if not math.isfinite(f) or f < 0 or f >= 1000:
+        raise UsageError(f"{what} must be a percentage from 0 to 1000, got {value!r}")
+    return f / 100
+
+
+def parse_ignore(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    bad = [n for n in names if n not in IGNORABLE]
+    if bad or not names:
+        raise UsageError(f"--ignore takes key columns among {', '.join(IGNORABLE)}; got {value!r}")
+    return names
+
+
+def main(args) -> int:
+    """The command: the table on stdout; compare.md, compare.csv and compare.png with
+    ``--out``; exit 1 with ``--fail-above`` when a cell broke or slowed beyond it."""
+    from gdbench.options import check_out, make_out
+
+    threshold = percent(args.threshold, "--threshold")
+    fail_above = percent(args.fail_above, "--fail-above")
+    ignore = parse_ignore(args.ignore)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_out(out)
+    try:
+        import scipy  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(f"compare needs SciPy ({exc}); pip install 'gdbench[stats]'") from None
+    old, new = load(args.old, ignore), load(args.new, ignore)
+    cmp = compare(old, new, threshold if threshold is not None else 0.05, ignore)
+    print(render(cmp), end="")
+    if out is not None:
+        make_out(out)
+        (out / "compare.md").write_text(render(cmp, markdown=True), encoding="utf-8")
+        frame(cmp).to_csv(out / "compare.csv", index=False, encoding="utf-8")
+        png = plot_ratios(cmp, out / "compare.png")
+        written = ["compare.md", "compare.csv"] + (["compare.png"] if png else [])
+        print(f"written to {out}: {', '.join(written)}")
+    if fail_above is None:
+        return 0
+    fails = cmp.fails(fail_above)
+    for line in fails:
+        print(f"FAIL: {line}")
+    return 1 if fails else 0

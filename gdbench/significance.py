@@ -1,0 +1,131 @@
+"""Did a cell get slower? Two sets of raw block times, a ratio, an interval and a test.
+
+The decision follows asv and pyperf rather than pytest-benchmark's compare table: it is
+taken from the raw samples (time per step of each timed block), never from two medians.
+
+The unit of the test is the **round** when both sides have at least ``MIN_ROUNDS`` of them
+(``--rounds``: each round times the cell again in a fresh process, after every other cell),
+and the block otherwise. Blocks of one round are consecutive, within a fraction of a second
+of one process: their spread is the within-run noise only. Two runs of the same code on a
+shared machine differ by far more (up to 2× per cell on this project's CI machine, where the
+block-level test called 15 of 20 cells of an A/A comparison changed); a round's median is one
+draw of that run-to-run variation, as pyperf's worker processes are.
+
+- ratio: median(new) / median(old) of the units (per-round medians, or blocks), per step;
+- interval: 95% bootstrap percentile interval of that ratio, resampling the units of each
+  side independently (``scipy.stats.bootstrap``, 2000 resamples, fixed seed);
+- test: two-sided Mann–Whitney U on the two sets of units (``scipy.stats.mannwhitneyu``),
+  which assumes no distribution: block times are skewed, with a tail of slow blocks;
+- verdict: *slower* / *faster* when p < ``ALPHA`` **and** the ratio is beyond the threshold
+  (``1 + threshold`` or ``1 - threshold``); otherwise *no significant change*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ALPHA = 0.05
+MIN_ROUNDS = 4  # Mann–Whitney's smallest two-sided p for 4 against 4 is 0.029 < ALPHA
+RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+SLOWER, FASTER, SAME = "slower", "faster", "no significant change"
+
+
+@dataclass(frozen=True)
+class Change:
+    """The comparison of one cell's timings; times are seconds per step."""
+
+    old_median: float
+    old_iqr: float
+    new_median: float
+    new_iqr: float
+    n_old: int
+    n_new: int
+    ratio: float
+    low: float  # the ratio's confidence interval
+    high: float
+    p_value: float
+    verdict: str
+    unit: str = "blocks"  # what n_old, n_new and the statistics count: "rounds" or "blocks"
+
+    def slower_than(self, threshold: float) -> bool:
+        """Significantly slower by more than ``threshold`` (0.05 for 5%)."""
+        return self.p_value < ALPHA and self.ratio > 1 + threshold
+
+
+def _iqr(x: np.ndarray) -> float:
+    q1, q3 = np.percentile(x, [25, 75])
+    return float(q3 - q1)
+
+
+def _ratio_of_medians(old, new, axis=-1):
+    return np.median(new, axis=axis) / np.median(old, axis=axis)
+
+
+def units(rounds: list, other: list) -> tuple[np.ndarray, str]:
+    """The values tested for one side: per-round medians when both sides have enough
+    rounds, else every block pooled."""
+    if len(rounds) >= MIN_ROUNDS and len(other) >= MIN_ROUNDS:
+        return np.array([np.median(r) for r in rounds], dtype=float), "rounds"
+    return np.concatenate([np.asarray(r, dtype=float) for r in rounds]), "blocks"
+
+
+def compare_rounds(
+    old: list, new: list, threshold: float = 0.05, seed: int = 0, resamples: int = RESAMPLES
+) -> Change:
+    """``old`` and ``new``: per round, the times per step of its blocks."""
+    a, unit = units(old, new)
+    b, _ = units(new, old)
+    return compare_samples(a, b, threshold, seed, resamples, unit)
+
+
+def compare_samples(
+    old,
+    new,
+    threshold: float = 0.05,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+    unit: str = "blocks",
+) -> Change:
+    """``old`` and ``new``: times per step, one per unit (at least 2 each)."""
+    from scipy import stats
+
+    old = np.asarray(old, dtype=float)
+    new = np.asarray(new, dtype=float)
+    if old.size < 2 or new.size < 2:
+        raise ValueError("a comparison needs at least two timed blocks on each side")
+    ratio = float(_ratio_of_medians(old, new))
+    p = float(stats.mannwhitneyu(old, new, alternative="two-sided").pvalue)
+    ci = stats.bootstrap(
+        (old, new),
+        _ratio_of_medians,
+        n_resamples=resamples,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        vectorized=True,
+        paired=False,
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    if p < ALPHA and ratio > 1 + threshold:
+        verdict = SLOWER
+    elif p < ALPHA and ratio < 1 - threshold:
+        verdict = FASTER
+    else:
+        verdict = SAME
+    return Change(
+        old_median=float(np.median(old)),
+        old_iqr=_iqr(old),
+        new_median=float(np.median(new)),
+        new_iqr=_iqr(new),
+        n_old=int(old.size),
+        n_new=int(new.size),
+        ratio=ratio,
+        low=float(ci.low),
+        high=float(ci.high),
+        p_value=p,
+        verdict=verdict,
+        unit=unit,
+    )
