@@ -162,8 +162,14 @@ def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         "cell's previous round, so that run-to-run drift is in the samples that `compare` "
         "tests (default 1)",
     )
-    if not sweep:
-        p.add_argument("--no-timing", action="store_true", help="check agreement only")
+    p.add_argument("--no-timing", action="store_true", help="check agreement only")
+    p.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS|local:N",
+        help="run the cells on a Dask cluster: a running scheduler (tcp://host:8786) or "
+        "local:N, N worker processes started here (needs gdbench[cluster])",
+    )
     p.add_argument(
         "--strict",
         action="store_true",
@@ -340,7 +346,12 @@ def cmd_run(args) -> int:
 
     plan = build_plan(args)
     plan.saved["command"] = "run"
-    return execute_plan(plan)
+    if plan.cluster is None:
+        return execute_plan(plan)
+    from gdbench.cluster import cluster_runner
+
+    with cluster_runner(plan) as runner:
+        return execute_plan(plan, run_cells=runner.run_cells)
 
 
 def cmd_sweep(args) -> int:
@@ -402,6 +413,8 @@ def resume_args(args):
     except UsageError as exc:
         raise UsageError(f"--resume {folder}: command.json does not parse ({exc})") from None
     resumed.resume = str(folder)
+    if getattr(args, "cluster", None):  # the cluster may have moved since: the new one counts
+        resumed.cluster = args.cluster
     return resumed
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gdbench import registry
 from gdbench.backend import Backend
+from gdbench.cluster import ClusterChoice, parse_cluster
 from gdbench.data import load as load_data
 from gdbench.data import open_data
 from gdbench.limits import (
@@ -64,6 +65,7 @@ SAVED_OPTIONS = (
     "target",
     "standardize",
     "strict",
+    "cluster",
 )
 
 
@@ -78,6 +80,7 @@ class Plan:
     out: Path
     resume: bool
     saved: dict = field(default_factory=dict)
+    cluster: ClusterChoice | None = None  # --cluster: where the cells run (None: here)
 
 
 def _devices(choice: str, backends: dict) -> dict[str, list[str]]:
@@ -273,6 +276,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
                 check_representable(value, dtypes, f"--opt {key}")
     budget = positive_float(args.time_budget, "--time-budget") or 0.5
     rounds = positive_int(getattr(args, "rounds", None), "--rounds") or 1
+    cluster = parse_cluster(getattr(args, "cluster", None))
     if rounds > MAX_ROUNDS:
         raise UsageError(f"--rounds must be at most {MAX_ROUNDS}, got {rounds}")
     resume = bool(getattr(args, "resume", None))
@@ -335,4 +339,4 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)
     make_out(out)
-    return Plan(specs, skipped, ordered, options, out, resume, saved)
+    return Plan(specs, skipped, ordered, options, out, resume, saved, cluster)

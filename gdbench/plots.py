@@ -11,19 +11,23 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no display n
 
 from gdbench import table
 
-SERIES = ["optimizer", "backend", "mode", "device", "dtype", "features"]
+SERIES = ["optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
 
 
 def with_optimizer(df: pd.DataFrame) -> pd.DataFrame:
-    """Folders written before the optimizer axis ran plain gradient descent."""
+    """Folders written before the optimizer axis ran plain gradient descent; ``machine``
+    (the host that ran a row) is what a cluster sweep's series are told apart by."""
     if "optimizer" not in df:
         df = df.assign(optimizer="sgd")
-    return df.assign(optimizer=df.optimizer.fillna("sgd"))
+    host = df["host"].fillna("").astype(str) if "host" in df else ""
+    return df.assign(optimizer=df.optimizer.fillna("sgd"), machine=host)
 
 
 def label(key: tuple, varying: set[str]) -> str:
-    optimizer, backend, mode, device, dtype, features = key
+    optimizer, backend, mode, device, dtype, features, machine = key
     text = f"{backend}/{mode} {device}"
+    if "machine" in varying:
+        text += f" on {machine}"
     if "optimizer" in varying:
         text = f"{optimizer} {text}"
     if "dtype" in varying:
@@ -40,7 +44,7 @@ def timed(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series(df: pd.DataFrame):
-    varying = {c for c in ("optimizer", "dtype", "features") if df[c].nunique() > 1}
+    varying = {c for c in ("optimizer", "dtype", "features", "machine") if df[c].nunique() > 1}
     for key, g in df.groupby(SERIES, sort=True):
         yield label(key, varying), g
 

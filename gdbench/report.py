@@ -34,14 +34,23 @@ def _opt(df: pd.DataFrame, optimizer: str) -> str:
     return f"{optimizer} " if df.optimizer.nunique() > 1 else ""
 
 
+def _on(df: pd.DataFrame, machine: str) -> str:
+    """The machine as a label's suffix, once a sweep ran on more than one."""
+    return f" on {machine}" if df.machine.nunique() > 1 else ""
+
+
 def fastest_per_size(df: pd.DataFrame) -> list[list]:
     rows = []
     several = df.optimizer.nunique() > 1
-    for (n, d, dtype, optimizer), g in df.groupby(["n_samples", "features", "dtype", "optimizer"]):
+    machines = df.machine.nunique() > 1
+    keys = ["n_samples", "features", "dtype", "optimizer", "machine"]
+    for (n, d, dtype, optimizer, machine), g in df.groupby(keys):
         best = g.loc[g.time_per_step_s.idxmin()]
         rows.append(
             [
-                f"{n:.0e}".replace("e+0", "e") + (f" {optimizer}" if several else ""),
+                f"{n:.0e}".replace("e+0", "e")
+                + (f" {optimizer}" if several else "")
+                + (f" on {machine}" if machines else ""),
                 d,
                 dtype,
                 f"{best.backend}/{best['mode']} {best.device}",
@@ -58,9 +67,9 @@ def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
     sizes = sorted(df.n_samples.unique())
     header = ["backend/mode device", *[f"N={n:.0e}".replace("e+0", "e") for n in sizes]]
     rows = []
-    for (optimizer, backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
+    for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
         by_n = dict(zip(g.n_samples, g.roofline_frac, strict=True))
-        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}"
+        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}{_on(df, machine)}"
         rows.append([name, *[_frac(by_n.get(n)) for n in sizes]])
     return header, rows
 
@@ -79,7 +88,7 @@ def _crossing(n, s, i) -> float:
 def crossovers(df: pd.DataFrame) -> list[list]:
     """Where each series passes NumPy eager (speed-up 1), up or down, interpolated."""
     rows = []
-    for (optimizer, backend, mode, device, dtype, d), g in df.groupby(plots.SERIES):
+    for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
         if backend == "numpy" and mode == "eager":
             continue
         g = g.sort_values("n_samples")
@@ -95,7 +104,8 @@ def crossovers(df: pd.DataFrame) -> list[list]:
                     way = "faster" if s[i + 1] >= 1 else "slower again"
                     events.append(f"{way} from N ≈ {_crossing(n, s, i):.2g}")
             text = "; ".join(events) + f" ({s[-1]:.2f}× at N = {n[-1]:.0e})"
-        rows.append([f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}", text])
+        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}{_on(df, machine)}"
+        rows.append([name, text])
     return rows
 
 
@@ -136,11 +146,21 @@ def write_report(folder: Path | str) -> Path:
     )
     lines.append("")
     lines.append("Measured read bandwidth (`gdbench machine`, the roof):")
-    for dev, b in limits.items():
+    hosts = limits.get("hosts")
+    per_host = hosts.items() if isinstance(hosts, dict) else [("", limits)]
+    for host, devices in per_host:
+        for dev, b in devices.items():
+            if not isinstance(b, dict):
+                continue
+            where = f"{devices.get('hostname', host)} " if host else ""
+            lines.append(
+                f"- {where}{dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s (median ± IQR, "
+                f"{b['method']}, {b['array_bytes'] / 1024**2:.0f} MiB array; cache "
+                f"{b.get('cache_bytes', 0) / 1024**2:.0f} MiB)"
+            )
+    if first.get("worker", "local") not in ("local", None) and sweep.host.nunique() > 1:
         lines.append(
-            f"- {dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s (median ± IQR, "
-            f"{b['method']}, {b['array_bytes'] / 1024**2:.0f} MiB array; cache "
-            f"{b.get('cache_bytes', 0) / 1024**2:.0f} MiB)"
+            f"Rows ran on {sweep.host.nunique()} hosts: {', '.join(sorted(sweep.host.unique()))}."
         )
     lines += [
         "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +60,9 @@ SUMMARY_COLUMNS = [
     "compile_s",
     "timing_warning",
     "threads",
+    "host",
+    "worker",
+    "attempts",
     "device_name",
     "cpu_model",
     "python",
@@ -92,6 +96,8 @@ TEXT_COLUMNS = [
     "optimizer_impl",
     "optimizer_used",
     "timing_warning",
+    "host",
+    "worker",
     "device_name",
     "cpu_model",
     "python",
@@ -217,7 +223,7 @@ class ResultWriter:
         self.traj: list = []
         # Timed blocks per cell: a cell timed again (resumed after a kill between its
         # samples and its summary row) replaces its old blocks instead of adding to them.
-        self.samples: dict[tuple, object] = {}
+        self.samples: dict[tuple, Any] = {}  # DataFrames (pandas is imported lazily)
         if resume and self.summary_path.exists():
             self._reopen()
 

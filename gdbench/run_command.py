@@ -93,6 +93,7 @@ def execute_plan(
     summary: str = "summary.csv",
     columns: list[str] | None = None,
     bar: bool = False,
+    run_cells=run_cells,
 ) -> int:
     """Runs the plan's cells not already done; every finished row is on disk at once."""
     stream = stream or sys.stderr

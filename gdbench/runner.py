@@ -12,6 +12,7 @@ import functools
 import json
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -154,6 +155,8 @@ def base_row(spec: RunSpec, threads: int | None, data_file: DataFile | None = No
         row["data_path"] = data_file.path
     row.update(environment())
     row["threads"] = threads or available_cpus()
+    # Where it ran: a cluster's rows overwrite these with the worker that ran the cell.
+    row.update(host=socket.gethostname(), worker="local", attempts=1)
     return row
 
 
@@ -321,7 +324,7 @@ def error_row(spec: RunSpec, reason: str, threads: int | None) -> dict:
     return row
 
 
-def _in_worker(cells: list[RunSpec], opts: Options, task, on_result, on_start) -> None:
+def _in_worker(cells: list[tuple], opts: Options, task, on_result, on_start) -> None:
     """One spawned process for these cells, running ``task(spec, opts, *args)`` for each
     ``(spec, *args)``; a crashed worker gives ``on_result(spec, None)`` and a fresh process
     takes the remaining cells."""

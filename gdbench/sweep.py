@@ -39,7 +39,6 @@ def measure_limits(out: Path, resume: bool, stream) -> dict:
 
 def cmd_sweep(args) -> int:
     from gdbench.plan import build_plan
-    from gdbench.run_command import execute_plan
 
     if args.problem is None and getattr(args, "data", None) is None:
         # The default grid stays the two problems whose step is one pass over the data
@@ -47,9 +46,46 @@ def cmd_sweep(args) -> int:
         args.problem = ",".join(DEFAULT_PROBLEMS)
     plan = build_plan(args, single_size=False, out_prefix="sweep")
     plan.saved["command"] = "sweep"
-    limits = measure_limits(plan.out, plan.resume, sys.stderr)
+    if plan.cluster is not None:
+        return _on_cluster(plan)
+    limits = measure_limits(plan.out, plan.resume, sys.stderr) if plan.options.timing else {}
+    if not plan.options.timing:
+        (plan.out / "machine.json").write_text("{}\n")
     plan.options = dataclasses.replace(plan.options, limits=limits)
-    code = execute_plan(plan, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True)
+    return _finish(plan)
+
+
+def _on_cluster(plan) -> int:
+    """The sweep's cells on the cluster; each host's bandwidth measured once on it (kept in
+    machine.json under "hosts"), each row's roofline from its own host's."""
+    from gdbench.cluster import cluster_runner
+
+    path = plan.out / "machine.json"
+    saved = None
+    if plan.resume and path.exists():
+        saved = measure_limits(plan.out, True, sys.stderr).get("hosts")
+    with cluster_runner(plan, measure=plan.options.timing and saved is None) as runner:
+        if saved is not None:
+            runner.host_limits = saved
+        if runner.host_limits is None:
+            runner.host_limits = {}
+        else:
+            for host, limits in runner.host_limits.items():
+                for dev, b in limits.items():
+                    if isinstance(b, dict):
+                        print(
+                            f"  {host} {dev}: {b['gbps']:.1f} GB/s ({b['method']})", file=sys.stderr
+                        )
+        path.write_text(json.dumps({"hosts": runner.host_limits}, indent=2) + "\n")
+        plan.options = dataclasses.replace(plan.options, limits={})
+        return _finish(plan, runner.run_cells)
+
+
+def _finish(plan, run_cells=None) -> int:
+    from gdbench.run_command import execute_plan
+
+    extra = {} if run_cells is None else {"run_cells": run_cells}
+    code = execute_plan(plan, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True, **extra)
     try:
         from gdbench.report import write_report
     except ImportError as exc:  # matplotlib is an extra

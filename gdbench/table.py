@@ -50,6 +50,7 @@ def _speedup_key(r: dict) -> tuple:
         r["dtype"],
         optimizer_label(r),
         r.get("optimizer_args"),
+        r.get("host"),  # on a cluster, the speed-up over NumPy on the same machine
     )
 
 
