@@ -148,6 +148,31 @@ def workers_of(client) -> list[Worker]:
     ]
 
 
+def check_workers_import(client, where: str) -> None:
+    """The scheduler and every worker must import gdbench (tasks carry its classes and name
+    its functions); one line when one cannot, instead of an error in every row."""
+    import importlib.util
+
+    # A standard-library function: the check itself must not need gdbench on the worker.
+    try:
+        on_scheduler = client.run_on_scheduler(importlib.util.find_spec, "gdbench")
+    except Exception:
+        on_scheduler = None
+    if on_scheduler is None:  # it unpickles every task, so it needs gdbench's classes too
+        raise UsageError(
+            f"--cluster {where}: the scheduler cannot import gdbench; install the same "
+            "gdbench where the scheduler runs as on every worker"
+        )
+    specs = client.run(importlib.util.find_spec, "gdbench", on_error="return")
+    missing = sorted(a for a, spec in specs.items() if spec is None or isinstance(spec, Exception))
+    if missing:
+        raise UsageError(
+            f"--cluster {where}: worker {missing[0]} cannot import gdbench"
+            + (f" (nor {len(missing) - 1} others)" if len(missing) > 1 else "")
+            + "; install the same gdbench, with the extras its cells need, on every worker"
+        )
+
+
 def check_layout(workers: list[Worker], specs: list[RunSpec], timing: bool, where: str) -> None:
     """Refuses, in one line, a layout where timed cells could overlap on one host, or cells
     that no worker can run."""
@@ -188,6 +213,7 @@ def cluster_runner(plan, measure: bool = False):
     host's bandwidth is measured first (``runner.host_limits``)."""
     with connect(plan.cluster) as client:
         workers = workers_of(client)
+        check_workers_import(client, str(plan.cluster))
         check_layout(workers, plan.specs, plan.options.timing, str(plan.cluster))
         runner = ClusterRunner(client, workers, tag=str(Path(plan.out).resolve()))
         if measure:

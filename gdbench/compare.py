@@ -358,7 +358,7 @@ def header_lines(cmp: Comparison) -> list[str]:
 def summary_line(cmp: Comparison) -> str:
     counts: dict[str, int] = {}
     for c in cmp.cells:
-        v = c.change.verdict if c.change else "not tested (no samples on one side)"
+        v = c.change.verdict if c.change else (c.timing_note or "not tested")
         counts[v] = counts.get(v, 0) + 1
     broke = sum(c.broke for c in cmp.cells)
     parts = [f"{n} {v}" for v, n in counts.items()]
