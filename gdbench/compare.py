@@ -24,6 +24,7 @@ from gdbench.significance import (
     SAME,
     SLOWER,
     Change,
+    adjust,
     compare_rounds,
 )
 from gdbench.table import optimizer_label, seconds
@@ -185,7 +186,7 @@ class Comparison:
             f"{label(c.new)}: {c.old_numerics} → {c.new_numerics}" for c in self.cells if c.broke
         ]
         out += [
-            f"{label(c.new)}: {c.change.ratio:.2f}× slower (p = {c.change.p_value:.2g})"
+            f"{label(c.new)}: {c.change.ratio:.2f}× slower (adjusted p = {c.change.p:.2g})"
             for c in self.cells
             if c.change is not None and c.change.slower_than(fail_above)
         ]
@@ -248,6 +249,10 @@ def compare(
         cells.append(cell)
     if not cells:
         raise UsageError(f"compare: {old.folder} and {new.folder} have no cell in common")
+    tested = [(c, c.change) for c in cells if c.change is not None]
+    changes = adjust([ch for _, ch in tested], threshold)
+    for (c, _), adjusted in zip(tested, changes, strict=True):
+        c.change = adjusted
     # Numerics that broke first, whatever their speed; then the slowest changes first.
     cells.sort(key=lambda c: (not c.broke, -(c.change.ratio if c.change else 0.0)))
     return Comparison(old, new, threshold, cells, unmatched, ignore)
@@ -272,7 +277,7 @@ def _timing_text(c: Cell) -> list[str]:
         f"{seconds(ch.old_median)} ± {seconds(ch.old_iqr)}, {ch.n_old} {ch.unit}",
         f"{seconds(ch.new_median)} ± {seconds(ch.new_iqr)}, {ch.n_new} {ch.unit}",
         f"{ch.ratio:.2f}× [{ch.low:.2f}, {ch.high:.2f}]",
-        f"{ch.p_value:.2g}",
+        f"{ch.p:.2g}",
         ch.verdict,
     ]
 
@@ -299,7 +304,7 @@ HEADER = [
     "old time/step (median ± IQR, n)",
     "new",
     "new/old [95% CI]",
-    "p",
+    "p (adjusted)",
     "timing",
     "numerics",
     "max dev old → new",
@@ -341,9 +346,10 @@ def header_lines(cmp: Comparison) -> list[str]:
     units = {c.change.unit for c in cmp.cells if c.change}
     lines.append(
         f"timing: ratio of medians new/old per step, 95% bootstrap percentile interval "
-        f"({RESAMPLES} resamples), two-sided Mann–Whitney U; unit: "
-        f"{' and '.join(sorted(units)) or 'none'}; a change counts when p < {ALPHA} and it "
-        f"exceeds ±{100 * cmp.threshold:g}%"
+        f"({RESAMPLES} resamples), two-sided Mann–Whitney U, p adjusted over the "
+        f"{sum(c.change is not None for c in cmp.cells)} tested cells (Benjamini–Hochberg); "
+        f"unit: {' and '.join(sorted(units)) or 'none'}; a change counts when adjusted "
+        f"p < {ALPHA} and it exceeds ±{100 * cmp.threshold:g}%"
     )
     if "blocks" in units:
         lines.append(
@@ -418,6 +424,7 @@ def frame(cmp: Comparison):
                 ratio_low=ch.low,
                 ratio_high=ch.high,
                 p_value=ch.p_value,
+                p_adjusted=ch.p,
                 timing=ch.verdict,
             )
         else:
@@ -474,6 +481,13 @@ def plot_ratios(cmp: Comparison, path: Path) -> Path | None:
     ax.axvline(1.0, color="black", lw=0.8)
     ax.axvspan(1 - cmp.threshold, 1 + cmp.threshold, color="0.9", zorder=0)
     ax.set_xscale("log")
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = min(low.min(), 1 - cmp.threshold), max(high.max(), 1 + cmp.threshold)
+    ticks = [t for t in (0.25, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4) if lo / 1.2 <= t <= hi * 1.2]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
     ax.set_yticks(y, [label(c.new) for c in tested], fontsize=7)
     ax.set_xlabel("time per step, new / old (95% bootstrap interval; log scale)")
     ax.set_title(f"{cmp.new.folder.name} vs {cmp.old.folder.name}", fontsize=9)

@@ -18,6 +18,11 @@ draw of that run-to-run variation, as pyperf's worker processes are.
   which assumes no distribution: block times are skewed, with a tail of slow blocks;
 - verdict: *slower* / *faster* when p < ``ALPHA`` **and** the ratio is beyond the threshold
   (``1 + threshold`` or ``1 - threshold``); otherwise *no significant change*.
+- many cells: ``adjust`` replaces each p by its Benjamini–Hochberg adjusted value over the
+  cells of one comparison (``scipy.stats.false_discovery_control``). Without it a default
+  suite of 20 cells would call about one cell changed in every comparison of identical
+  runs, and ``--fail-above`` would fail CI half the time; with it, a comparison where
+  nothing changed calls anything changed at most ALPHA of the time.
 """
 
 from __future__ import annotations
@@ -50,10 +55,40 @@ class Change:
     p_value: float
     verdict: str
     unit: str = "blocks"  # what n_old, n_new and the statistics count: "rounds" or "blocks"
+    p_adjusted: float | None = None  # over the comparison's cells (``adjust``)
+
+    @property
+    def p(self) -> float:
+        """The p-value decisions use: adjusted where a comparison of many cells set it."""
+        return self.p_value if self.p_adjusted is None else self.p_adjusted
 
     def slower_than(self, threshold: float) -> bool:
         """Significantly slower by more than ``threshold`` (0.05 for 5%)."""
-        return self.p_value < ALPHA and self.ratio > 1 + threshold
+        return self.p < ALPHA and self.ratio > 1 + threshold
+
+
+def decide(ratio: float, p: float, threshold: float) -> str:
+    if p < ALPHA and ratio > 1 + threshold:
+        return SLOWER
+    if p < ALPHA and ratio < 1 - threshold:
+        return FASTER
+    return SAME
+
+
+def adjust(changes: list[Change], threshold: float) -> list[Change]:
+    """The changes of one comparison with Benjamini–Hochberg adjusted p-values, and their
+    verdicts taken again from those."""
+    from dataclasses import replace
+
+    from scipy import stats
+
+    if not changes:
+        return []
+    q = stats.false_discovery_control([c.p_value for c in changes], method="bh")
+    return [
+        replace(c, p_adjusted=float(qi), verdict=decide(c.ratio, float(qi), threshold))
+        for c, qi in zip(changes, q, strict=True)
+    ]
 
 
 def _iqr(x: np.ndarray) -> float:
@@ -109,12 +144,7 @@ def compare_samples(
         paired=False,
         rng=np.random.default_rng(seed),
     ).confidence_interval
-    if p < ALPHA and ratio > 1 + threshold:
-        verdict = SLOWER
-    elif p < ALPHA and ratio < 1 - threshold:
-        verdict = FASTER
-    else:
-        verdict = SAME
+    verdict = decide(ratio, p, threshold)
     return Change(
         old_median=float(np.median(old)),
         old_iqr=_iqr(old),

@@ -16,7 +16,14 @@ import pytest
 from gdbench.cli import main
 from gdbench.compare import compare, load
 from gdbench.results import SPEC_COLUMNS, read_results
-from gdbench.significance import FASTER, SAME, SLOWER, compare_rounds, compare_samples
+from gdbench.significance import (
+    FASTER,
+    SAME,
+    SLOWER,
+    adjust,
+    compare_rounds,
+    compare_samples,
+)
 
 from .conftest import DATA, ROOT, require
 
@@ -71,6 +78,29 @@ def test_a_slowdown_of_1_3_needs_thirty_rounds_on_this_machine():
     # not the test, sets the number of rounds.
     _, slower = trial_rates(1.3, per_side=30)
     assert slower >= 0.93, f"1.3× slower detected in only {slower:.1%} of trials"
+
+
+def test_a_comparison_of_many_unchanged_cells_rarely_calls_any_changed():
+    """Family-wise: each trial compares all 20 cells at once (5 rounds a side) and fails if
+    any cell is called changed. Unadjusted, about half the trials would (1 − 0.966²⁰)."""
+    rng = np.random.default_rng(7)
+    families = committed_rounds()
+    trials, flagged = 60, 0
+    for t in range(trials):
+        changes = []
+        for rounds in families:
+            pick = rng.permutation(len(rounds))
+            old, new = [rounds[i] for i in pick[:5]], [rounds[i] for i in pick[5:10]]
+            changes.append(compare_rounds(old, new, seed=t, resamples=200))
+        flagged += any(c.verdict != SAME for c in adjust(changes, 0.05))
+    assert flagged / trials <= 0.05, f"{flagged} of {trials} A/A comparisons flagged a cell"
+
+
+def test_two_committed_runs_of_the_same_code_change_nothing():
+    old, new = load(COMMITTED / "threads-2"), load(COMMITTED / "threads-2-again")
+    cmp = compare(old, new)
+    assert len(cmp.cells) == 20 and {c.change.verdict for c in cmp.cells} == {SAME}
+    assert min(c.change.p_value for c in cmp.cells) < 0.05  # unadjusted, one cell would
 
 
 def test_block_level_statistics_from_closed_form_cases():
