@@ -211,14 +211,22 @@ def cluster_runner(plan, measure: bool = False):
     """Connects to ``plan.cluster``, checks its workers against the plan's cells (a usage
     error before any cell runs) and yields the ClusterRunner; with ``measure``, each
     host's bandwidth is measured first (``runner.host_limits``)."""
-    with connect(plan.cluster) as client:
-        workers = workers_of(client)
-        check_workers_import(client, str(plan.cluster))
-        check_layout(workers, plan.specs, plan.options.timing, str(plan.cluster))
-        runner = ClusterRunner(client, workers, tag=str(Path(plan.out).resolve()))
-        if measure:
-            runner.host_limits = runner.measure_hosts()
-        yield runner
+    ready = False
+    try:
+        with connect(plan.cluster) as client:
+            workers = workers_of(client)
+            check_workers_import(client, str(plan.cluster))
+            check_layout(workers, plan.specs, plan.options.timing, str(plan.cluster))
+            runner = ClusterRunner(client, workers, tag=str(Path(plan.out).resolve()))
+            if measure:
+                runner.host_limits = runner.measure_hosts()
+            ready = True
+            yield runner
+    except UsageError:
+        if not ready and not plan.resume:  # refused before any cell: leave no empty folder
+            with contextlib.suppress(OSError):
+                Path(plan.out).rmdir()
+        raise
 
 
 def task_key(spec: RunSpec, round_: int, tag: str) -> str:

@@ -101,6 +101,12 @@ def valid_values(dest: str, paths: dict[str, str]) -> list[str]:
         "seed": ["0", "7"],
         "threads": ["1", "2", "99"],
         "time_budget": ["0.01"],
+        "rounds": ["1", "2"],
+        "threshold": ["5", "0", "50%"],
+        "fail_above": ["10", "0"],
+        "ignore": ["dtype", "device,dtype"],
+        "old": [paths["run"], paths["sweep"], paths["bad_run"], paths["missing"], paths["file"]],
+        "new": [paths["run"], paths["sweep"], paths["odd_run"], paths["nonempty"]],
         "out": [paths["fresh"], paths["nonempty"], paths["file"], "/proc/gdbench-x"],
         "resume": [
             paths["run"],
@@ -142,7 +148,7 @@ def grammar() -> dict[str, list[argparse.Action]]:
 # Subcommands weighted by how much input they take (machine and notebook take none and
 # cost seconds, so they come up rarely).
 WEIGHTED = ["run"] * 12 + ["sweep"] * 4 + ["gradcheck"] * 6 + ["report"] * 4 + ["list"] * 2
-WEIGHTED += ["notebook", "machine"]
+WEIGHTED += ["notebook", "machine"] + ["compare"] * 4
 
 
 @st.composite
