@@ -326,8 +326,8 @@ def error_row(spec: RunSpec, reason: str, threads: int | None) -> dict:
 
 def _in_worker(cells: list[tuple], opts: Options, task, on_result, on_start) -> None:
     """One spawned process for these cells, running ``task(spec, opts, *args)`` for each
-    ``(spec, *args)``; a crashed worker gives ``on_result(spec, None)`` and a fresh process
-    takes the remaining cells."""
+    ``(spec, *args)``; a crashed worker gives ``on_result(spec, message)`` (a string where
+    the task's result would be) and a fresh process takes the remaining cells."""
     pending = list(cells)
     ctx = multiprocessing.get_context("spawn")
     seeded: dict[tuple, tuple] = {}
