@@ -281,7 +281,9 @@ class ClusterRunner:
         self.client, self.workers, self.tag = client, workers, tag
         self.host_limits = host_limits
 
-    def _submit(self, spec: RunSpec, opts, task: str, round_: int, seeded: dict, plugins):
+    def _submit(
+        self, spec: RunSpec, opts, task: str, round_: int, seeded: dict, plugins, host=None
+    ):
         ref_key = (*spec.reference_args(), opts.data_file)
         payload = {
             "task": task,
@@ -295,6 +297,7 @@ class ClusterRunner:
         if self.host_limits is not None:
             payload["host_limits"] = self.host_limits
         gpu = spec.device == "cuda"
+        workers = [w.address for w in self.workers if w.gpu == gpu] or None
         return self.client.submit(
             on_worker,
             payload,
@@ -302,7 +305,11 @@ class ClusterRunner:
             pure=False,
             retries=0,
             resources={"GPU": 1} if gpu else None,
-            workers=[w.address for w in self.workers if w.gpu == gpu] or None,
+            # A later round goes back to the host of the first (a host name, so a restarted
+            # worker there still counts); if that host is gone it may run elsewhere, and its
+            # blocks are then not pooled (run_cells checks).
+            workers=[host] if host else workers,
+            allow_other_workers=bool(host),
         )
 
     def attempts(self, key: str) -> int:
@@ -349,8 +356,10 @@ class ClusterRunner:
         rounds_done: Callable[[RunSpec], int] = lambda spec: 0,
         on_round: Callable = lambda spec, samples, why: None,
         timed: Iterable[RunSpec] = (),
+        row_of: Callable[[RunSpec], dict | None] = lambda spec: None,
     ) -> None:
-        """``runner.run_cells``' contract, on the cluster."""
+        """``runner.run_cells``' contract, on the cluster. Every round of a cell runs on the
+        host of its first round, so that one row never pools two machines' timings."""
         from distributed import as_completed
 
         from gdbench.runner import error_row, reference
@@ -370,6 +379,7 @@ class ClusterRunner:
                 result, where = future.result()
             except Exception as exc:  # KilledWorker, a lost connection …
                 row = error_row(spec, _died(exc), opts.threads)
+                row.update(host="", worker="")  # not this driver's: unknown
                 on_done(spec, row, None, None)
                 continue
             if isinstance(result, str):
@@ -393,19 +403,33 @@ class ClusterRunner:
             return
         for round_ in range(2, opts.rounds + 1):
             todo = [s for s in everything if 0 < rounds_done(s) < round_]
-            more = {self._submit(s, opts, "retime", round_, seeded, plugins): s for s in todo}
+            first = {s: _worker_host(row_of(s)) for s in todo}
+            more = {
+                self._submit(s, opts, "retime", round_, seeded, plugins, host=first[s][1]): s
+                for s in todo
+            }
             for future in as_completed(more):
                 spec = more[future]
                 try:
-                    result, _ = future.result()
+                    result, where = future.result()
                 except Exception as exc:
                     on_round(spec, None, _died(exc))
                     continue
+                host = first[spec][0]
                 if isinstance(result, str):
                     on_round(spec, None, result)
+                elif host and where["host"] != host:
+                    on_round(spec, None, f"ran on {where['host']}, not {host}: not pooled")
                 else:
                     on_round(spec, *result)
                 future.release()
+
+
+def _worker_host(row: dict | None) -> tuple[str, str]:
+    """(host name, host address) of the worker that ran a cell's first round, from its row."""
+    if not row or not isinstance(row.get("worker"), str) or "://" not in row["worker"]:
+        return "", ""
+    return str(row.get("host") or ""), urlparse(row["worker"]).hostname or ""
 
 
 def _died(exc: Exception) -> str:

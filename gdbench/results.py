@@ -262,6 +262,10 @@ class ResultWriter:
             self.samples[_cell_key(row)] = samples_df
         self.flush(traj_changed=traj_df is not None, samples_changed=samples_df is not None)
 
+    def row_of(self, key: tuple) -> dict | None:
+        """The summary row of a cell, or None."""
+        return next((r for r in self.rows if _cell_key(r) == key), None)
+
     def rounds_done(self, key: tuple) -> int:
         """How many rounds of timed blocks the cell has (0: not timed)."""
         df = self.samples.get(key)

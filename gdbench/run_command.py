@@ -149,6 +149,7 @@ def execute_plan(
             rounds_done=rounds_done,
             on_round=on_round,
             timed=plan.specs,
+            row_of=lambda spec: writer.row_of(_normal_key(spec.key())),
         )
     finally:
         progress.close()

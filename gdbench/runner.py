@@ -365,6 +365,7 @@ def run_cells(
     rounds_done: Callable[[RunSpec], int] = lambda spec: 0,
     on_round: Callable[[RunSpec, object, str], None] = lambda spec, samples, why: None,
     timed: Iterable[RunSpec] = (),
+    row_of: Callable[[RunSpec], dict | None] = lambda spec: None,
 ) -> None:
     """Runs the cells backend by backend, in one worker process per backend when timing.
     ``on_start`` hears of each cell as it begins; ``on_done`` gets its row, its trajectory
@@ -372,7 +373,8 @@ def run_cells(
 
     With ``opts.rounds`` > 1, every timed cell (these and ``timed``, cells of a resumed
     folder) is then timed again, round by round, in fresh worker processes, until
-    ``rounds_done`` says it has them all; ``on_round`` gets each round's blocks."""
+    ``rounds_done`` says it has them all; ``on_round`` gets each round's blocks. (``row_of``,
+    a cell's summary row, is for a cluster, whose rounds must stay on the cell's host.)"""
     specs = list(specs)
     by_backend: dict[str, list[RunSpec]] = {}
     for s in specs:

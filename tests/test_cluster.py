@@ -77,7 +77,7 @@ def test_the_local_cluster_gdbench_starts_turns_them_off():
 def test_a_timed_cell_gets_gdbench_threads_in_its_own_non_daemon_process(tmp_path):
     out = tmp_path / "probe"
     argv = ["run", "--cluster", "local:1", "--plugin", PLUGINS, "--backend", "probe"]
-    argv += ["--problem", "quadratic", "--threads", "2", "--time-budget", "0.05"]
+    argv += ["--problem", "quadratic", "--threads", "2", "--time-budget", "0.05", "--rounds", "2"]
     assert main([*argv, "--out", str(out)]) == 0
     row = read_results(out / "summary.csv").iloc[0]
     impl = dict(kv.split("=") for kv in row["optimizer_impl"].split()[1:])
@@ -89,7 +89,8 @@ def test_a_timed_cell_gets_gdbench_threads_in_its_own_non_daemon_process(tmp_pat
     assert row["worker"].startswith("tcp://") and row["host"]
     assert row["time_per_step_s"] > 0 and row["attempts"] == 1
     samples = read_results(out / "samples.csv")
-    assert len(samples) == row["repeats"]
+    assert len(samples) == row["repeats"] and row["rounds"] == 2
+    assert sorted(samples["round"].unique()) == [1, 2]  # the second round on the same host
 
 
 # --- the same cells as at home -------------------------------------------------------------
