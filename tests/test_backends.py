@@ -10,7 +10,7 @@ from gdbench import registry
 from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
 
-from .conftest import backend_mode_params, needs_cuda
+from .conftest import backend_mode_params, needs_cuda, require
 
 CASES = [
     ("quadratic", {}, 0.1, 15),
@@ -89,3 +89,21 @@ def test_backend_agrees_on_cuda(backend, mode, dtype):
     s = b.prepare(p, inst, Setup(0.05, dtype, "cuda", mode))
     agreement = compare(s.trajectory(50), ref, tolerance(dtype, 50, 40_000))
     assert agreement.agrees, agreement.detail
+
+
+@require("torch")
+def test_fused_mode_is_one_graph_for_the_whole_step():
+    """loss, gradient and update in one compiled graph, data as its inputs; Adam's Python
+    step count costs one more graph (symbolic from then on), never one per step."""
+    from torch._dynamo.utils import counters
+
+    p = registry.problems()["linreg"]
+    inst = p.make(300, 4, 3)
+    backend = registry.backends()["torch-autograd"]
+    for name, graphs in (("sgd", 1), ("adam", 2)):
+        opt = registry.optimizers()[name]
+        before = counters["stats"]["unique_graphs"]
+        s = backend.prepare(p, inst, Setup(0.05, "float32", "cpu", "fused", opt, opt.resolve({})))
+        s.trajectory(20)
+        s.run_steps(50)
+        assert counters["stats"]["unique_graphs"] - before == graphs, name

@@ -89,7 +89,8 @@ def valid_values(dest: str, paths: dict[str, str]) -> list[str]:
     table = {
         "problem": [*problems, ",".join(problems)],
         "backend": [*backends, "numpy,jax"],
-        "mode": [m for m in modes if heavy or m not in ("compile",)] + (["all"] if heavy else []),
+        "mode": [m for m in modes if heavy or m not in ("compile", "fused")]
+        + (["all"] if heavy else []),
         "device": list(DEVICES),
         "dtype": [*DTYPES, "float32,float64"],
         "optimizer": [*optimizers, "sgd,adam", "all"],

@@ -29,7 +29,7 @@ PROBLEMS = [
     ("linreg", {}, 0.01, 100),
     ("linreg", {"n_samples": 300, "features": 4, "seed": 3}, 0.05, 50),
 ]
-COMPILED = ("compile", "cudagraph")
+COMPILED = ("compile", "fused", "cudagraph")
 
 
 def run_cell(problem, sizes, lr, steps, backend, mode, dtype, opt_name, given=None):

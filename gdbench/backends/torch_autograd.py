@@ -1,5 +1,11 @@
 """PyTorch autograd: loss.backward(), the optimizer's update (gdbench's specification, in
-torch ops, not torch.optim) under torch.no_grad(), gradient zeroed."""
+torch ops, not torch.optim) under torch.no_grad(), gradient zeroed.
+
+Mode ``fused``: the whole update step (loss, its gradient by ``torch.func.grad_and_value``
+and the optimizer's update) is one ``torch.compile``d function of the parameters, the
+optimizer state and the data, all passed as arguments (not constants baked into the graph),
+so forward, backward and update fuse where the compiler can; ``compile`` compiles the loss
+only and leaves the update eager."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from gdbench.backends.torch_common import (
     TorchBackend,
     TorchSessionMixin,
     compiled,
+    fresh_compile,
 )
 from gdbench.registry import register_backend
 
@@ -37,12 +44,43 @@ class TorchAutogradSession(TorchSessionMixin, StepSession):
         return out
 
 
+class FusedStepSession(TorchSessionMixin, StepSession):
+    """One compiled function per update step: w, state, data in; w, state, loss, grad out."""
+
+    def __init__(self, problem, inst, setup):
+        self.place(inst, setup)
+        torch = self.torch
+        opt, hp, lr = setup.optimizer, setup.hyper, setup.lr
+
+        def update(w, state, data):
+            g, loss = torch.func.grad_and_value(lambda v: problem.loss(v, **data))(w)
+            new, state = opt.update(g, state, w, lr, hp)
+            return new, state, loss, g
+
+        # dynamic=None: a Python step count in the state (Adam's t) becomes a symbolic
+        # integer after one recompilation, during warm-up, instead of one graph per step.
+        self.update = fresh_compile(update, dynamic=None)
+        self.opt, self.hp = opt, hp
+        self.reset()
+
+    def reset(self):
+        self.w = self.w0.clone()
+        self.state = self.opt.init(self.w0.clone(), self.hp)
+
+    def step(self, record):
+        self.w, self.state, loss, g = self.update(self.w, self.state, self.data)
+        return (loss.item(), host(g), host(self.w)) if record else None
+
+
 class TorchAutogradBackend(TorchBackend):
     name = "torch-autograd"
     order = 1
     optimizers = None  # every one, through its specification
+    modes = ("eager", "compile", "fused", "cudagraph")
 
     def prepare(self, problem, inst, setup):
+        if setup.mode == "fused":
+            return FusedStepSession(problem, inst, setup)
         return TorchAutogradSession(problem, inst, setup)
 
 

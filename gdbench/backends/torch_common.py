@@ -30,7 +30,7 @@ class TorchBackend(Backend):
     """Base of the torch backends: devices and modes; subclasses build the session."""
 
     requires = ("torch", "array_api_compat")  # the torch extra installs both
-    modes = ("eager", "compile", "cudagraph")
+    modes: tuple[str, ...] = ("eager", "compile", "cudagraph")
     default_mode = "eager"
 
     def device_available(self, device):
@@ -68,6 +68,14 @@ def compiled(fn, mode: str):
     if mode == "cudagraph":
         options["mode"] = "reduce-overhead"
     return torch.compile(fn, **options)
+
+
+def fresh_compile(fn, dynamic: bool | None = False):
+    """torch.compile(fullgraph=True) of ``fn`` with dynamo's cache reset first (see
+    ``compiled``)."""
+    torch = import_torch()
+    torch._dynamo.reset()
+    return torch.compile(fn, fullgraph=True, dynamic=dynamic)
 
 
 def compile_count() -> int:
