@@ -362,14 +362,11 @@ class ClusterRunner:
         host of its first round, so that one row never pools two machines' timings."""
         from distributed import as_completed
 
-        from gdbench.runner import error_row, reference
+        from gdbench.runner import error_row, seeded_references
 
         specs = list(specs)
         everything = list(dict.fromkeys([*timed, *specs]))
-        seeded: dict[tuple, tuple] = {}
-        for s in everything:
-            key = (*s.reference_args(), opts.data_file)
-            seeded.setdefault(key, reference(*key))
+        seeded = seeded_references(everything, opts.data_file)
         plugins = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in opts.plugins]
 
         futures = {self._submit(s, opts, "execute", 1, seeded, plugins): s for s in specs}
@@ -439,4 +436,6 @@ def _died(exc: Exception) -> str:
             f"worker died while running this cell ({name}); not run again elsewhere, so no "
             "timing silently comes from another machine"
         )
-    return f"{name}: {exc}".strip().splitlines()[0]
+    from gdbench.runner import exception_line
+
+    return exception_line(exc)

@@ -22,7 +22,7 @@ from gdbench.significance import (
     adjust,
     compare_rounds,
 )
-from gdbench.table import optimizer_label
+from gdbench.table import number, optimizer_label
 
 # What a row says about the environment that produced it; the header lists what differs.
 ENV_COLUMNS = (
@@ -108,14 +108,6 @@ def load(folder: Path | str, ignore: tuple[str, ...] = ()) -> Side:
     return side
 
 
-def _num(v) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
 def numeric_verdict(row: dict) -> str:
     """agrees / imprecise / disagrees / diverged-and-… / error / skipped / (not checked)."""
     status = str(row.get("status"))
@@ -189,14 +181,14 @@ class Comparison:
 
 
 def _show(v) -> str:
-    f = _num(v)
+    f = number(v)
     if f is not None and float(f).is_integer() and not isinstance(v, str):
         return str(int(f))
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
 def label(row: dict) -> str:
-    n, d = _num(row.get("n_samples")), _num(row.get("features"))
+    n, d = number(row.get("n_samples")), number(row.get("features"))
     size = f" {int(n)}×{int(d)}" if n and d else ""
     opt = optimizer_label(row)
     opt = "" if opt == "sgd" else f" {opt}"
@@ -235,7 +227,7 @@ def compare(
         a, b = old.samples.get(k), new.samples.get(k)
         if a is not None and b is not None and sum(map(len, a)) >= 2 and sum(map(len, b)) >= 2:
             cell.change = compare_rounds(a, b, threshold, seed=seed)
-        elif _num(o.get("time_per_step_s")) and _num(n.get("time_per_step_s")):
+        elif number(o.get("time_per_step_s")) and number(n.get("time_per_step_s")):
             cell.timing_note = "no samples.csv: medians only, no test"
         elif reasons:
             cell.timing_note = "; ".join(reasons)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gdbench.compare import Cell, Comparison, _num, label
+from gdbench.compare import Cell, Comparison, label
 from gdbench.results import SPEC_COLUMNS
 from gdbench.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
-from gdbench.table import seconds
+from gdbench.table import number, seconds
 
 
 def _timing_text(c: Cell) -> list[str]:
     if c.change is None:
-        t_old, t_new = _num(c.old.get("time_per_step_s")), _num(c.new.get("time_per_step_s"))
+        t_old, t_new = number(c.old.get("time_per_step_s")), number(c.new.get("time_per_step_s"))
         ratio = f"{t_new / t_old:.2f}×" if t_old and t_new else ""
         return [
             f"{seconds(t_old)}" if t_old else "",
@@ -36,8 +36,8 @@ def _timing_text(c: Cell) -> list[str]:
 
 
 def _numerics_text(c: Cell) -> list[str]:
-    d_old, d_new = _num(c.old.get("max_rel_dev")), _num(c.new.get("max_rel_dev"))
-    l_old, l_new = _num(c.old.get("final_loss")), _num(c.new.get("final_loss"))
+    d_old, d_new = number(c.old.get("max_rel_dev")), number(c.new.get("max_rel_dev"))
+    l_old, l_new = number(c.old.get("final_loss")), number(c.new.get("final_loss"))
     verdicts = (
         c.new_numerics
         if c.old_numerics == c.new_numerics

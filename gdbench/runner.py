@@ -261,9 +261,24 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
             row.update(roofline_columns(row, problem, inst, opts.limits))
         return row, trajectory_frame(spec_columns(spec), traj), samples
     except Exception as exc:  # one failing cell is recorded; the rest of the run goes on
-        message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
-        row.update(status="error", reason=message, agrees=False)
+        row.update(status="error", reason=exception_line(exc), agrees=False)
         return row, None, None
+
+
+def exception_line(exc: BaseException) -> str:
+    """An exception as the first line of "Type: message", for a row's reason."""
+    return f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+
+
+def seeded_references(specs: Iterable[RunSpec], data_file: DataFile | None) -> dict:
+    """The float64 references of these cells, computed here once, by reference key, for
+    the processes that run the cells (which then import no framework they do not run)."""
+    seeded: dict[tuple, tuple] = {}
+    for s in specs:
+        key = (*s.reference_args(), data_file)
+        if key not in seeded:
+            seeded[key] = reference(*key)
+    return seeded
 
 
 def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
@@ -278,7 +293,7 @@ def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
         session = backend.prepare(problem, inst, setup_of(spec, opts))
         t = measure(session, opts.budget_s)
     except Exception as exc:
-        return None, f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        return None, exception_line(exc)
     return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block, round_), ""
 
 
@@ -330,10 +345,8 @@ def _in_worker(cells: list[tuple], opts: Options, task, on_result, on_start) -> 
     the task's result would be) and a fresh process takes the remaining cells."""
     pending = list(cells)
     ctx = multiprocessing.get_context("spawn")
-    seeded: dict[tuple, tuple] = {}
-    for s, *_ in cells:  # computed here once (the parent writes them to trajectories.csv too)
-        key = (*s.reference_args(), opts.data_file)
-        seeded.setdefault(key, reference(*key))
+    # Computed here once (the parent writes them to trajectories.csv too).
+    seeded = seeded_references((s for s, *_ in cells), opts.data_file)
     while pending:
         pool = ProcessPoolExecutor(
             1,

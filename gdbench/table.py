@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 
-def _num(v) -> float | None:
+def number(v) -> float | None:
+    """A CSV cell as a float; None for empty, NaN or text."""
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -59,12 +60,12 @@ def speedups(rows: list[dict]) -> dict[int, float]:
     dtype and optimizer."""
     base = {}
     for r in rows:
-        t = _num(r.get("time_per_step_s"))
+        t = number(r.get("time_per_step_s"))
         if r.get("backend") == "numpy" and t:
             base[_speedup_key(r)] = t
     out = {}
     for i, r in enumerate(rows):
-        t = _num(r.get("time_per_step_s"))
+        t = number(r.get("time_per_step_s"))
         b = base.get(_speedup_key(r))
         if t and b:
             out[i] = b / t
@@ -101,10 +102,10 @@ def format_table(rows: list[dict]) -> str:
     ups = speedups(rows)
     lines = []
     for i, r in enumerate(rows):
-        w, norm = _num(r.get("final_w")), _num(r.get("final_w_norm"))
-        loss, dev = _num(r.get("final_loss")), _num(r.get("max_rel_dev"))
-        t, iqr = _num(r.get("time_per_step_s")), _num(r.get("time_per_step_iqr_s"))
-        n, d = _num(r.get("n_samples")), _num(r.get("features"))
+        w, norm = number(r.get("final_w")), number(r.get("final_w_norm"))
+        loss, dev = number(r.get("final_loss")), number(r.get("max_rel_dev"))
+        t, iqr = number(r.get("time_per_step_s")), number(r.get("time_per_step_iqr_s"))
+        n, d = number(r.get("n_samples")), number(r.get("features"))
         cells = [
             str(r["problem"]),
             f"{int(n)}×{int(d)}" if n and d else "",
