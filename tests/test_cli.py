@@ -179,6 +179,8 @@ def test_gradcheck_passes_for_builtin_problems(capsys):
         (["run", "--n-samples", "1e12", "--features", "100"], "GiB"),
         (["sweep", "--n-samples", "1e3,abc"], "--n-samples must be a positive whole number"),
         (["sweep", "--features", "0"], "--features must be a positive whole number"),
+        (["run", "--rounds", "0"], "--rounds must be a positive whole number"),
+        (["sweep", "--rounds", "101"], "--rounds must be at most 100"),
         (["gradcheck", "--problem", "cubic"], "unknown problem 'cubic'"),
         (["report"], "the following arguments are required: folder"),
     ],
