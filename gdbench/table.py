@@ -56,12 +56,12 @@ def _speedup_key(r: dict) -> tuple:
 
 
 def speedups(rows: list[dict]) -> dict[int, float]:
-    """time(numpy) / time(cell) for cells with a numpy run of the same problem, size,
-    dtype and optimizer."""
+    """time(numpy) / time(cell) for cells with a numpy eager run of the same problem, size,
+    dtype and optimizer (NumPy's naive mode is a cell like any other)."""
     base = {}
     for r in rows:
         t = number(r.get("time_per_step_s"))
-        if r.get("backend") == "numpy" and t:
+        if r.get("backend") == "numpy" and r.get("mode", "eager") == "eager" and t:
             base[_speedup_key(r)] = t
     out = {}
     for i, r in enumerate(rows):

@@ -1,6 +1,11 @@
 """PyTorch autograd: loss.backward(), the optimizer's update (gdbench's specification, in
 torch ops, not torch.optim) under torch.no_grad(), gradient zeroed.
 
+Mode ``eager`` stores each data matrix column-major once at set-up and uses
+``gdbench.products.matvec`` at D = 1 (whose backward is then a scaling and a sum instead of
+the slow one-column ``X.T @ r``); ``naive`` keeps the data row-major with plain ``X @ w``,
+the notebook's form, so that the difference is measured.
+
 Mode ``fused``: the whole update step (loss, its gradient by ``torch.func.grad_and_value``
 and the optimizer's update) is one ``torch.compile``d function of the parameters, the
 optimizer state and the data, all passed as arguments (not constants baked into the graph),
@@ -9,6 +14,8 @@ only and leaves the update eager."""
 
 from __future__ import annotations
 
+import contextlib
+
 from gdbench.backend import StepSession, host
 from gdbench.backends.torch_common import (
     TorchBackend,
@@ -16,12 +23,14 @@ from gdbench.backends.torch_common import (
     compiled,
     fresh_compile,
 )
+from gdbench.products import plain
 from gdbench.registry import register_backend
 
 
 class TorchAutogradSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
-        self.place(inst, setup)
+        self.place(inst, setup, column_major=setup.mode == "eager")
+        self.products = plain if setup.mode == "naive" else contextlib.nullcontext
         self.lr, self.opt, self.hp = setup.lr, setup.optimizer, setup.hyper
         # compile/cudagraph: forward and (through AOTAutograd) backward are compiled; the
         # update of w stays one eager in-place op, as in the idiomatic loop.
@@ -34,8 +43,9 @@ class TorchAutogradSession(TorchSessionMixin, StepSession):
 
     def step(self, record):
         w = self.w
-        loss = self.loss_fn(w, **self.data)
-        loss.backward()
+        with self.products():
+            loss = self.loss_fn(w, **self.data)
+            loss.backward()
         with self.torch.no_grad():
             new, self.state = self.opt.update(w.grad, self.state, w, self.lr, self.hp)
             w.copy_(new)
@@ -76,7 +86,7 @@ class TorchAutogradBackend(TorchBackend):
     name = "torch-autograd"
     order = 1
     optimizers = None  # every one, through its specification
-    modes = ("eager", "compile", "fused", "cudagraph")
+    modes = ("eager", "naive", "compile", "fused", "cudagraph")
 
     def prepare(self, problem, inst, setup):
         if setup.mode == "fused":

@@ -6,21 +6,29 @@ from gdbench.arrays import namespace
 from gdbench.backend import Backend
 from gdbench.frameworks import import_torch
 
+EAGER_MODES = ("eager", "naive")  # op by op, nothing compiled
+
 
 class TorchSessionMixin:
     """What the torch sessions share: data and w0 on the device, sync, compile bookkeeping."""
 
-    def place(self, inst, setup) -> None:
+    def place(self, inst, setup, column_major: bool = False) -> None:
+        """Data and w0 on the device; with ``column_major`` each data matrix is stored
+        column-major (see gdbench.backends.numpy_hand: both products then stream it)."""
         torch = self.torch = import_torch()
         dtype, device = torch_dtype(setup.dtype), setup.device
         self.data = {
             k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
         }
+        if column_major:
+            self.data = {
+                k: v.t().contiguous().t() if v.ndim == 2 else v for k, v in self.data.items()
+            }
         # A copy: a float64 w0 on the CPU would otherwise share the instance's memory.
         self.w0 = torch.tensor(inst.w0, dtype=dtype, device=device)
         self.sync = sync_for(device)
         namespace(self.w0)  # imported now, outside any compiled loss
-        self.compiles = setup.mode != "eager"
+        self.compiles = setup.mode not in EAGER_MODES
 
     def compile_count(self):
         return compile_count() if self.compiles else 0
@@ -58,7 +66,7 @@ def compiled(fn, mode: str):
     compiled step (torch.compile's reduce-overhead mode), which removes per-kernel launch
     cost on the GPU. One graph, static shapes: a recompilation would show in the counter."""
     torch = import_torch()
-    if mode == "eager":
+    if mode in EAGER_MODES:
         return fn
     # Each session compiles afresh: a run of many cells (optimizers × dtypes × sizes) would
     # otherwise pile guards onto one code object (a new module per cell) until dynamo's

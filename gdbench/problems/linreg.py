@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdbench.problem import Instance, Problem
+from gdbench.products import matvec
 from gdbench.registry import register_problem
 from gdbench.trajectory import Trajectory
 
@@ -40,11 +41,11 @@ class LinearRegression(Problem):
         return Instance(self.name, w0=np.zeros(d), data={"X": X, "y": y}, n_samples=n, seed=seed)
 
     def loss(self, w, X, y):
-        return ((X @ w - y) ** 2).mean()
+        return ((matvec(X, w) - y) ** 2).mean()  # matvec(X, w) is X @ w (gdbench.products)
 
     def grad(self, w, X, y):
         # d/dw (1/N) Σ (x_i·w - y_i)² = (2/N) Xᵀ(Xw - y)
-        return (2 / len(y)) * (X.T @ (X @ w - y))
+        return (2 / len(y)) * (X.T @ (matvec(X, w) - y))
 
     def reference(self, inst, lr, steps):
         """Closed form, in float64, through the eigendecomposition A = XᵀX/N = V Λ Vᵀ.

@@ -12,6 +12,7 @@ import numpy as np
 from gdbench.arrays import namespace
 from gdbench.hyper import Hyper
 from gdbench.problem import Instance, Problem
+from gdbench.products import matvec
 from gdbench.registry import register_problem
 
 
@@ -51,12 +52,12 @@ class LogisticRegression(Problem):
 
     def loss(self, w, X, y):
         xp = namespace(w)
-        z = X @ w
+        z = matvec(X, w)  # X @ w (gdbench.products)
         return (softplus(xp, z) - y * z).mean() + (self.opt["l2"] / 2) * (w * w).sum()
 
     def grad(self, w, X, y):
         # d/dw mean(softplus(Xw) − y·Xw) = Xᵀ(σ(Xw) − y)/N; the penalty adds l2·w.
-        return X.T @ (sigmoid(X @ w) - y) / len(y) + self.opt["l2"] * w
+        return X.T @ (sigmoid(matvec(X, w)) - y) / len(y) + self.opt["l2"] * w
 
     def smoothness(self, inst):
         # The Hessian is XᵀSX/N + l2·I with S = diag(σ(1 − σ)) ≤ 1/4.
