@@ -73,6 +73,11 @@ class Session(ABC):
         """How many compiled programs exist; a change while timing means a recompilation."""
         return 0
 
+    def operations(self, steps: int, log) -> None:
+        """Runs ``steps`` updates, adding each operation's calls, seconds and bytes to
+        ``log`` (a ``gdbench.breakdown.OpLog``); the library's own profile, where it has one."""
+        raise NotImplementedError(f"{type(self).__name__} has no operation profile")
+
     def warmup(self, steps: int = 3) -> float | None:
         """Runs the first call (compiling where the mode compiles) and a few more steps,
         all off the clock; returns the first call's seconds where it compiled, else None."""
@@ -161,6 +166,11 @@ class Backend(ABC):
         if mode not in self.modes:
             return False, f"{self.name} has no mode {mode!r}"
         return True, ""
+
+    def profiling(self) -> None:
+        """Called in a process before it prepares sessions to profile: a library whose
+        compiler must be told to name its kernels in a profile is told here."""
+        return None
 
     def device_name(self, device: str) -> str:
         from gdbench.environment import cpu_model

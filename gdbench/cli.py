@@ -51,19 +51,21 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     if sweep:
         p.add_argument(
             "--n-samples",
-            default="1e3,1e4,1e5,1e6,1e7",
+            default="1e3,1e4,1e5,1e6,roof",
             metavar="N[,N]",
-            help="sample counts of generated data (default 1e3,1e4,1e5,1e6,1e7)",
+            help="sample counts of generated data; roof: per D, the smallest N whose X and y "
+            "exceed 4x this machine's last-level cache (default 1e3,1e4,1e5,1e6,roof)",
         )
         p.add_argument(
-            "--features", default="1", metavar="D[,D]", help="feature counts (default 1)"
+            "--features", default="1,16", metavar="D[,D]", help="feature counts (default 1,16)"
         )
     else:
         p.add_argument(
             "--n-samples",
             default=None,
             metavar="N",
-            help="generated data with N samples (linreg); default: notebook data",
+            help="generated data with N samples (linreg); roof: beyond 4x the last-level "
+            "cache; default: notebook data",
         )
         p.add_argument("--features", default=None, metavar="D", help="features of generated data")
     p.add_argument("--seed", default="0", help="seed of generated data (default 0)")

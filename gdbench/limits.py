@@ -5,7 +5,9 @@ Each check raises ``UsageError`` with one line that names the option to change.
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 
 from gdbench.options import UsageError
 
@@ -38,6 +40,39 @@ def check_data_memory(n: int, d: int) -> None:
             f"N×D = {n}×{d} needs about {_gib(need)}, more than this machine's "
             f"{total / 1024**3:.0f} GiB allows (lower --n-samples or --features)"
         )
+
+
+# `--n-samples roof`: X and y this many times the last-level cache, so that no step's data
+# can stay in it and the memory bound applies.
+CACHE_MULTIPLE = 4
+
+
+def _two_digits(n: float, up: bool) -> int:
+    """``n`` rounded to two significant digits, up or down: 25165825 → 26000000."""
+    scale = 10 ** max(0, math.floor(math.log10(max(n, 1))) - 1)
+    return int((math.ceil if up else math.floor)(n / scale) * scale)
+
+
+def roof_samples(features: int, itemsize: int, stream=None) -> int:
+    """The smallest N (two significant digits) whose X (N×D) and y, at ``itemsize`` bytes,
+    exceed ``CACHE_MULTIPLE``× this machine's last-level cache; at most what
+    ``check_data_memory`` allows, said on ``stream`` when that caps it."""
+    from gdbench.bandwidth import last_level_cache_bytes
+
+    cache = last_level_cache_bytes()
+    n = _two_digits(CACHE_MULTIPLE * cache / (itemsize * (features + 1)) + 1, up=True)
+    total = physical_memory()
+    if total:
+        most = _two_digits(MEMORY_SHARE * total / (3 * 8 * (features + 1)), up=False)
+        if n > most:
+            print(
+                f"--n-samples roof: D={features} would need N={n}; this machine's memory "
+                f"allows {most} (X and y {itemsize * most * (features + 1) / cache:.1f}× "
+                "the last-level cache)",
+                file=stream or sys.stderr,
+            )
+            n = most
+    return n
 
 
 def trajectory_bytes(steps: int, params: int) -> int:

@@ -55,14 +55,31 @@ def positive_int(value: str | None, what: str) -> int | None:
     return int(f)
 
 
-def size_list(value: str | None, what: str) -> list[int | None]:
-    """A comma-separated list of sizes (1e6 notation welcome); [None] when not given."""
+ROOF = "roof"  # --n-samples: the smallest N beyond 4× the last-level cache, per D
+
+
+def size_list(value: str | None, what: str, roof: bool = False) -> list:
+    """A comma-separated list of sizes (1e6 notation welcome); [None] when not given.
+    With ``roof``, the word ``roof`` may stand for a size (resolved per D by the caller)."""
     if value is None:
         return [None]
-    items = [v for v in str(value).split(",") if v.strip()]
+    items = [v.strip() for v in str(value).split(",") if v.strip()]
     if not items:
         raise UsageError(f"{what} must be a positive whole number, got {value!r}")
-    return list(dict.fromkeys(positive_int(v.strip(), what) for v in items))
+
+    def one(v: str):
+        if roof and v.lower() == ROOF:
+            return ROOF
+        try:
+            return positive_int(v, what)
+        except UsageError:
+            if not roof:
+                raise
+            raise UsageError(
+                f"{what} must be positive whole numbers or {ROOF}, got {v!r}"
+            ) from None
+
+    return list(dict.fromkeys(one(v) for v in items))
 
 
 def parse_seed(value: str) -> int:

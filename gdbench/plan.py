@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from gdbench import registry
 from gdbench.backend import Backend
 from gdbench.cluster import ClusterChoice, parse_cluster
@@ -20,10 +22,12 @@ from gdbench.limits import (
     check_representable,
     check_run_memory,
     check_threads,
+    roof_samples,
 )
 from gdbench.options import (
     DEVICES,
     DTYPES,
+    ROOF,
     UsageError,
     check_out,
     make_out,
@@ -190,14 +194,19 @@ def auto_rate(problem, sizes: dict, data_file) -> float:
     return lr
 
 
-def size_grid(args, single: bool) -> list[dict]:
-    """Every (n_samples, features) asked for, each with the seed; `run` takes one of each."""
-    ns = size_list(args.n_samples, "--n-samples")
+def size_grid(args, single: bool, itemsize: int = 4) -> list[dict]:
+    """Every (n_samples, features) asked for, each with the seed; `run` takes one of each.
+    ``roof`` among the sample counts is, per D, the smallest N whose X and y exceed 4× the
+    last-level cache at ``itemsize`` (the smallest of the run's dtypes)."""
+    ns = size_list(args.n_samples, "--n-samples", roof=True)
     ds = size_list(args.features, "--features")
     if single and (len(ns) > 1 or len(ds) > 1):
         raise UsageError("run takes one --n-samples and one --features; use sweep for lists")
     seed = parse_seed(args.seed)
-    grid = [{"n_samples": n, "features": d, "seed": seed} for n in ns for d in ds]
+    grid = []
+    for d in ds:
+        per_d = [roof_samples(d or 1, itemsize) if n == ROOF else n for n in ns]
+        grid += [{"n_samples": n, "features": d, "seed": seed} for n in dict.fromkeys(per_d)]
     for g in grid:
         check_data_memory(g["n_samples"] or 0, g["features"] or 1)
     return grid
@@ -265,7 +274,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     steps = positive_int(args.steps, "--steps")
     auto_lr = str(args.lr).strip().lower() == "auto"
     lr = None if auto_lr else positive_float(args.lr, "--lr")
-    grid = size_grid(args, single_size)
+    grid = size_grid(args, single_size, min(np.dtype(d).itemsize for d in dtypes))
     threads = positive_int(args.threads, "--threads")
     check_threads(threads)
     if lr is not None:

@@ -109,6 +109,72 @@ def crossovers(df: pd.DataFrame) -> list[list]:
     return rows
 
 
+def _sentence(text) -> str:
+    text = "" if pd.isna(text) else str(text)
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+
+def _ms(seconds) -> str:
+    return "" if pd.isna(seconds) else f"{seconds * 1e3:.3g}"
+
+
+def breakdown_section(folder: Path, timed: pd.DataFrame) -> list[str]:
+    """ "Where the time goes": each profiled cell's operations (breakdown.csv), with the
+    line that explains its roofline fraction; nothing where the sweep has no profile."""
+    path = folder / "breakdown.csv"
+    if not path.exists():
+        return []
+    ops = read_results(path)
+    if ops.empty:
+        return []
+    lines = [
+        "## Where the time goes, at the largest N",
+        "",
+        "One step of each timed cell at the largest N, profiled apart from the timing "
+        "(`breakdown.csv`): NumPy's ufunc calls, torch.profiler's aten ops or compiled "
+        "kernels, JAX eager's primitives one at a time, JAX jit/scan as one XLA program with "
+        "XLA's own byte count. Bytes are the operands read plus new results written where "
+        "the profile knows them. The roofline fraction is (roofline bytes / bytes moved) × "
+        "(their GB/s / roof): each line says which factor holds the mode back. A profiler "
+        "slows what it watches, so per-operation times can exceed the timed step.",
+        "",
+    ]
+    frac = {
+        tuple(
+            r[k] for k in ("problem", "backend", "mode", "device", "dtype", "n_samples", "features")
+        ): r
+        for r in timed.to_dict("records")
+    }
+    keys = ["problem", "features", "dtype", "device", "backend", "mode", "n_samples"]
+    for key, g in ops.groupby(keys, sort=True):
+        problem, d, dtype, device, backend, mode, n = key
+        row = frac.get((problem, backend, mode, device, dtype, n, d), {})
+        first = g.iloc[0]
+        f = row.get("roofline_frac")
+        where = f", roofline fraction {f:.3f}" if f is not None and pd.notna(f) else ""
+        lines.append(
+            f"**{problem} {backend}/{mode}** {device} {dtype} N×D = {n}×{d}: step "
+            f"{_ms(first.step_s)} ms{where}. {_sentence(first.explanation)}"
+        )
+        lines.append("")
+        table = [
+            [
+                r.op,
+                "" if pd.isna(r.operands) else r.operands,
+                "" if pd.isna(r.calls_per_step) else f"{r.calls_per_step:g}",
+                _ms(r.seconds_per_step),
+                "" if pd.isna(r.share) else f"{r.share:.0%}",
+                "" if pd.isna(r.gbps) else f"{r.gbps:.1f}",
+            ]
+            for r in g.itertuples()
+        ]
+        lines.append(
+            md_table(["operation", "operands", "calls", "ms/step", "share", "GB/s"], table)
+        )
+        lines.append("")
+    return lines
+
+
 def load_sweep(folder: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """A sweep folder's rows, trajectories and bandwidths; a usage error when they do not
     parse as what gdbench writes."""
@@ -211,6 +277,7 @@ def write_report(folder: Path | str) -> Path:
         "",
         f"![speed-up]({figs['speedup'].name})",
         "",
+        *breakdown_section(folder, timed),
         "## Time per step",
         "",
         f"![time per step]({figs['time'].name})",

@@ -86,6 +86,10 @@ def _finish(plan, run_cells=None) -> int:
 
     extra = {} if run_cells is None else {"run_cells": run_cells}
     code = execute_plan(plan, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True, **extra)
+    if run_cells is None and plan.options.timing:
+        from gdbench.step_profile import write_breakdown
+
+        write_breakdown(plan.out, plan.options)
     try:
         from gdbench.report import write_report
     except ImportError as exc:  # matplotlib is an extra

@@ -87,7 +87,7 @@ def test_list_and_help_import_no_framework():
         (["--lr", "nan"], "--lr must be a finite positive number"),
         (["--lr", "-0.1"], "--lr must be a finite positive number"),
         (["--lr", "inf"], "--lr must be a finite positive number"),
-        (["--n-samples", "-3"], "--n-samples must be a positive whole number"),
+        (["--n-samples", "-3"], "--n-samples must be positive whole numbers or roof"),
         (["--features", "0"], "--features must be a positive whole number"),
         (["--threads", "0"], "--threads must be a positive whole number"),
         (["--seed", "x"], "--seed must be a whole number"),
@@ -177,7 +177,7 @@ def test_gradcheck_passes_for_builtin_problems(capsys):
     [
         (["run", "--n-samples", "1e3,1e4"], "use sweep for lists"),
         (["run", "--n-samples", "1e12", "--features", "100"], "GiB"),
-        (["sweep", "--n-samples", "1e3,abc"], "--n-samples must be a positive whole number"),
+        (["sweep", "--n-samples", "1e3,abc"], "--n-samples must be positive whole numbers or roof"),
         (["sweep", "--features", "0"], "--features must be a positive whole number"),
         (["run", "--rounds", "0"], "--rounds must be a positive whole number"),
         (["sweep", "--rounds", "101"], "--rounds must be at most 100"),

@@ -18,7 +18,8 @@ from .conftest import DATA, require
 pytestmark = [require("distributed"), pytest.mark.slow]
 
 PLUGINS = str(DATA / "cluster_backends.py")
-SWEEP = ["sweep", "--problem", "linreg", "--n-samples", "1e3,1e5", "--dtype", "float32"]
+SWEEP = ["sweep", "--problem", "linreg", "--n-samples", "1e3,1e5", "--features", "1"]
+SWEEP += ["--dtype", "float32", "--mode", "eager"]
 
 
 def cells(folder, name="sweep.csv"):

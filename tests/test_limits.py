@@ -108,3 +108,45 @@ def test_more_threads_than_cpus_are_refused(tmp_path, capsys):
     assert not out.exists()
     code, out = run(["--threads", "1", "--backend", "numpy"], tmp_path, "ok")
     assert code == 0 and (pd.read_csv(out / "summary.csv").threads == 1).all()
+
+
+def test_roof_size_is_the_smallest_two_digit_n_beyond_four_caches(monkeypatch):
+    """`--n-samples roof`: X and y over 4× the last-level cache, and the next two-digit
+    size down would not be (values from the cache size, not from the function)."""
+    from gdbench import bandwidth, limits
+
+    monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 48 * 1024**2)
+    monkeypatch.setattr(limits, "physical_memory", lambda: 24 * 1024**3)
+    # 4 × 48 MiB = 201326592 bytes; float32 X and y at D = 1 are 8 N bytes: N > 25165824.
+    assert limits.roof_samples(1, 4) == 26_000_000
+    # D = 16: 68 N bytes > 201326592 → N > 2960685.2 → 3.0e6.
+    assert limits.roof_samples(16, 4) == 3_000_000
+    assert limits.roof_samples(16, 8) == 1_500_000
+
+
+def test_roof_size_is_capped_by_the_memory_guard(monkeypatch, capsys):
+    from gdbench import bandwidth, limits
+
+    monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 300 * 1024**2)
+    monkeypatch.setattr(limits, "physical_memory", lambda: 2 * 1024**3)
+    n = limits.roof_samples(1, 4)
+    # The guard: 3·8·N·(D + 1) ≤ 0.6 · 2 GiB → N ≤ 26843545.6, rounded down to 2 digits.
+    assert n == 26_000_000
+    assert "allows 26000000" in capsys.readouterr().err
+
+
+def test_roof_resolves_per_feature_count(monkeypatch):
+    import argparse
+
+    from gdbench import bandwidth
+    from gdbench.plan import size_grid
+
+    monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 1024**2)
+    args = argparse.Namespace(n_samples="1e3,roof", features="1,16", seed="0")
+    grid = size_grid(args, single=False)
+    assert [(g["n_samples"], g["features"]) for g in grid] == [
+        (1000, 1),
+        (530_000, 1),  # 4 MiB / 8 B = 524288 → 530000
+        (1000, 16),
+        (62_000, 16),  # 4 MiB / 68 B = 61680.9 → 62000
+    ]

@@ -59,6 +59,8 @@ def test_sweep_writes_csv_plots_and_report(tmp_path):
             "sweep",
             "--n-samples",
             "300,3000",
+            "--features",
+            "1",
             "--backend",
             "numpy,jax",
             "--mode",
@@ -96,6 +98,11 @@ def test_sweep_writes_csv_plots_and_report(tmp_path):
         assert (out / name).stat().st_size > 0, name
     report = (out / "report.md").read_text()
     assert "## Fastest per size" in report and "roofline" in report
+    # The step profile: every timed linreg cell at the largest N, and its report section.
+    ops = pd.read_csv(out / "breakdown.csv")
+    profiled = ops[ops.problem == "linreg"].drop_duplicates(["backend", "mode", "optimizer"])
+    assert set(profiled.n_samples) == {3000} and len(profiled) == len(timed) // 2
+    assert "## Where the time goes, at the largest N" in report
     # Two optimizers: every table keeps them apart.
     assert "| 3e3 sgd | 1 | float32 |" in report and "| 3e3 adam | 1 | float32 |" in report
     assert "| adam numpy/eager cpu float32 D=1 |" in report
@@ -117,6 +124,8 @@ def _sweep(out, *extra):
         "sweep",
         "--n-samples",
         "1e3,2e3,4e3,8e3",
+        "--features",
+        "1",
         "--backend",
         "numpy,torch-autograd",
         "--mode",

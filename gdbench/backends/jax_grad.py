@@ -4,10 +4,12 @@ whole loop (optimizer state included) fused with lax.scan."""
 from __future__ import annotations
 
 import importlib.util
+import time
 
 import numpy as np
 
 from gdbench.backend import Backend, Session, StepSession
+from gdbench.breakdown import operands
 from gdbench.frameworks import import_jax, import_optax
 from gdbench.registry import register_backend
 from gdbench.trajectory import Trajectory
@@ -70,6 +72,60 @@ class JaxStepSession(_JaxBase, StepSession):
     def compile_count(self):
         return self.step_fn._cache_size() if self.compiles else 0
 
+    def operations(self, steps, log):
+        """eager: the step's jaxpr run one primitive at a time, each waited for, as eager
+        JAX dispatches them; jit: XLA's compiled program as one operation."""
+        if self.compiles:
+            compiled_program(self.jax, self.step_fn, (self.carry, self.data), steps, log, self)
+            return
+        jax = self.jax
+        from jax.extend.core import Literal
+
+        closed = jax.make_jaxpr(self.update)(self.carry, self.data)
+        for _ in range(steps):
+            env = dict(zip(closed.jaxpr.constvars, closed.consts, strict=True))
+            leaves = jax.tree_util.tree_leaves((self.carry, self.data))
+            env.update(zip(closed.jaxpr.invars, leaves, strict=True))
+            for eqn in closed.jaxpr.eqns:
+                ins = [v.val if isinstance(v, Literal) else env[v] for v in eqn.invars]
+                params = eqn.primitive.get_bind_params(eqn.params)
+                t0 = time.perf_counter()
+                outs = eqn.primitive.bind(*ins, **params)
+                jax.block_until_ready(outs)
+                seconds = time.perf_counter() - t0
+                outs = outs if eqn.primitive.multiple_results else [outs]
+                env.update(zip(eqn.outvars, outs, strict=True))
+                arrays = [x for x in (*ins, *outs) if hasattr(x, "nbytes")]
+                nbytes = sum(int(x.nbytes) for x in arrays)
+                log.add(eqn.primitive.name, operands(ins), seconds, nbytes)
+            out = [env[v] if not isinstance(v, Literal) else v.val for v in closed.jaxpr.outvars]
+            carry, _, _ = jax.tree_util.tree_unflatten(
+                jax.tree_util.tree_structure((self.carry, 0.0, self.carry[0])), out
+            )
+            self.carry = carry
+
+
+def compiled_program(jax, fn, args, steps, log, session, run=None) -> None:
+    """One XLA program as one operation: its time over ``steps`` calls and the bytes XLA's
+    cost analysis says it accesses."""
+    analysis = fn.lower(*args).compile().cost_analysis()
+    if isinstance(analysis, list):  # older jax: one dict per computation
+        analysis = analysis[0] if analysis else {}
+    nbytes = analysis.get("bytes accessed") if analysis else None
+    session.sync()
+    t0 = time.perf_counter()
+    (run or session.run_steps)(steps)
+    session.sync()
+    seconds = time.perf_counter() - t0
+    name = f"XLA program ({getattr(fn, '__name__', 'step')})"
+    log.add(
+        name,
+        "bytes from XLA's cost analysis",
+        seconds,
+        None if nbytes is None else int(nbytes) * steps,
+        calls=steps,
+    )
+
 
 class JaxScanSession(_JaxBase, Session):
     """scan: every step of the loop, trajectory included, fused into one device program."""
@@ -80,29 +136,41 @@ class JaxScanSession(_JaxBase, Session):
         super().__init__(problem, inst, setup)
         jax, update = self.jax, self.update
 
-        def body(carry, _):
-            carry, loss, g = update(carry, self.data)
-            return carry, (loss, g, carry[0])
+        # The data are arguments of the compiled loops, not constants closed over: XLA
+        # would otherwise embed N×D values in the program (bench/jax_data_arguments.py
+        # measures both ways).
+        def recorded(carry, data, n):
+            def body(c, _):
+                c, loss, g = update(c, data)
+                return c, (loss, g, c[0])
+
+            return jax.lax.scan(body, carry, None, length=n)
 
         # The step count is static for the recorded loop (it sizes the output)...
-        self.scan = jax.jit(lambda c, n: jax.lax.scan(body, c, None, length=n), static_argnums=1)
+        self.scan = jax.jit(recorded, static_argnums=2)
 
         # ...and dynamic for the timed one, so that growing blocks do not recompile.
-        def loop(carry, n):
-            return jax.lax.fori_loop(0, n, lambda i, c: update(c, self.data)[0], carry)
+        def loop(carry, data, n):
+            return jax.lax.fori_loop(0, n, lambda i, c: update(c, data)[0], carry)
 
         self.loop = jax.jit(loop)
         self.carry = (self.w0, self.state0)
 
     def trajectory(self, steps):
-        _, (loss, g, w) = self.scan((self.w0, self.state0), steps)
+        _, (loss, g, w) = self.scan((self.w0, self.state0), self.data, steps)
         return Trajectory.from_steps(np.asarray(loss), np.asarray(g), np.asarray(w))
 
     def run_steps(self, n):
-        self.carry = self.loop(self.carry, n)
+        self.carry = self.loop(self.carry, self.data, n)
 
     def compile_count(self):
         return self.loop._cache_size()
+
+    def operations(self, steps, log):
+        """The fused loop as one XLA program; bytes by XLA's cost analysis of one step's
+        body (the loop's own analysis counts a while loop's body once)."""
+        step = self.jax.jit(lambda c, data: self.update(c, data)[0])
+        compiled_program(self.jax, step, (self.carry, self.data), steps, log, self, self.run_steps)
 
 
 class JaxBackend(Backend):

@@ -12,10 +12,12 @@ that the difference is measured, not assumed.
 from __future__ import annotations
 
 import contextlib
+import time
 
 import numpy as np
 
 from gdbench.backend import Backend, StepSession
+from gdbench.breakdown import operands
 from gdbench.products import plain
 from gdbench.registry import register_backend
 
@@ -23,6 +25,30 @@ from gdbench.registry import register_backend
 def column_major(a: np.ndarray, dtype) -> np.ndarray:
     """A 2-D array in Fortran (column) order, anything else C-contiguous, in ``dtype``."""
     return np.asfortranarray(a, dtype=dtype) if a.ndim == 2 else np.ascontiguousarray(a, dtype)
+
+
+class _Timed(np.ndarray):
+    """A view of a data array whose every ufunc call (operators, ``@``, reductions) is
+    timed into ``log``, with the bytes of its operands and result; results stay _Timed, so
+    the whole chain of a formula is seen."""
+
+    log = None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        args = [np.asarray(x) if isinstance(x, _Timed) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(np.asarray(o) for o in kwargs["out"])
+        t0 = time.perf_counter()
+        result = getattr(ufunc, method)(*args, **kwargs)
+        seconds = time.perf_counter() - t0
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        nbytes = sum(a.nbytes for a in arrays) + np.asarray(result).nbytes
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        if _Timed.log is not None:
+            _Timed.log.add(name, operands(arrays), seconds, nbytes)
+        if isinstance(result, np.ndarray) and result.ndim:
+            return result.view(_Timed)
+        return result
 
 
 class NumpySession(StepSession):
@@ -50,6 +76,17 @@ class NumpySession(StepSession):
         if record:
             return float(loss), g.astype(np.float64), self.w.astype(np.float64)
         return None
+
+    def operations(self, steps, log):
+        """Every ufunc call of the formulas on the data (the update of the D parameters,
+        after the gradient leaves as a plain array, is the rest of the step)."""
+        data = self.data
+        self.data = {k: v.view(_Timed) for k, v in data.items()}
+        _Timed.log = log
+        try:
+            self.run_steps(steps)
+        finally:
+            self.data, _Timed.log = data, None
 
 
 class NumpyBackend(Backend):

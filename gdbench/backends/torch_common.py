@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from gdbench.arrays import namespace
 from gdbench.backend import Backend
 from gdbench.frameworks import import_torch
@@ -33,6 +35,32 @@ class TorchSessionMixin:
     def compile_count(self):
         return compile_count() if self.compiles else 0
 
+    def operations(self, steps, log):
+        """torch.profiler over ``steps`` updates: each aten op (eager) or generated kernel
+        (compiled; named once ``profiling`` enabled it) by self time, on CUDA the kernels'
+        device time; bytes from the recorded input shapes plus the memory each op
+        allocated (its results), unknown for generated kernels."""
+        from torch.profiler import ProfilerActivity, profile
+
+        cuda = self.w0.device.type == "cuda"
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        item = self.w0.element_size()
+        self.sync()
+        with profile(activities=activities, record_shapes=True, profile_memory=True) as prof:
+            self.run_steps(steps)
+            self.sync()
+        for e in prof.key_averages(group_by_input_shape=True):
+            seconds = (e.self_device_time_total if cuda else e.self_cpu_time_total) / 1e6
+            if seconds <= 0:
+                continue
+            shapes = [tuple(x) for x in (e.input_shapes or []) if isinstance(x, list) and x]
+            nbytes = None
+            if shapes:
+                read = e.count * sum(item * int(math.prod(x)) for x in shapes)
+                nbytes = read + max(int(e.self_cpu_memory_usage), 0)
+            text = " ".join(f"[{','.join(map(str, x))}]" for x in shapes)
+            log.add(e.key, text, seconds, nbytes, calls=e.count)
+
 
 class TorchBackend(Backend):
     """Base of the torch backends: devices and modes; subclasses build the session."""
@@ -54,6 +82,13 @@ class TorchBackend(Backend):
         if ok and mode == "cudagraph" and device != "cuda":
             return False, "cudagraph needs --device cuda"
         return ok, why
+
+    def profiling(self):
+        # Inductor's CPU kernels then appear in torch.profiler under their own names.
+        import_torch()
+        import torch._inductor.config as inductor
+
+        inductor.cpp.enable_kernel_profile = True
 
     def device_name(self, device):
         if device == "cuda":
