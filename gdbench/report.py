@@ -48,7 +48,7 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
         best = g.loc[g.time_per_step_s.idxmin()]
         rows.append(
             [
-                f"{n:.0e}".replace("e+0", "e")
+                size_label(n)
                 + (f" {optimizer}" if several else "")
                 + (f" on {machine}" if machines else ""),
                 d,
@@ -63,9 +63,15 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
     return rows
 
 
+def size_label(n) -> str:
+    """1e3, 2.6e7: two significant digits, so that a roof size is not shown rounded."""
+    mantissa, exp = f"{float(n):.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exp)}"
+
+
 def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
     sizes = sorted(df.n_samples.unique())
-    header = ["backend/mode device", *[f"N={n:.0e}".replace("e+0", "e") for n in sizes]]
+    header = ["backend/mode device", *[f"N={size_label(n)}" for n in sizes]]
     rows = []
     for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
         by_n = dict(zip(g.n_samples, g.roofline_frac, strict=True))
@@ -103,7 +109,7 @@ def crossovers(df: pd.DataFrame) -> list[list]:
                 if (s[i] < 1) != (s[i + 1] < 1):
                     way = "faster" if s[i + 1] >= 1 else "slower again"
                     events.append(f"{way} from N ≈ {_crossing(n, s, i):.2g}")
-            text = "; ".join(events) + f" ({s[-1]:.2f}× at N = {n[-1]:.0e})"
+            text = "; ".join(events) + f" ({s[-1]:.2f}× at N = {size_label(n[-1])})"
         name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}{_on(df, machine)}"
         rows.append([name, text])
     return rows

@@ -5,6 +5,8 @@ as for timing) and its step profiled (``gdbench.breakdown``); the rows land in
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -28,10 +30,26 @@ PROFILE_COLUMNS = [
 def largest_cells(sweep: pd.DataFrame) -> list[RunSpec]:
     """The timed cells at the largest N of each problem, D, dtype, device and optimizer."""
     timed = sweep[(sweep.status == "ok") & pd.to_numeric(sweep.time_per_step_s, "coerce").notna()]
+    if "bytes_per_step" in timed:  # problems without data (quadratic) have no roofline
+        timed = timed[pd.to_numeric(timed.bytes_per_step, "coerce") > 0]
     if timed.empty:
         return []
     top = timed.groupby(GROUP, dropna=False).n_samples.transform("max")
     return [RunSpec.from_row(r) for r in timed[timed.n_samples == top].to_dict("records")]
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """File descriptor 2 sent to /dev/null (C++ libraries write there directly)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
@@ -45,7 +63,8 @@ def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
         problem = problem_of(spec.problem, spec.problem_args)
         inst = instance(spec.instance_args(), opts.data_file)
         session = backend.prepare(problem, inst, setup_of(spec, opts))
-        rows, step_s, steps = profile(session)
+        with quiet_stderr():  # torch's profiler prints start/stop lines from C++
+            rows, step_s, steps = profile(session)
     except NotImplementedError as exc:
         return str(exc)
     except Exception as exc:

@@ -57,26 +57,38 @@ class JaxStepSession(_JaxBase, StepSession):
     def __init__(self, problem, inst, setup):
         super().__init__(problem, inst, setup)
         self.compiles = setup.mode == "jit"
-        self.step_fn = self.jax.jit(self.update) if self.compiles else self.update
+        update = self.update
+
+        def advance(carry, data):
+            return update(carry, data)[0]
+
+        # A recorded step returns the loss and gradient too; a timed one only the carry,
+        # as NumPy's and scan's timed steps: a jitted step that must also return the loss
+        # took 61 ms against 18 at N = 2.6e7, D = 1 (XLA then makes a separate pass for it).
+        self.step_fn = self.jax.jit(update) if self.compiles else update
+        self.advance = self.jax.jit(advance) if self.compiles else advance
         self.reset()
 
     def reset(self):
         self.carry = (self.w0, self.state0)
 
     def step(self, record):
+        if not record:
+            self.carry = self.advance(self.carry, self.data)
+            return None
         self.carry, loss, g = self.step_fn(self.carry, self.data)
-        if record:
-            return float(loss), np.asarray(g, np.float64), np.asarray(self.w, np.float64)
-        return None
+        return float(loss), np.asarray(g, np.float64), np.asarray(self.w, np.float64)
 
     def compile_count(self):
-        return self.step_fn._cache_size() if self.compiles else 0
+        if not self.compiles:
+            return 0
+        return self.step_fn._cache_size() + self.advance._cache_size()
 
     def operations(self, steps, log):
         """eager: the step's jaxpr run one primitive at a time, each waited for, as eager
         JAX dispatches them; jit: XLA's compiled program as one operation."""
         if self.compiles:
-            compiled_program(self.jax, self.step_fn, (self.carry, self.data), steps, log, self)
+            compiled_program(self.jax, self.advance, (self.carry, self.data), steps, log, self)
             return
         jax = self.jax
         from jax.extend.core import Literal
