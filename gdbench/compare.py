@@ -29,6 +29,7 @@ ENV_COLUMNS = (
     "cpu_model",
     "device_name",
     "threads",
+    "malloc",
     "python",
     "numpy",
     "torch",

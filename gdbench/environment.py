@@ -51,9 +51,18 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def allocator() -> str:
+    """The memory allocator's settings that the processes inherit: glibc's ``MALLOC_*``
+    tunables and ``LD_PRELOAD`` (jemalloc, tcmalloc); "default" when none is set. They change
+    eager timings at large N (see README, "Where the time goes")."""
+    names = sorted(k for k in os.environ if k.startswith("MALLOC_") or k == "LD_PRELOAD")
+    return " ".join(f"{k}={os.environ[k]}" for k in names) or "default"
+
+
 def environment() -> dict[str, str]:
     """Versions read from package metadata: nothing heavy is imported here."""
     return {
+        "malloc": allocator(),
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
         "numpy": version("numpy"),

@@ -7,8 +7,13 @@ and torch's backward of it (``X.T @ r``) at 1.1 GB/s, where a scaling or a dot p
 the same bytes runs at 4–13 GB/s. So at D = 1 it is the scaling ``X[:, 0] * w``: the same
 numbers (one product per sample, no sum), the same formula, a different call.
 
+``mean_squared_error(pred, y)`` is ``((pred - y) ** 2).mean()``, and for torch tensors
+the library's own ``torch.nn.functional.mse_loss``: one kernel forward and one backward,
+where the formula makes autograd keep and fill four N-long temporaries (at N = 2.6e7 in
+float32 on the Xeon, 182 ms against 329 ms a step, eager, same process).
+
 The naive modes (NumPy's and torch's ``naive``) run the problems inside ``plain()``, where
-``matvec`` is ``X @ w`` at every D, so that the difference stays measurable.
+both are the plain formula, so that the difference stays measurable.
 """
 
 from __future__ import annotations
@@ -23,6 +28,15 @@ def matvec(X, w):
     if X.ndim == 2 and X.shape[1] == 1 and w.ndim == 1 and not _PLAIN[0]:
         return X[:, 0] * w
     return X @ w
+
+
+def mean_squared_error(pred, y):
+    """mean((pred − y)²); torch's fused mse_loss for torch tensors."""
+    if not _PLAIN[0] and type(pred).__module__.startswith("torch"):
+        import torch.nn.functional as F
+
+        return F.mse_loss(pred, y)
+    return ((pred - y) ** 2).mean()
 
 
 @contextlib.contextmanager

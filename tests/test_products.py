@@ -95,3 +95,33 @@ def test_eager_and_naive_give_the_same_trajectory(backend):
         b = _session(backend, "naive", d).trajectory(20)
         np.testing.assert_allclose(a.w, b.w, rtol=rtol, atol=1e-6 if rtol else 0.0)
         np.testing.assert_allclose(a.loss, b.loss, rtol=rtol or 0.0)
+
+
+@require("torch")
+def test_mean_squared_error_and_its_torch_gradient():
+    import torch
+
+    from gdbench.products import mean_squared_error
+
+    rng = np.random.default_rng(5)
+    p, y = rng.standard_normal(40), rng.standard_normal(40)
+    pt = torch.tensor(p, requires_grad=True)
+    loss = mean_squared_error(pt, torch.tensor(y))
+    loss.backward()
+    np.testing.assert_allclose(loss.item(), np.mean((p - y) ** 2), rtol=1e-13)
+    np.testing.assert_allclose(pt.grad.numpy(), 2 * (p - y) / len(p), rtol=1e-12)  # d/dp
+    assert mean_squared_error(p, y) == pytest.approx(np.mean((p - y) ** 2), rel=1e-13)
+    assert loss.grad_fn.name() == "MseLossBackward0"
+    with plain():  # the formula itself, for the naive modes
+        assert mean_squared_error(pt, torch.tensor(y)).grad_fn.name() == "MeanBackward0"
+
+
+def test_allocator_settings_are_recorded(monkeypatch):
+    from gdbench.environment import allocator
+
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    for k in [k for k in __import__("os").environ if k.startswith("MALLOC_")]:
+        monkeypatch.delenv(k)
+    assert allocator() == "default"
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4294967296")
+    assert allocator() == "MALLOC_MMAP_THRESHOLD_=4294967296"

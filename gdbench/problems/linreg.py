@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdbench.problem import Instance, Problem
-from gdbench.products import matvec
+from gdbench.products import matvec, mean_squared_error
 from gdbench.registry import register_problem
 from gdbench.trajectory import Trajectory
 
@@ -41,7 +41,8 @@ class LinearRegression(Problem):
         return Instance(self.name, w0=np.zeros(d), data={"X": X, "y": y}, n_samples=n, seed=seed)
 
     def loss(self, w, X, y):
-        return ((matvec(X, w) - y) ** 2).mean()  # matvec(X, w) is X @ w (gdbench.products)
+        # mean((X·w − y)²), through gdbench.products: matvec(X, w) is X @ w
+        return mean_squared_error(matvec(X, w), y)
 
     def grad(self, w, X, y):
         # d/dw (1/N) Σ (x_i·w - y_i)² = (2/N) Xᵀ(Xw - y)
