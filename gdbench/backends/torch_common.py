@@ -55,7 +55,7 @@ class TorchSessionMixin:
                 continue
             shapes = [tuple(x) for x in (e.input_shapes or []) if isinstance(x, list) and x]
             nbytes = None
-            if shapes:
+            if shapes and e.key.startswith("aten::"):  # wrappers (CompiledFunction) move none
                 read = e.count * sum(item * int(math.prod(x)) for x in shapes)
                 nbytes = read + max(int(e.self_cpu_memory_usage), 0)
             text = " ".join(f"[{','.join(map(str, x))}]" for x in shapes)
