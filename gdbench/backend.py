@@ -167,6 +167,11 @@ class Backend(ABC):
             return False, f"{self.name} has no mode {mode!r}"
         return True, ""
 
+    def process_environment(self) -> dict[str, str]:
+        """Variables set for the worker processes that time this backend's cells, before
+        they start (a library reads them at start-up); none by default."""
+        return {}
+
     def profiling(self) -> None:
         """Called in a process before it prepares sessions to profile: a library whose
         compiler must be told to name its kernels in a profile is told here."""

@@ -244,7 +244,7 @@ def on_worker(payload: dict):
     from distributed import get_worker
 
     from gdbench.environment import available_cpus
-    from gdbench.runner import thread_environment
+    from gdbench.runner import worker_environment
 
     worker = get_worker()
     where = {"host": socket.gethostname(), "worker": worker.address}
@@ -254,7 +254,8 @@ def on_worker(payload: dict):
     if limits is not None and "options" in payload:
         own = limits.get(urlparse(worker.address).hostname or "", {})
         payload["options"] = replace(payload["options"], limits=own)
-    env = {**os.environ, **thread_environment(threads)}
+    spec = payload.get("spec")
+    env = {**os.environ, **worker_environment(threads, getattr(spec, "backend", None))}
     with tempfile.TemporaryDirectory(prefix="gdbench-cell-") as tmp:
         src, dst = Path(tmp) / "in.pkl", Path(tmp) / "out.pkl"
         src.write_bytes(pickle.dumps(payload))

@@ -392,13 +392,13 @@ def run_cells(
     by_backend: dict[str, list[RunSpec]] = {}
     for s in specs:
         by_backend.setdefault(s.backend, []).append(s)
-    for cells in by_backend.values():
+    for name, cells in by_backend.items():
         if not (opts.timing and opts.isolate):
             for s in cells:
                 on_start(s)
                 on_done(s, *execute(s, opts))
             continue
-        with _thread_variables(opts.threads):
+        with _thread_variables(opts.threads, name):
             _in_worker(
                 [(s,) for s in cells],
                 opts,
@@ -422,7 +422,7 @@ def run_cells(
             done = rounds_done(s)
             if 0 < done < round_:  # timed, and missing this round
                 by_backend.setdefault(s.backend, []).append(s)
-        for cells in by_backend.values():
+        for name, cells in by_backend.items():
             deliver = lambda spec, result: on_round(  # noqa: E731
                 spec, *(result if isinstance(result, tuple) else (None, result))
             )
@@ -431,15 +431,26 @@ def run_cells(
                     on_start(s)
                     deliver(s, retime(s, opts, round_))
                 continue
-            with _thread_variables(opts.threads):
+            with _thread_variables(opts.threads, name):
                 _in_worker([(s, round_) for s in cells], opts, retime, deliver, on_start)
 
 
+def worker_environment(threads: int | None, backend: str | None = None) -> dict[str, str]:
+    """What a worker process for ``backend``'s cells starts with: the thread variables and
+    the backend's own (``Backend.process_environment``)."""
+    env = thread_environment(threads)
+    known = registry.backends().get(backend) if backend else None
+    if known is not None:
+        env.update(known.process_environment())
+    return env
+
+
 @contextlib.contextmanager
-def _thread_variables(threads: int | None):
-    """The thread variables set while worker processes start, restored afterwards."""
-    saved = {k: os.environ.get(k) for k in thread_environment(threads)}
-    os.environ.update(thread_environment(threads))
+def _thread_variables(threads: int | None, backend: str | None = None):
+    """The worker variables set while worker processes start, restored afterwards."""
+    env = worker_environment(threads, backend)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         yield
     finally:

@@ -109,7 +109,7 @@ def write_breakdown(out: Path, opts, stream=None) -> Path | None:
     by_backend: dict[str, list[RunSpec]] = {}
     for s in specs:
         by_backend.setdefault(s.backend, []).append(s)
-    for cells in by_backend.values():
-        with _thread_variables(opts.threads):
+    for name, cells in by_backend.items():
+        with _thread_variables(opts.threads, name):
             _in_worker([(s,) for s in cells], opts, profile_cell, on_result, lambda spec: None)
     return path

@@ -125,3 +125,36 @@ def test_allocator_settings_are_recorded(monkeypatch):
     assert allocator() == "default"
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4294967296")
     assert allocator() == "MALLOC_MMAP_THRESHOLD_=4294967296"
+
+
+def test_torch_worker_processes_reuse_freed_memory_and_the_user_s_setting_wins(monkeypatch):
+    from gdbench.runner import worker_environment
+
+    for k in [k for k in __import__("os").environ if k.startswith("MALLOC_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    assert worker_environment(None, "numpy") == {}
+    assert worker_environment(None, "jax") == {}
+    assert worker_environment(2, "torch-autograd")["MALLOC_MMAP_THRESHOLD_"] == str(2**32)
+    assert worker_environment(None, "torch-nn") == {"MALLOC_MMAP_THRESHOLD_": str(2**32)}
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/libjemalloc.so.2")
+    assert worker_environment(None, "torch-autograd") == {}
+
+
+@require("torch")
+def test_each_row_records_the_allocator_its_process_ran_with(tmp_path, monkeypatch):
+    """Timed cells run in one worker process per backend: torch's with the raised mmap
+    threshold, NumPy's with glibc's defaults, and each row says so."""
+    import pandas as pd
+
+    from gdbench.cli import main
+
+    for k in [k for k in __import__("os").environ if k.startswith("MALLOC_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    out = tmp_path / "o"
+    args = ["--problem", "quadratic", "--backend", "numpy,torch-autograd", "--out", str(out)]
+    assert main([*args, "--time-budget", "0.01"]) == 0
+    rows = pd.read_csv(out / "summary.csv").set_index("backend")
+    assert rows.loc["numpy", "malloc"] == "default"
+    assert rows.loc["torch-autograd", "malloc"] == f"MALLOC_MMAP_THRESHOLD_={2**32}"
