@@ -32,6 +32,7 @@ BREAKDOWN_COLUMNS = [
 # Operations under this share of the step are summed into one "other operations" row.
 MINOR_SHARE = 0.01
 PROFILE_SECONDS = 1.0  # how long the profiled steps run, at least 3 steps
+_UNSIZED = ("other operations", "untracked")  # the rows OpLog adds, not operations
 
 
 @dataclass
@@ -133,16 +134,15 @@ def explain(rows: list[dict], step_s: float, ideal_bytes: int, roof_gbps: float 
     covered = sum(r["share"] or 0 for r in known)
     top = max(rows, key=lambda r: r["seconds_per_step"]) if rows else None
     parts = []
-    if not ideal_bytes:  # a problem without data (the quadratic): no roofline bytes
-        pass
-    elif moved and covered >= 0.5:  # operations of known bytes hold most of the step
+    # A problem without data (the quadratic) has no roofline bytes to compare with.
+    if ideal_bytes and moved and covered >= 0.5:  # ops of known bytes hold most of the step
         rate = moved / step_s / 1e9
         least = "" if covered > 0.95 else "at least "
         parts.append(
             f"moves {least}{moved / ideal_bytes:.1f}× the roofline's bytes a step, at "
             f"{rate:.1f} GB/s" + (f" ({rate / roof_gbps:.0%} of the roof)" if roof_gbps else "")
         )
-    elif top is not None and top["op"] not in _UNSIZED:
+    elif ideal_bytes and top is not None and top["op"] not in _UNSIZED:
         rate = ideal_bytes / top["seconds_per_step"] / 1e9
         parts.append(
             f"its largest operation alone takes {top['share']:.0%} of the step; at the "
@@ -155,6 +155,3 @@ def explain(rows: list[dict], step_s: float, ideal_bytes: int, roof_gbps: float 
             f"most time: {top['op']} {top['operands']}".strip() + f" ({top['share']:.0%}{speed})"
         )
     return "; ".join(parts)
-
-
-_UNSIZED = ("other operations", "untracked")

@@ -389,50 +389,55 @@ def run_cells(
     ``rounds_done`` says it has them all; ``on_round`` gets each round's blocks. (``row_of``,
     a cell's summary row, is for a cluster, whose rounds must stay on the cell's host.)"""
     specs = list(specs)
-    by_backend: dict[str, list[RunSpec]] = {}
-    for s in specs:
-        by_backend.setdefault(s.backend, []).append(s)
-    for name, cells in by_backend.items():
-        if not (opts.timing and opts.isolate):
-            for s in cells:
-                on_start(s)
-                on_done(s, *execute(s, opts))
-            continue
-        with _thread_variables(opts.threads, name):
-            _in_worker(
-                [(s,) for s in cells],
-                opts,
-                execute,
-                lambda spec, result: on_done(
-                    spec,
-                    *(
-                        result
-                        if isinstance(result, tuple)
-                        else (error_row(spec, result, opts.threads), None, None)
-                    ),
-                ),
-                on_start,
-            )
+
+    def deliver_row(spec, result):
+        if not isinstance(result, tuple):  # the worker died: an error row
+            result = (error_row(spec, result, opts.threads), None, None)
+        on_done(spec, *result)
+
+    if opts.timing and opts.isolate:
+        in_backend_workers([(s,) for s in specs], opts, execute, deliver_row, on_start)
+    else:
+        for (s,) in _grouped([(s,) for s in specs]):
+            on_start(s)
+            on_done(s, *execute(s, opts))
     if not opts.timing or opts.rounds <= 1:
         return
     everything = list(dict.fromkeys([*timed, *specs]))
+
+    def deliver(spec, result):
+        on_round(spec, *(result if isinstance(result, tuple) else (None, result)))
+
     for round_ in range(2, opts.rounds + 1):
-        by_backend = {}
-        for s in everything:
-            done = rounds_done(s)
-            if 0 < done < round_:  # timed, and missing this round
-                by_backend.setdefault(s.backend, []).append(s)
-        for name, cells in by_backend.items():
-            deliver = lambda spec, result: on_round(  # noqa: E731
-                spec, *(result if isinstance(result, tuple) else (None, result))
-            )
-            if not opts.isolate:
-                for s in cells:
-                    on_start(s)
-                    deliver(s, retime(s, opts, round_))
-                continue
-            with _thread_variables(opts.threads, name):
-                _in_worker([(s, round_) for s in cells], opts, retime, deliver, on_start)
+        # timed, and missing this round
+        cells = [(s, round_) for s in everything if 0 < rounds_done(s) < round_]
+        if opts.isolate:
+            in_backend_workers(cells, opts, retime, deliver, on_start)
+            continue
+        for s, _ in _grouped(cells):
+            on_start(s)
+            deliver(s, retime(s, opts, round_))
+
+
+def _by_backend(cells: list[tuple]) -> dict[str, list[tuple]]:
+    """``(spec, *args)`` cells by backend, in order of first appearance."""
+    groups: dict[str, list[tuple]] = {}
+    for cell in cells:
+        groups.setdefault(cell[0].backend, []).append(cell)
+    return groups
+
+
+def _grouped(cells: list[tuple]) -> list[tuple]:
+    """The cells reordered backend by backend, as the worker processes run them."""
+    return [cell for group in _by_backend(cells).values() for cell in group]
+
+
+def in_backend_workers(cells: list[tuple], opts: Options, task, on_result, on_start) -> None:
+    """``task(spec, opts, *args)`` for each ``(spec, *args)``: one spawned worker process per
+    backend (``_in_worker``), each started with that backend's worker environment."""
+    for backend, group in _by_backend(cells).items():
+        with _worker_variables(opts.threads, backend):
+            _in_worker(group, opts, task, on_result, on_start)
 
 
 def worker_environment(threads: int | None, backend: str | None = None) -> dict[str, str]:
@@ -446,7 +451,7 @@ def worker_environment(threads: int | None, backend: str | None = None) -> dict[
 
 
 @contextlib.contextmanager
-def _thread_variables(threads: int | None, backend: str | None = None):
+def _worker_variables(threads: int | None, backend: str | None = None):
     """The worker variables set while worker processes start, restored afterwards."""
     env = worker_environment(threads, backend)
     saved = {k: os.environ.get(k) for k in env}

@@ -85,7 +85,7 @@ def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
 def write_breakdown(out: Path, opts, stream=None) -> Path | None:
     """Profiles the sweep's largest cells into ``out/breakdown.csv`` (rows appended as each
     cell finishes); None where no cell was timed."""
-    from gdbench.runner import _in_worker, _thread_variables
+    from gdbench.runner import in_backend_workers
 
     stream = stream or sys.stderr
     specs = largest_cells(pd.read_csv(out / "sweep.csv"))
@@ -106,10 +106,5 @@ def write_breakdown(out: Path, opts, stream=None) -> Path | None:
         frame = pd.DataFrame(result).reindex(columns=PROFILE_COLUMNS)
         frame.to_csv(path, mode="a", header=False, index=False)
 
-    by_backend: dict[str, list[RunSpec]] = {}
-    for s in specs:
-        by_backend.setdefault(s.backend, []).append(s)
-    for name, cells in by_backend.items():
-        with _thread_variables(opts.threads, name):
-            _in_worker([(s,) for s in cells], opts, profile_cell, on_result, lambda spec: None)
+    in_backend_workers([(s,) for s in specs], opts, profile_cell, on_result, lambda spec: None)
     return path

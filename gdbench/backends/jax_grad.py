@@ -93,7 +93,8 @@ class JaxStepSession(_JaxBase, StepSession):
         jax = self.jax
         from jax.extend.core import Literal
 
-        closed = jax.make_jaxpr(self.update)(self.carry, self.data)
+        closed, shapes = jax.make_jaxpr(self.update, return_shape=True)(self.carry, self.data)
+        out_tree = jax.tree_util.tree_structure(shapes)  # (carry, loss, gradient)
         for _ in range(steps):
             env = dict(zip(closed.jaxpr.constvars, closed.consts, strict=True))
             leaves = jax.tree_util.tree_leaves((self.carry, self.data))
@@ -111,10 +112,7 @@ class JaxStepSession(_JaxBase, StepSession):
                 nbytes = sum(int(x.nbytes) for x in arrays)
                 log.add(eqn.primitive.name, operands(ins), seconds, nbytes)
             out = [env[v] if not isinstance(v, Literal) else v.val for v in closed.jaxpr.outvars]
-            carry, _, _ = jax.tree_util.tree_unflatten(
-                jax.tree_util.tree_structure((self.carry, 0.0, self.carry[0])), out
-            )
-            self.carry = carry
+            self.carry, _, _ = jax.tree_util.tree_unflatten(out_tree, out)
 
 
 def compiled_program(jax, fn, args, steps, log, session, run=None) -> None:
