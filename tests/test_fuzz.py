@@ -97,7 +97,7 @@ def valid_values(dest: str, paths: dict[str, str]) -> list[str]:
         "opt": _hyper_values(),
         "steps": ["1", "5", "3e1"],
         "lr": ["0.01", "0.3", "1.5", "1e38", "1e308"],
-        "n_samples": ["1", "2", "300", "1e2,3e2", "1e12"],
+        "n_samples": ["1", "2", "300", "1e2,3e2", "1e12", "roof,1e12"],
         "features": ["1", "3", "1,2", "1e9"],
         "seed": ["0", "7"],
         "threads": ["1", "2", "99"],
