@@ -9,7 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from gdbench import registry
+from gdbench import folder_lock, registry
+from gdbench.console import Terminated, silence_stdout, terminal
 from gdbench.data import load as load_data
 from gdbench.limits import check_data_memory
 from gdbench.options import (
@@ -165,6 +166,13 @@ def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         "tests (default 1)",
     )
     p.add_argument("--no-timing", action="store_true", help="check agreement only")
+    p.add_argument(
+        "--cell-timeout",
+        default=None,
+        metavar="SECONDS",
+        help="seconds one cell (or timing round) may take before it becomes an error row, "
+        "its worker stopped (default 1800)",
+    )
     p.add_argument(
         "--cluster",
         default=None,
@@ -417,6 +425,8 @@ def resume_args(args):
     resumed.resume = str(folder)
     if getattr(args, "cluster", None):  # the cluster may have moved since: the new one counts
         resumed.cluster = args.cluster
+    if getattr(args, "cell_timeout", None):  # a limit for the rest (after a hang, say)
+        resumed.cell_timeout = args.cell_timeout
     return resumed
 
 
@@ -440,15 +450,40 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    with terminal():
+        try:
+            return _main(argv)
+        finally:
+            folder_lock.release_all()
+
+
+def _main(argv: list[str]) -> int:
+    from gdbench.results import ResultsWriteError
+
     try:
         args = parse(argv)
         if getattr(args, "resume", None):
             args = resume_args(args)
         load_plugins(getattr(args, "plugin", []))
         return COMMAND_FUNCS[args.command](args)
-    except UsageError as exc:
+    except (UsageError, ResultsWriteError) as exc:
         print(f"gdbench: error: {one_line(str(exc), MAX_MESSAGE)}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("gdbench: terminated; finished rows are kept", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("gdbench: interrupted; finished rows are kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head -1``): what was written stays; nothing to say.
+        silence_stdout()
+        return 0
+    except OSError as exc:  # stdout on a full device, say: one line, not a traceback
+        silence_stdout()
+        print(
+            f"gdbench: error: {one_line(f'{exc.strerror or exc}', MAX_MESSAGE)} "
+            f"({type(exc).__name__}); results already written are kept",
+            file=sys.stderr,
+        )
+        return 2

@@ -198,6 +198,19 @@ def label(row: dict) -> str:
     )
 
 
+def invalid_samples(rounds: list[np.ndarray]) -> str:
+    """Why a cell's timed blocks cannot be tested (a NaN, a time that is not positive or
+    not finite), or "" when they can."""
+    values = np.concatenate(rounds) if rounds else np.array([])
+    if np.isnan(values).any():
+        return "a missing or NaN time"
+    if not np.isfinite(values).all():
+        return "an infinite time"
+    if (values <= 0).any():
+        return "a time that is not positive"
+    return ""
+
+
 def compare(
     old: Side, new: Side, threshold: float = 0.05, ignore: tuple[str, ...] = (), seed: int = 0
 ) -> Comparison:
@@ -226,6 +239,17 @@ def compare(
             continue
         cell = Cell(k, o, n)
         a, b = old.samples.get(k), new.samples.get(k)
+        bad = [
+            f"{side}'s samples.csv has {why}"
+            for side, rounds in (("old", a), ("new", b))
+            if rounds is not None
+            for why in [invalid_samples(rounds)]
+            if why
+        ]
+        if bad:  # a damaged file must not read as a change (or as none)
+            cell.timing_note = "not comparable: " + "; ".join(bad)
+            cells.append(cell)
+            continue
         if a is not None and b is not None and sum(map(len, a)) >= 2 and sum(map(len, b)) >= 2:
             cell.change = compare_rounds(a, b, threshold, seed=seed)
         elif number(o.get("time_per_step_s")) and number(n.get("time_per_step_s")):

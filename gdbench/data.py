@@ -100,13 +100,19 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise UsageError(f"--data {path}: holds a single array (an .npy), not arrays X and y")
+        with loaded as z:
             if "X" not in z or "y" not in z:
                 raise UsageError(f"--data {path}: an .npz needs arrays X and y, has {list(z)}")
             X, y = np.asarray(z["X"]), np.asarray(z["y"])
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--data {path}: not a readable .npz ({exc})") from None
-    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(y) == 0:
+    except UsageError:
+        raise
+    except Exception as exc:  # empty (EOFError), corrupt (BadZipFile), renamed (TypeError) …
+        why = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        raise UsageError(f"--data {path}: not a readable .npz ({why})") from None
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(y) == 0 or X.shape[1] == 0:
         raise UsageError(f"--data {path}: X must be (N, D) and y (N,), got {X.shape} and {y.shape}")
     try:
         X, y = X.astype(np.float64), y.astype(np.float64)

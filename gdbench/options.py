@@ -12,6 +12,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from gdbench.folder_lock import is_empty
+
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -120,7 +122,7 @@ def path_kind(path: Path, what: str) -> str:
 def check_out(path: Path) -> None:
     kind = path_kind(path, "--out")
     try:
-        nonempty = kind != "missing" and (kind != "dir" or any(path.iterdir()))
+        nonempty = kind != "missing" and (kind != "dir" or not is_empty(path))
     except OSError as exc:
         raise UsageError(f"--out {path}: {exc.strerror or exc}") from None
     if nonempty:

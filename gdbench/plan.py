@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gdbench import registry
+from gdbench import folder_lock, registry
 from gdbench.backend import Backend
 from gdbench.cluster import ClusterChoice, parse_cluster
 from gdbench.data import load as load_data
@@ -40,9 +40,10 @@ from gdbench.options import (
     size_list,
 )
 from gdbench.results import new_run_dir
-from gdbench.runner import Options, instance
+from gdbench.runner import DEFAULT_CELL_TIMEOUT, Options, instance
 from gdbench.spec import RunSpec
 
+MAX_CELL_TIMEOUT = 7 * 86400.0  # a week; setitimer and the futures take any float below
 MAX_ROUNDS = 100  # each round starts every backend's worker process again
 
 SAVED_OPTIONS = (
@@ -70,6 +71,7 @@ SAVED_OPTIONS = (
     "standardize",
     "strict",
     "cluster",
+    "cell_timeout",
 )
 
 
@@ -96,7 +98,11 @@ def _devices(choice: str, backends: dict) -> dict[str, list[str]]:
         return per
     seen, reasons = False, []
     for name, b in backends.items():
-        ok, why = b.device_available("cuda")
+        try:
+            ok, why = b.device_available("cuda")
+        except Exception as exc:  # one library's failing probe (JAX_PLATFORMS=cuda, say)
+            # is that backend's problem: its cells run, and fail, as error rows.
+            ok, why = False, f"{name}: the CUDA probe failed ({type(exc).__name__}: {exc})"
         if ok:
             per[name].append("cuda")
             seen = True
@@ -285,6 +291,11 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
                 check_representable(value, dtypes, f"--opt {key}")
     budget = positive_float(args.time_budget, "--time-budget") or 0.5
     rounds = positive_int(getattr(args, "rounds", None), "--rounds") or 1
+    cell_timeout = positive_float(getattr(args, "cell_timeout", None), "--cell-timeout")
+    if cell_timeout is not None and cell_timeout > MAX_CELL_TIMEOUT:
+        raise UsageError(
+            f"--cell-timeout must be at most {MAX_CELL_TIMEOUT:g} s, got {cell_timeout:g}"
+        )
     cluster = parse_cluster(getattr(args, "cluster", None))
     if rounds > MAX_ROUNDS:
         raise UsageError(f"--rounds must be at most {MAX_ROUNDS}, got {rounds}")
@@ -339,6 +350,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         timing=not getattr(args, "no_timing", False),
         budget_s=budget,
         rounds=rounds,
+        cell_timeout=cell_timeout or DEFAULT_CELL_TIMEOUT,
         threads=threads,
         plugins=tuple(str(Path(p).resolve()) for p in args.plugin),
         opt_given=given,
@@ -348,4 +360,20 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)
     make_out(out)
+    take_folder(out, resume)
     return Plan(specs, skipped, ordered, options, out, resume, saved, cluster)
+
+
+def take_folder(out: Path, resume: bool) -> None:
+    """This run's exclusive hold on its results folder, for as long as the process runs it.
+    The emptiness of a new folder is checked again under the lock: two runs started on one
+    --out at once both pass ``check_out``, and only the first to lock it may write there."""
+    folder_lock.acquire(out)
+    if resume:
+        folder_lock.remove_stale_temporaries(out)
+    elif not folder_lock.is_empty(out):
+        folder_lock.release(out)
+        raise UsageError(
+            f"--out {out} already exists and is not empty; results are never "
+            "overwritten (choose a new folder, or --resume it)"
+        )

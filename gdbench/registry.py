@@ -24,6 +24,8 @@ _PROBLEMS: dict[str, Problem] = {}
 _BACKENDS: dict[str, Backend] = {}
 _OPTIMIZERS: dict[str, Optimizer] = {}
 _discovered = False
+# Seconds a plug-in file may take to import (a loop at import must not hang gdbench).
+PLUGIN_IMPORT_S = 30.0
 
 
 class PluginError(Exception):
@@ -35,25 +37,45 @@ def _check_name(kind: str, name: str) -> None:
         raise ValueError(f"{kind} needs a non-empty name without commas or spaces, got {name!r}")
 
 
+def _builtin(item) -> bool:
+    return type(item).__module__.startswith("gdbench.")
+
+
+def _register(kind: str, table: dict, item):
+    _check_name(f"a {kind}" if kind != "optimizer" else "an optimizer", item.name)
+    _discover()  # the built-ins first, so that a plug-in cannot take one's name unnoticed
+    old = table.get(item.name)
+    # A plug-in under a built-in's name: its rows would look like the built-in's to compare
+    # and to every reader, so only by saying so.
+    taken = old is not None and old is not item and _builtin(old) and not _builtin(item)
+    if taken and not getattr(item, "replaces", False):
+        raise ValueError(
+            f"{item.name!r} is a built-in {kind}; a plug-in replaces it only by setting "
+            "replaces = True on it (or choose another name)"
+        )
+    table[item.name] = item
+    return item
+
+
+def replaced_builtin(item) -> bool:
+    """Whether ``item`` is a plug-in that took a built-in's name (``replaces = True``)."""
+    return bool(getattr(item, "replaces", False)) and not _builtin(item)
+
+
 def register_problem(problem: Problem) -> Problem:
-    """Makes ``problem`` available under ``problem.name`` (a later one of that name wins)."""
-    _check_name("a problem", problem.name)
-    _PROBLEMS[problem.name] = problem
-    return problem
+    """Makes ``problem`` available under ``problem.name``. A later plug-in of that name wins;
+    a built-in's name is refused unless the plug-in sets ``replaces = True``."""
+    return _register("problem", _PROBLEMS, problem)
 
 
 def register_backend(backend: Backend) -> Backend:
-    """Makes ``backend`` available under ``backend.name`` (a later one of that name wins)."""
-    _check_name("a backend", backend.name)
-    _BACKENDS[backend.name] = backend
-    return backend
+    """Makes ``backend`` available under ``backend.name`` (as ``register_problem``)."""
+    return _register("backend", _BACKENDS, backend)
 
 
 def register_optimizer(optimizer: Optimizer) -> Optimizer:
-    """Makes ``optimizer`` available under ``optimizer.name`` (a later one of that name wins)."""
-    _check_name("an optimizer", optimizer.name)
-    _OPTIMIZERS[optimizer.name] = optimizer
-    return optimizer
+    """Makes ``optimizer`` available under ``optimizer.name`` (as ``register_problem``)."""
+    return _register("optimizer", _OPTIMIZERS, optimizer)
 
 
 def _discover() -> None:
@@ -103,8 +125,16 @@ def load_plugin(path: str | Path) -> None:
         raise PluginError(f"not a Python file: {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look modules up here
+    from gdbench.containment import deadline
+
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # a user's file: report what broke, not our traceback
+        with deadline(PLUGIN_IMPORT_S, f"plugin {path}'s import"):
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # a user's file: what broke, not our traceback
         del sys.modules[name]
-        raise PluginError(f"plugin {path} failed: {type(exc).__name__}: {exc}") from exc
+        why = (
+            f"called sys.exit({exc.code!r}) at import"
+            if isinstance(exc, SystemExit)
+            else f"failed: {type(exc).__name__}: {exc}"
+        )
+        raise PluginError(f"plugin {path} {why}") from None

@@ -5,8 +5,10 @@ Column order is fixed here and documented in the README.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -180,12 +182,38 @@ def samples_frame(spec_cols: dict, samples_s, steps_per_block: int, round_: int 
     return pd.DataFrame(cols).reindex(columns=SAMPLE_COLUMNS)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+class ResultsWriteError(Exception):
+    """A result file could not be written (a full disk, say); every earlier row is kept."""
+
+
 def _atomic_csv(df, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False, encoding="utf-8")
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    # A name of this writer's own: two writers can never share a temporary file (and the
+    # folder lock keeps a second writer out in the first place).
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the results from others
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            df.to_csv(fh, index=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ResultsWriteError(
+            f"cannot write {path} ({exc.strerror or exc}); the rows written before are kept "
+            f"in {path.parent}, and --resume runs the rest"
+        ) from None
 
 
 def _param_order(columns) -> list:

@@ -6,8 +6,9 @@ import json
 import sys
 import time
 
+from gdbench.containment import deadline
 from gdbench.results import ResultWriter, _normal_key
-from gdbench.runner import reference_frame, run_cells, skipped_row
+from gdbench.runner import error_row, exception_line, reference_frame, run_cells, skipped_row
 from gdbench.spec import RunSpec
 from gdbench.table import format_table, optimizer_label, seconds, verdict
 
@@ -113,12 +114,26 @@ def execute_plan(
             file=stream,
         )
 
-    seen_refs = set()
+    # Each instance's float64 reference, computed here once. A reference that fails (a
+    # plug-in's loss that raises, data it cannot use) fails its own cells, as error rows;
+    # the other cells of the run go on.
+    failed_refs: dict[tuple, str] = {}
+    seen_refs: set[tuple] = set()
     for s in todo:
         ref_key = s.reference_args()
-        if ref_key not in seen_refs:
-            seen_refs.add(ref_key)
-            writer.traj.append(reference_frame(s, plan.options.data_file))
+        if ref_key in seen_refs:
+            continue
+        seen_refs.add(ref_key)
+        try:
+            with deadline(plan.options.cell_timeout, "the float64 reference"):
+                frame = reference_frame(s, plan.options.data_file)
+        except (Exception, SystemExit) as exc:  # user code: a plug-in's loss, its data
+            failed_refs[ref_key] = f"the float64 reference failed: {exception_line(exc)}"
+        else:
+            writer.traj.append(frame)
+    for s in [s for s in todo if s.reference_args() in failed_refs]:
+        todo.remove(s)
+        writer.add(error_row(s, failed_refs[s.reference_args()], threads))
 
     progress = Progress(len(todo), stream, bar)
 

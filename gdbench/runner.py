@@ -12,9 +12,11 @@ import functools
 import json
 import multiprocessing
 import os
+import signal
 import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
@@ -23,6 +25,7 @@ import numpy as np
 from gdbench import registry
 from gdbench.agreement import Agreement, judge
 from gdbench.backend import Setup
+from gdbench.containment import deadline, die_with_parent, stop_processes
 from gdbench.data import DataFile
 from gdbench.data import load as load_data
 from gdbench.environment import available_cpus, environment
@@ -33,6 +36,15 @@ from gdbench.roofline import roofline_columns
 from gdbench.spec import RunSpec
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# Generous: the default sweep's largest cell (N = 2.6e7, float32 and its float64 rerun,
+# timing) takes under a minute here.
+DEFAULT_CELL_TIMEOUT = 1800.0
+# What a worker process is given beyond the cell's own limit, which it enforces itself,
+# before the parent stops it (a C call that never returns to Python).
+KILL_GRACE_S = 30.0
+# Set in worker processes: there a KeyboardInterrupt can only come from user code (the
+# workers ignore SIGINT; the parent stops them), so it becomes an error row.
+_IN_WORKER = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,9 @@ class Options:
     # Timing rounds (--rounds): every timed cell is timed again, in fresh worker processes,
     # once all cells have finished the previous round.
     rounds: int = 1
+    # Seconds one cell (or timing round) may take before it becomes an error row
+    # (--cell-timeout): user code that loops forever must not hang the run.
+    cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
 
 
 @functools.lru_cache(maxsize=16)
@@ -168,106 +183,139 @@ def skipped_row(spec: RunSpec, reason: str, threads: int | None = None) -> dict:
 
 def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
     """Runs one cell; returns its summary row, its trajectory rows and its timed blocks
-    (the rows of samples.csv), each frame None where there is none."""
-    from gdbench.timing import measure
-
+    (the rows of samples.csv), each frame None where there is none. Whatever the cell's
+    user code raises, ``SystemExit`` too, or a run past ``opts.cell_timeout``, becomes an
+    error row."""
     row = base_row(spec, opts.threads, opts.data_file)
     backend = registry.backends()[spec.backend]
     try:
-        problem = problem_of(spec.problem, spec.problem_args)
-        inst = instance(spec.instance_args(), opts.data_file)
-        ref64, ref_source, grow = reference(*spec.reference_args(), opts.data_file)
-        ref = ref64.in_range_of(spec.dtype)  # a run in this dtype overflows where ref does
-        row.update(
-            reference=ref_source,
-            ref_diverged_step=ref.diverged_step or "",
-            device_name=backend.device_name(spec.device),
-        )
-        setup = setup_of(spec, opts)
-        try:
-            session = backend.prepare(problem, inst, setup)
-        except NotMapped as exc:  # the library has no counterpart: skipped, with the reason
-            row.update(status="skipped", reason=str(exc))
-            return row, None, None
-        used = session.optimizer_used or setup.hyper
-        row.update(
-            optimizer_impl=session.optimizer_impl,
-            optimizer_used=json.dumps(used, sort_keys=True),
-        )
-        traj = session.trajectory(spec.steps)
-        n_el = inst.n_samples * inst.features or 1
-        agr = judge(
-            traj, ref, spec.dtype, spec.steps, n_el, setup.optimizer, setup.hyper, spec.lr, grow
-        )
-        named = differing(session.optimizer_used, setup.hyper, session.optimizer_impl)
-        detail = "; ".join(d for d in (agr.detail, named) if d)
-        if named and agr.agrees:  # agreeing despite them is worth knowing too
-            detail = f"within tolerance although {named}"
-        verdict = "agrees" if agr.agrees else "disagrees"
-        if not agr.agrees and spec.dtype != "float64":
-            verdict, check = precision_or_logic(spec, setup, backend, problem, inst, ref64, grow)
-            if verdict == "disagrees":
-                detail = (
-                    f"{detail}; in float64 too ({check.detail}, max dev "
-                    f"{check.max_rel_dev:.2g}): the mathematics, not the precision"
-                )
-            else:
-                detail = "; ".join(
-                    d
-                    for d in (
-                        f"{spec.dtype} max dev {agr.max_rel_dev:.2g} over tolerance "
-                        f"{agr.tol:.2g} from step {agr.first_bad_step}, while the same backend "
-                        f"and mode agree in float64 (max dev {check.max_rel_dev:.2g}): "
-                        f"{spec.dtype} rounding, e.g. in reductions over N·D = {n_el} terms "
-                        "less accurate than pairwise summation",
-                        named,
-                    )
-                    if d
-                )
-        row.update(
-            status="diverged" if traj.diverged_step else "ok",
-            reason=detail,
-            noise_from_step=agr.noise_from_step or "",
-            steps_run=traj.steps,
-            diverged_step=traj.diverged_step or "",
-            max_rel_dev=agr.max_rel_dev,
-            tol=agr.tol,
-            first_bad_step=agr.first_bad_step or "",
-            agrees=agr.agrees,
-            tol_growth=grow,
-            verdict=verdict,
-        )
-        if traj.steps:
-            w = traj.w[-1]
-            row.update(
-                final_loss=float(traj.loss[-1]),
-                final_w=float(w.reshape(-1)[0]) if w.size == 1 else "",
-                final_w_norm=float(np.linalg.norm(w)),
-            )
-        samples = None
-        if opts.timing and not traj.diverged_step:
-            t = measure(session, opts.budget_s)
-            samples = samples_frame(spec.asdict(), t.samples_s, t.steps_per_block)
-            row.update(
-                time_per_step_s=t.median,
-                time_per_step_iqr_s=t.iqr,
-                repeats=t.repeats,
-                rounds=1,
-                steps_per_block=t.steps_per_block,
-                compile_s="" if t.compile_s is None else t.compile_s,
-                timing_warning=t.warning,
-            )
-        if opts.limits is not None:
-            row.update(roofline_columns(row, problem, inst, opts.limits))
-        return row, trajectory_frame(spec_columns(spec), traj), samples
-    except Exception as exc:  # one failing cell is recorded; the rest of the run goes on
+        with deadline(opts.cell_timeout, "the cell (--cell-timeout)"):
+            result = _execute(spec, opts, row, backend)
+    except BaseException as exc:  # one failing cell is recorded; the rest of the run goes on
+        if isinstance(exc, KeyboardInterrupt | GeneratorExit) and not _IN_WORKER:
+            raise  # the user's Ctrl-C, in-process
         row.update(status="error", reason=exception_line(exc), agrees=False)
+        result = row, None, None
+    replaced = replacements(spec)
+    if replaced:
+        row["reason"] = "; ".join(r for r in (replaced, row.get("reason")) if r)
+    return result
+
+
+def replacements(spec: RunSpec) -> str:
+    """What of this cell a plug-in put in a built-in's place, for its row's reason."""
+    items = (
+        ("problem", registry.problems().get(spec.problem)),
+        ("backend", registry.backends().get(spec.backend)),
+        ("optimizer", registry.optimizers().get(spec.optimizer)),
+    )
+    named = [
+        f"{kind} {item.name!r}"
+        for kind, item in items
+        if item is not None and registry.replaced_builtin(item)
+    ]
+    return f"a plug-in replaces the built-in {', '.join(named)}" if named else ""
+
+
+def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, object, object]:
+    from gdbench.timing import measure
+
+    problem = problem_of(spec.problem, spec.problem_args)
+    inst = instance(spec.instance_args(), opts.data_file)
+    ref64, ref_source, grow = reference(*spec.reference_args(), opts.data_file)
+    ref = ref64.in_range_of(spec.dtype)  # a run in this dtype overflows where ref does
+    row.update(
+        reference=ref_source,
+        ref_diverged_step=ref.diverged_step or "",
+        device_name=backend.device_name(spec.device),
+    )
+    setup = setup_of(spec, opts)
+    try:
+        session = backend.prepare(problem, inst, setup)
+    except NotMapped as exc:  # the library has no counterpart: skipped, with the reason
+        row.update(status="skipped", reason=str(exc))
         return row, None, None
+    used = session.optimizer_used or setup.hyper
+    row.update(
+        optimizer_impl=session.optimizer_impl,
+        optimizer_used=json.dumps(used, sort_keys=True),
+    )
+    traj = session.trajectory(spec.steps)
+    n_el = inst.n_samples * inst.features or 1
+    agr = judge(
+        traj, ref, spec.dtype, spec.steps, n_el, setup.optimizer, setup.hyper, spec.lr, grow
+    )
+    named = differing(session.optimizer_used, setup.hyper, session.optimizer_impl)
+    detail = "; ".join(d for d in (agr.detail, named) if d)
+    if named and agr.agrees:  # agreeing despite them is worth knowing too
+        detail = f"within tolerance although {named}"
+    verdict = "agrees" if agr.agrees else "disagrees"
+    if not agr.agrees and spec.dtype != "float64":
+        verdict, check = precision_or_logic(spec, setup, backend, problem, inst, ref64, grow)
+        if verdict == "disagrees":
+            detail = (
+                f"{detail}; in float64 too ({check.detail}, max dev "
+                f"{check.max_rel_dev:.2g}): the mathematics, not the precision"
+            )
+        else:
+            detail = "; ".join(
+                d
+                for d in (
+                    f"{spec.dtype} max dev {agr.max_rel_dev:.2g} over tolerance "
+                    f"{agr.tol:.2g} from step {agr.first_bad_step}, while the same backend "
+                    f"and mode agree in float64 (max dev {check.max_rel_dev:.2g}): "
+                    f"{spec.dtype} rounding, e.g. in reductions over N·D = {n_el} terms "
+                    "less accurate than pairwise summation",
+                    named,
+                )
+                if d
+            )
+    row.update(
+        status="diverged" if traj.diverged_step else "ok",
+        reason=detail,
+        noise_from_step=agr.noise_from_step or "",
+        steps_run=traj.steps,
+        diverged_step=traj.diverged_step or "",
+        max_rel_dev=agr.max_rel_dev,
+        tol=agr.tol,
+        first_bad_step=agr.first_bad_step or "",
+        agrees=agr.agrees,
+        tol_growth=grow,
+        verdict=verdict,
+    )
+    if traj.steps:
+        w = traj.w[-1]
+        row.update(
+            final_loss=float(traj.loss[-1]),
+            final_w=float(w.reshape(-1)[0]) if w.size == 1 else "",
+            final_w_norm=float(np.linalg.norm(w)),
+        )
+    samples = None
+    if opts.timing and not traj.diverged_step:
+        t = measure(session, opts.budget_s)
+        samples = samples_frame(spec.asdict(), t.samples_s, t.steps_per_block)
+        row.update(
+            time_per_step_s=t.median,
+            time_per_step_iqr_s=t.iqr,
+            repeats=t.repeats,
+            rounds=1,
+            steps_per_block=t.steps_per_block,
+            compile_s="" if t.compile_s is None else t.compile_s,
+            timing_warning=t.warning,
+        )
+    if opts.limits is not None:
+        row.update(roofline_columns(row, problem, inst, opts.limits))
+    return row, trajectory_frame(spec_columns(spec), traj), samples
 
 
 def exception_line(exc: BaseException) -> str:
     """An exception as the first line of "Type: message", for a row's reason."""
-    return f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: user code called sys.exit({exc.code!r})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt: raised by user code"
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def seeded_references(specs: Iterable[RunSpec], data_file: DataFile | None) -> dict:
@@ -287,12 +335,15 @@ def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
     from gdbench.timing import measure
 
     try:
-        backend = registry.backends()[spec.backend]
-        problem = problem_of(spec.problem, spec.problem_args)
-        inst = instance(spec.instance_args(), opts.data_file)
-        session = backend.prepare(problem, inst, setup_of(spec, opts))
-        t = measure(session, opts.budget_s)
-    except Exception as exc:
+        with deadline(opts.cell_timeout, "the timing round (--cell-timeout)"):
+            backend = registry.backends()[spec.backend]
+            problem = problem_of(spec.problem, spec.problem_args)
+            inst = instance(spec.instance_args(), opts.data_file)
+            session = backend.prepare(problem, inst, setup_of(spec, opts))
+            t = measure(session, opts.budget_s)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | GeneratorExit) and not _IN_WORKER:
+            raise
         return None, exception_line(exc)
     return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block, round_), ""
 
@@ -311,7 +362,11 @@ def precision_or_logic(spec, setup, backend, problem, inst, ref, grow) -> tuple[
     return ("imprecise" if check.agrees else "disagrees"), check
 
 
-def _init_worker(plugins: tuple[str, ...], threads: int | None, seeded: dict) -> None:
+def _init_worker(plugins: tuple[str, ...], threads: int | None, seeded: dict, parent: int) -> None:
+    global _IN_WORKER
+    die_with_parent(parent)  # a killed run leaves no worker behind
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _IN_WORKER = True
     _SEEDED.update(seeded)
     if threads:
         with contextlib.suppress(AttributeError, OSError):
@@ -352,20 +407,33 @@ def _in_worker(cells: list[tuple], opts: Options, task, on_result, on_start) -> 
             1,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(opts.plugins, opts.threads, seeded),
+            initargs=(opts.plugins, opts.threads, seeded, os.getpid()),
         )
+        limit = opts.cell_timeout + KILL_GRACE_S if opts.cell_timeout else None
         try:
             while pending:
                 spec, *args = pending[0]
                 on_start(spec)
                 try:
-                    result = pool.submit(task, spec, opts, *args).result()
+                    result = pool.submit(task, spec, opts, *args).result(timeout=limit)
                 except BrokenProcessPool as exc:
                     pending.pop(0)
                     on_result(spec, f"worker process died: {exc}")
                     break
+                except FutureTimeout:
+                    pending.pop(0)
+                    stop_processes(pool)
+                    on_result(
+                        spec,
+                        f"TimeLimit: the cell did not finish within {limit:g} s "
+                        "(--cell-timeout); its worker process was stopped",
+                    )
+                    break
                 pending.pop(0)
                 on_result(spec, result)
+        except BaseException:  # Ctrl-C or SIGTERM in the parent: no worker may run on
+            stop_processes(pool)
+            raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 

@@ -260,3 +260,22 @@ def test_a_cell_timed_again_replaces_its_blocks(tmp_path):
         ("jax", [3.0, 3.0, 3.0]),
         ("numpy", [1.0, 2.0]),
     ]
+
+
+@pytest.mark.parametrize("bad", ["nan", "0", "-1", "inf", ""])
+def test_a_cell_with_invalid_samples_is_not_comparable(tmp_path, capsys, bad):
+    runs = []
+    for name in ("old", "new"):
+        out = tmp_path / name
+        argv = ["--problem", "quadratic", "--backend", "numpy", "--time-budget", "0.05"]
+        assert main([*argv, "--out", str(out)]) == 0
+        runs.append(out)
+    samples = pd.read_csv(runs[1] / "samples.csv")
+    samples["seconds"] = samples["seconds"].astype(object)
+    samples.loc[0, "seconds"] = bad
+    samples.to_csv(runs[1] / "samples.csv", index=False)
+    capsys.readouterr()
+    assert main(["compare", str(runs[0]), str(runs[1])]) == 0
+    out = capsys.readouterr().out
+    assert "not comparable: new's samples.csv has" in out
+    assert "faster" not in out and "slower" not in out

@@ -67,7 +67,9 @@ def cases():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(("problem", "sizes", "lr", "steps", "backend", "mode", "opt"), cases())
+@pytest.mark.parametrize(
+    ("problem", "sizes", "lr", "steps", "backend", "mode", "opt"), list(cases())
+)
 def test_every_optimizer_agrees_with_its_specification(
     problem, sizes, lr, steps, backend, mode, opt, dtype
 ):
