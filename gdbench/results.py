@@ -75,6 +75,7 @@ SUMMARY_COLUMNS = [
     "git_commit",
     "timestamp",
 ]
+STATUSES = ("ok", "diverged", "skipped", "error")  # every status a row can have
 TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
 # samples.csv: the raw timed blocks behind each row's median and IQR, one row per block.
 SAMPLE_COLUMNS = [*SPEC_COLUMNS, "round", "block", "steps_in_block", "seconds"]
@@ -272,12 +273,40 @@ class ResultWriter:
                 old = read_results(self.samples_path)
                 for _, cell in old.groupby(SPEC_COLUMNS, sort=False, dropna=False):
                     self.samples[_cell_key(cell.iloc[0].to_dict())] = cell
-            self.done_keys()
         except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
             raise UsageError(
                 f"--resume {self.out}: its results cannot be read back "
                 f"({type(exc).__name__}: {exc})"
             ) from None
+
+    def keep_valid(self, expected: set[tuple]) -> int:
+        """Checks the rows a resumed folder holds against the cells of its plan: a damaged
+        row (a key that does not parse, a status gdbench never writes, a row cut off
+        mid-line) is dropped so that its cell runs again; a whole row of another
+        configuration (another --lr, say) is a usage error, so that rows of two runs never
+        sit side by side. Returns how many rows were dropped."""
+        from gdbench.options import UsageError
+
+        kept, dropped = [], 0
+        for row in self.rows:
+            try:
+                key = _cell_key(row)
+            except (TypeError, ValueError, KeyError, OverflowError):
+                dropped += 1
+                continue
+            # timestamp is the last column every row gets: a row cut off mid-line lacks it
+            if row.get("status") not in STATUSES or not isinstance(row.get("timestamp"), str):
+                dropped += 1
+                continue
+            if key not in expected:
+                raise UsageError(
+                    f"--resume {self.out}: {self.summary_path.name} holds a row that is no cell "
+                    f"of this run's command.json ({row.get('problem')} {row.get('backend')} "
+                    f"lr={row.get('lr')} steps={row.get('steps')}): results of another run"
+                )
+            kept.append(row)
+        self.rows = kept
+        return dropped
 
     def done_keys(self) -> set[tuple]:
         from gdbench.spec import RunSpec

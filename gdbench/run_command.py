@@ -99,6 +99,10 @@ def execute_plan(
     """Runs the plan's cells not already done; every finished row is on disk at once."""
     stream = stream or sys.stderr
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
+    if plan.resume:
+        dropped = writer.keep_valid({_normal_key(s.key()) for s in plan.ordered})
+        if dropped:
+            print(f"{plan.out}: {dropped} damaged row(s) set aside, run again", file=stream)
     if not plan.resume:
         (plan.out / "command.json").write_text(json.dumps(plan.saved, indent=2) + "\n")
     done = writer.done_keys()

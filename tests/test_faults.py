@@ -152,3 +152,59 @@ def test_a_kill_between_the_two_csv_writes_is_redone_on_resume(tmp_path):
     assert set(map(tuple, traj[["problem", "backend", "step"]].to_numpy())) == set(
         map(tuple, whole_traj[["problem", "backend", "step"]].to_numpy())
     )
+
+
+RESUMABLE = ["--problem", "quadratic,linreg", "--backend", "numpy,jax", "--no-timing"]
+
+
+def _damaged_resume(tmp_path, damage) -> tuple[int, pd.DataFrame, pd.DataFrame]:
+    whole, out = tmp_path / "whole", tmp_path / "out"
+    assert main([*RESUMABLE, "--out", str(whole)]) == 0
+    assert main([*RESUMABLE, "--out", str(out)]) == 0
+    damage(out / "summary.csv")
+    code = main(["--resume", str(out)])
+    return code, pd.read_csv(whole / "summary.csv"), pd.read_csv(out / "summary.csv")
+
+
+def _same_cells(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    cols = ["problem", "backend", "mode", "dtype", "lr", "status", "verdict", "final_loss"]
+    key = ["problem", "backend"]
+    pd.testing.assert_frame_equal(
+        a[cols].sort_values(key).reset_index(drop=True),
+        b[cols].sort_values(key).reset_index(drop=True),
+    )
+
+
+def test_resume_runs_a_row_cut_off_mid_line_again(tmp_path):
+    def cut(path):
+        text = path.read_text(encoding="utf-8")
+        last = text.rstrip("\n").rsplit("\n", 1)[1]
+        path.write_text(text.rstrip("\n")[: -len(last) // 2], encoding="utf-8")  # a kill mid-write
+
+    code, whole, resumed = _damaged_resume(tmp_path, cut)
+    assert code == 0
+    _same_cells(whole, resumed)
+
+
+def test_resume_runs_a_garbled_row_again_without_duplicates(tmp_path):
+    def garble(path):
+        df = pd.read_csv(path, dtype={"lr": str})
+        df.loc[1, "lr"] = "0.0l"
+        df.to_csv(path, index=False)
+
+    code, whole, resumed = _damaged_resume(tmp_path, garble)
+    assert code == 0
+    _same_cells(whole, resumed)
+
+
+def test_resume_refuses_rows_of_another_configuration(tmp_path, capsys):
+    def other_lr(path):
+        df = pd.read_csv(path)
+        df.loc[0, "lr"] = 0.5  # a row of a run with another --lr
+        df.to_csv(path, index=False)
+
+    code, _, resumed = _damaged_resume(tmp_path, other_lr)
+    assert code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the earlier runs' lines
+    assert last.startswith("gdbench: error: --resume") and "results of another run" in last
+    assert resumed.lr.iloc[0] == 0.5  # nothing was rewritten
