@@ -100,10 +100,13 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise UsageError(f"--data {path}: holds a single array (an .npy), not arrays X and y")
-        with loaded as z:
+        # Opened here, so that a file numpy cannot parse is closed all the same.
+        with open(path, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise UsageError(
+                    f"--data {path}: holds a single array (an .npy), not arrays X and y"
+                )
             if "X" not in z or "y" not in z:
                 raise UsageError(f"--data {path}: an .npz needs arrays X and y, has {list(z)}")
             X, y = np.asarray(z["X"]), np.asarray(z["y"])

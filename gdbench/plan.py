@@ -242,6 +242,18 @@ def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mod
                 yield spec(m, device), why
 
 
+def check_data_range(loaded, data_file, dtypes) -> None:
+    """--data values must fit every run's dtype: 1e39 is inf in float32."""
+    for name, a in (("X", loaded.X), ("y", loaded.y)):
+        biggest = float(np.abs(a).max()) if a.size else 0.0
+        for dt in dtypes:
+            if biggest > float(np.finfo(dt).max):
+                raise UsageError(
+                    f"--data {data_file.path}: {name} holds {biggest:g}, beyond {dt}'s largest "
+                    f"finite value {float(np.finfo(dt).max):.4g}"
+                )
+
+
 def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     problems = registry.problems()
     all_backends = registry.backends()
@@ -289,6 +301,13 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         for key, value in hypers[o].items():
             if not isinstance(value, bool):
                 check_representable(value, dtypes, f"--opt {key}")
+    for n in p_names:  # problem settings (l2=1e39) and data values go into the dtype too
+        for key, value in settings[n].items():
+            if isinstance(value, float) and value != 0:
+                check_representable(value, dtypes, f"--problem-opt {key}")
+    if data_file is not None:
+        for n in p_names:
+            check_data_range(load_data(data_file, problems[n].binary_target), data_file, dtypes)
     budget = positive_float(args.time_budget, "--time-budget") or 0.5
     rounds = positive_int(getattr(args, "rounds", None), "--rounds") or 1
     cell_timeout = positive_float(getattr(args, "cell_timeout", None), "--cell-timeout")

@@ -150,3 +150,19 @@ def test_roof_resolves_per_feature_count(monkeypatch):
         (1000, 16),
         (62_000, 16),  # 4 MiB / 68 B = 61680.9 → 62000
     ]
+
+
+def test_the_reference_s_dxd_work_counts_against_memory(tmp_path, capsys):
+    # linreg's closed form eigendecomposes XᵀX/N: at D = 40000 that matrix alone is 11.9 GiB
+    # in float64, where X itself (10 × 40000) is 3 MiB.
+    code, out = run(["--problem", "linreg", "--n-samples", "10", "--features", "40000"], tmp_path)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "GiB" in err and "--n-samples or --features" in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_a_problem_setting_beyond_float32_is_refused(tmp_path, capsys):
+    code, _ = run(["--problem", "logreg", "--problem-opt", "l2=1e39"], tmp_path)
+    assert code == 2
+    assert "--problem-opt l2=1e+39 cannot be represented in float32" in capsys.readouterr().err

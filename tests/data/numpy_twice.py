@@ -17,6 +17,7 @@ class TwiceSession(NumpySession):
 
 class TwiceBackend(NumpyBackend):
     replaces = True  # it stands in for the built-in numpy, and says so
+
     def prepare(self, problem, inst, setup):
         return TwiceSession(problem, inst, setup)
 

@@ -20,6 +20,7 @@ class WrongSession(NumpySession):
 
 class WrongBackend(NumpyBackend):
     replaces = True  # it stands in for the built-in numpy, and says so
+
     def prepare(self, problem, inst, setup):
         return WrongSession(problem, inst, setup)
 
