@@ -66,3 +66,30 @@ def stop_processes(pool) -> None:
     for p in processes:
         with contextlib.suppress(Exception):
             p.join(5)
+
+
+HEARTBEAT_S = 30.0  # a long cell (--steps 1e7, say) says it is alive this often
+
+
+@contextlib.contextmanager
+def heartbeat(label: str, stream, every: float | None = None) -> Iterator[None]:
+    """Prints "still running: LABEL (N s)" to ``stream`` every ``every`` seconds (default
+    ``HEARTBEAT_S``) until the block ends, so that a long cell is not mistaken for a hang."""
+    import time
+
+    every = every or HEARTBEAT_S
+    done = threading.Event()
+    start = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(every):
+            with contextlib.suppress(Exception):  # a closed stream must not kill the run
+                print(f"  still running: {label} ({time.monotonic() - start:.0f} s)", file=stream)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -25,7 +26,7 @@ import numpy as np
 from gdbench import registry
 from gdbench.agreement import Agreement, judge
 from gdbench.backend import Setup
-from gdbench.containment import deadline, die_with_parent, stop_processes
+from gdbench.containment import deadline, die_with_parent, heartbeat, stop_processes
 from gdbench.data import DataFile
 from gdbench.data import load as load_data
 from gdbench.environment import available_cpus, environment
@@ -308,6 +309,14 @@ def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, ob
     return row, trajectory_frame(spec_columns(spec), traj), samples
 
 
+def cell_label(spec: RunSpec) -> str:
+    """A cell in a progress line: problem, sizes, optimizer, backend/mode, device, dtype."""
+    return (
+        f"{spec.problem} N={spec.n_samples} D={spec.features} {spec.optimizer} "
+        f"{spec.backend}/{spec.mode} {spec.device} {spec.dtype}, {spec.steps} steps"
+    )
+
+
 def exception_line(exc: BaseException) -> str:
     """An exception as the first line of "Type: message", for a row's reason."""
     if isinstance(exc, SystemExit):
@@ -415,7 +424,8 @@ def _in_worker(cells: list[tuple], opts: Options, task, on_result, on_start) -> 
                 spec, *args = pending[0]
                 on_start(spec)
                 try:
-                    result = pool.submit(task, spec, opts, *args).result(timeout=limit)
+                    with heartbeat(cell_label(spec), sys.stderr):
+                        result = pool.submit(task, spec, opts, *args).result(timeout=limit)
                 except BrokenProcessPool as exc:
                     pending.pop(0)
                     on_result(spec, f"worker process died: {exc}")
@@ -468,7 +478,9 @@ def run_cells(
     else:
         for (s,) in _grouped([(s,) for s in specs]):
             on_start(s)
-            on_done(s, *execute(s, opts))
+            with heartbeat(cell_label(s), sys.stderr):
+                result = execute(s, opts)
+            on_done(s, *result)
     if not opts.timing or opts.rounds <= 1:
         return
     everything = list(dict.fromkeys([*timed, *specs]))

@@ -331,3 +331,30 @@ def test_an_ascii_terminal_gets_ascii_symbols(tmp_path):
     assert p.returncode == 0, err
     assert "Traceback" not in err
     assert "time/step (median +- IQR)" in out and " us" in out
+
+
+@pytest.mark.skipif(registry.backends()["jax"].available()[0] is False, reason="needs jax")
+def test_one_library_s_failing_device_probe_fails_its_own_cells_only(tmp_path):
+    # JAX_PLATFORMS=cuda on a machine without CUDA: jax raises when asked for devices.
+    out = tmp_path / "out"
+    p = gdbench(
+        "--problem", "quadratic", "--backend", "numpy,jax", "--device", "auto",
+        "--no-timing", "--out", str(out), env={"JAX_PLATFORMS": "cuda"},
+    )  # fmt: skip
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 1, err
+    s = pd.read_csv(out / "summary.csv").set_index("backend")
+    assert s.loc["jax", "status"] == "error"
+    assert s.loc["numpy", "verdict"] == "agrees"
+
+
+def test_a_long_cell_says_it_is_still_running(tmp_path, capsys, monkeypatch):
+    from gdbench import containment
+
+    monkeypatch.setattr(containment, "HEARTBEAT_S", 0.4)
+    slow = "        import time\n        time.sleep(0.4)\n        return 2 * X.T @ (X @ w - y) / len(y)"
+    plugin = problem_plugin(tmp_path, "slow", grad=slow)
+    args = ["--plugin", plugin, "--problem", "slow", "--backend", "numpy", "--no-timing"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "still running: slow N=4 D=1 sgd numpy/eager cpu float32, 5 steps" in err
