@@ -53,3 +53,18 @@ def _isolated_registry():
     registry._PROBLEMS.update(problems)
     registry._BACKENDS.clear()
     registry._BACKENDS.update(backends)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first (the fuzzer alone takes minutes): with the suite on two
+    processes (``-n 2``), the longest test then starts at once instead of finishing last.
+    A shuffled run (``--random-order``) keeps its own order."""
+    asked = " ".join(map(str, config.invocation_params.args))
+    if config.getoption("random_order_enabled", False) or "--random-order" in asked:
+        return
+
+    def cost(item) -> float:  # slow(minutes=M): the longest first; then the other slow ones
+        slow = item.get_closest_marker("slow")
+        return 0.0 if slow is None else -float(slow.kwargs.get("minutes", 0.01))
+
+    items.sort(key=cost)  # stable: the rest keep their order

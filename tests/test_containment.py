@@ -352,7 +352,7 @@ def test_a_long_cell_says_it_is_still_running(tmp_path, capsys, monkeypatch):
     from gdbench import containment
 
     monkeypatch.setattr(containment, "HEARTBEAT_S", 0.4)
-    slow = "        import time\n        time.sleep(0.4)\n        return 2 * X.T @ (X @ w - y) / len(y)"
+    slow = "        import time\n        time.sleep(0.4)\n" + GRAD
     plugin = problem_plugin(tmp_path, "slow", grad=slow)
     args = ["--plugin", plugin, "--problem", "slow", "--backend", "numpy", "--no-timing"]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0

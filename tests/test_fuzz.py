@@ -283,7 +283,7 @@ def lay_out(seeds: Path, work: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=5)  # on a 2-core AMD EPYC, alone
 def test_no_command_line_crashes_hangs_or_writes_on_a_usage_error(seeds):
     @seed(SEED)
     @settings(
