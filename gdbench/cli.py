@@ -25,6 +25,7 @@ from gdbench.options import (
 )
 
 FINITE_DIFFERENCE_BUDGET = 2 * 10**10  # multiply-adds: tens of seconds on this CPU at most
+FINITE_DIFFERENCE_S = 1800.0  # a plug-in's loss that never returns must not hang gradcheck
 COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report", "compare")
 
 
@@ -326,8 +327,10 @@ def cmd_notebook(args) -> int:
 
 
 def cmd_gradcheck(args) -> int:
+    from gdbench.containment import deadline
     from gdbench.gradcheck import check_gradient, format_check
     from gdbench.plan import data_choice
+    from gdbench.runner import exception_line
 
     problems = registry.problems()
     names = parse_names(args.problem, problems, "problem")
@@ -339,12 +342,20 @@ def cmd_gradcheck(args) -> int:
     ok = True
     for name in names:
         problem = problems[name].configured(settings[name])
-        if data_file is not None:
-            loaded = load_data(data_file, problem.binary_target)
-            inst = problem.from_data(loaded.X, loaded.y, parse_seed(args.seed))
-        else:
-            inst = problem.make(**sizes)
-        c = check_gradient(problem, inst)
+        try:
+            with deadline(FINITE_DIFFERENCE_S, f"the gradient check of {name!r}"):
+                if data_file is not None:
+                    loaded = load_data(data_file, problem.binary_target)
+                    inst = problem.from_data(loaded.X, loaded.y, parse_seed(args.seed))
+                else:
+                    inst = problem.make(**sizes)
+                c = check_gradient(problem, inst)
+        except UsageError:
+            raise
+        except (Exception, SystemExit) as exc:  # the problem's own code (a plug-in's)
+            print(f"gradient check of {name!r} could not run: {exception_line(exc)}")
+            ok = False
+            continue
         print("\n".join(format_check(c)))
         ok &= c.ok
     return 0 if ok else 1
@@ -467,6 +478,8 @@ def _main(argv: list[str]) -> int:
         load_plugins(getattr(args, "plugin", []))
         return COMMAND_FUNCS[args.command](args)
     except (UsageError, ResultsWriteError) as exc:
+        if isinstance(exc, UsageError):  # refused: the folder is left as it was found
+            folder_lock.release_all(discard=True)
         print(f"gdbench: error: {one_line(str(exc), MAX_MESSAGE)}", file=sys.stderr)
         return 2
     except Terminated:

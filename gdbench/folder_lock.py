@@ -19,6 +19,9 @@ LOCK_NAME = ".gdbench.lock"
 
 # Locks this process holds, by resolved folder: released by ``release`` or at exit.
 _HELD: dict[Path, int] = {}
+# Lock files this process created, so that a run refused after taking the lock (a damaged
+# folder to --resume, say) leaves the folder exactly as it found it.
+_CREATED: set[Path] = set()
 
 
 def holder(folder: Path) -> str:
@@ -39,6 +42,7 @@ def acquire(folder: Path) -> None:
     if key in _HELD:
         return
     path = folder / LOCK_NAME
+    existed = path.exists()
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -54,20 +58,29 @@ def acquire(folder: Path) -> None:
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
     _HELD[key] = fd
+    if not existed:
+        _CREATED.add(key)
 
 
-def release(folder: Path) -> None:
-    """Drops the lock this process holds on ``folder`` (nothing if it holds none)."""
-    fd = _HELD.pop(folder.resolve(), None)
+def release(folder: Path, discard: bool = False) -> None:
+    """Drops the lock this process holds on ``folder`` (nothing if it holds none); with
+    ``discard``, a lock file this process created is removed first (a refused run)."""
+    key = folder.resolve()
+    fd = _HELD.pop(key, None)
+    created = key in _CREATED
+    _CREATED.discard(key)
+    if discard and created:
+        with contextlib.suppress(OSError):
+            (key / LOCK_NAME).unlink()
     if fd is not None:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         os.close(fd)  # closing the descriptor releases the flock
 
 
-def release_all() -> None:
+def release_all(discard: bool = False) -> None:
     for folder in list(_HELD):
-        release(folder)
+        release(folder, discard)
 
 
 def is_empty(folder: Path) -> bool:

@@ -31,9 +31,25 @@ def _gib(n: float) -> str:
     return f"{n / 1024**3:.1f} GiB"
 
 
+# What a run holds per sample, parent and worker together, as multiples of a float64 value
+# of X (per feature) and of y (per sample): X lives in float64 (generation, reference) and
+# in the run's dtype, and N-long temporaries (residuals, their gradients) come on top.
+# Measured as the growth of the peak resident memory of the whole process tree between two
+# sizes (tests/test_limits.py repeats it at N = 1e6 and 4e6, D = 1): torch autograd, timed,
+# grew 14.5 float64 values a sample at D = 1 there (11.7 between N = 2e6 and 8e6, and
+# 2.1 per X value + 9.6 per sample from D = 1 and 4 at those sizes), JAX 6.8, NumPy 5.3.
+# The old guard (3 per X value, 3 per sample) let torch hold twice what it allowed.
+PER_X_VALUE, PER_SAMPLE = 3, 16
+
+
+def data_bytes(n: int, d: int) -> int:
+    """What a run's data cost in memory at N×D, parent and worker together (see above)."""
+    return 8 * (PER_X_VALUE * n * d + PER_SAMPLE * n)
+
+
 def check_data_memory(n: int, d: int) -> None:
     """Generated data live in float64 (generation, reference) and in the run's dtype."""
-    need = 3 * 8 * n * d + 3 * 8 * n
+    need = data_bytes(n, d)
     total = physical_memory()
     if total and need > MEMORY_SHARE * total:
         raise UsageError(
@@ -63,7 +79,7 @@ def roof_samples(features: int, itemsize: int, stream=None) -> int:
     n = _two_digits(CACHE_MULTIPLE * cache / (itemsize * (features + 1)) + 1, up=True)
     total = physical_memory()
     if total:
-        most = _two_digits(MEMORY_SHARE * total / (3 * 8 * (features + 1)), up=False)
+        most = _two_digits(MEMORY_SHARE * total / data_bytes(1, features), up=False)
         if n > most:
             print(
                 f"--n-samples roof: D={features} would need N={n}; this machine's memory "
@@ -93,7 +109,7 @@ def check_run_memory(specs, references: int, params=lambda spec: spec.features) 
     total = physical_memory()
     if not total or not specs:
         return
-    data = max(3 * 8 * s.n_samples * s.features + 3 * 8 * s.n_samples for s in specs)
+    data = max(data_bytes(s.n_samples, s.features) for s in specs)
     # The reference's D×D work: linreg's closed form eigendecomposes XᵀX/N (the matrix, its
     # eigenvectors and LAPACK's workspace, float64), logreg's rate bound takes its spectrum.
     data += max((DENSE_COPIES * 8 * s.features**2 for s in specs if s.n_samples), default=0)

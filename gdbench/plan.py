@@ -391,7 +391,7 @@ def take_folder(out: Path, resume: bool) -> None:
     if resume:
         folder_lock.remove_stale_temporaries(out)
     elif not folder_lock.is_empty(out):
-        folder_lock.release(out)
+        folder_lock.release(out, discard=True)
         raise UsageError(
             f"--out {out} already exists and is not empty; results are never "
             "overwritten (choose a new folder, or --resume it)"

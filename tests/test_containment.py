@@ -358,3 +358,21 @@ def test_a_long_cell_says_it_is_still_running(tmp_path, capsys, monkeypatch):
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "still running: slow N=4 D=1 sgd numpy/eager cpu float32, 5 steps" in err
+
+
+def test_gradcheck_of_a_plugin_whose_loss_raises_is_one_line_and_the_rest_runs(tmp_path, capsys):
+    plugin = problem_plugin(tmp_path, "broken", loss='        raise RuntimeError("no loss")')
+    assert main(["gradcheck", "--plugin", plugin, "--problem", "broken,linreg"]) == 1
+    out = capsys.readouterr().out
+    assert "gradient check of 'broken' could not run: RuntimeError: no loss" in out
+    assert "gradient check of 'linreg' at w = [0.]" in out
+
+
+def test_a_refused_resume_leaves_the_folder_as_it_was(tmp_path):
+    out = tmp_path / "out"
+    assert main(["--problem", "quadratic", "--backend", "numpy", "--out", str(out)]) == 0
+    (out / folder_lock.LOCK_NAME).unlink()  # a folder from before the lock existed
+    (out / "summary.csv").write_text('problem,backend\n"unclosed,quote\n')
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir())
+    assert main(["--resume", str(out)]) == 2
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir()) == before

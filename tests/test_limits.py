@@ -130,9 +130,9 @@ def test_roof_size_is_capped_by_the_memory_guard(monkeypatch, capsys):
     monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 300 * 1024**2)
     monkeypatch.setattr(limits, "physical_memory", lambda: 2 * 1024**3)
     n = limits.roof_samples(1, 4)
-    # The guard: 3·8·N·(D + 1) ≤ 0.6 · 2 GiB → N ≤ 26843545.6, rounded down to 2 digits.
-    assert n == 26_000_000
-    assert "allows 26000000" in capsys.readouterr().err
+    # The guard: 8·(3·D + 16)·N ≤ 0.6 · 2 GiB → N ≤ 8476908.9, rounded down to 2 digits.
+    assert n == 8_400_000
+    assert "allows 8400000" in capsys.readouterr().err
 
 
 def test_roof_resolves_per_feature_count(monkeypatch):
@@ -166,3 +166,43 @@ def test_a_problem_setting_beyond_float32_is_refused(tmp_path, capsys):
     code, _ = run(["--problem", "logreg", "--problem-opt", "l2=1e39"], tmp_path)
     assert code == 2
     assert "--problem-opt l2=1e+39 cannot be represented in float32" in capsys.readouterr().err
+
+
+def _tree_peak(args: list[str]) -> int:
+    """Peak resident memory of a gdbench run's whole process tree (parent and workers),
+    sampled every 20 ms."""
+    import subprocess
+    import sys
+
+    psutil = pytest.importorskip("psutil")
+    p = subprocess.Popen(
+        [sys.executable, "-m", "gdbench", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proc, best = psutil.Process(p.pid), 0
+    while p.poll() is None:
+        try:
+            tree = [proc, *proc.children(recursive=True)]
+            best = max(best, sum(q.memory_info().rss for q in tree))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    assert p.returncode == 0
+    return best
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch-autograd", "jax"])
+def test_the_memory_guard_covers_what_a_run_holds(backend, tmp_path):
+    from gdbench.limits import data_bytes
+
+    if not registry.backends()[backend].available()[0]:
+        pytest.skip(f"{backend} is not installed")
+    # The growth of the peak between two sizes: what the data cost, imports aside.
+    peaks = []
+    for n in (1_000_000, 4_000_000):
+        args = ["--problem", "linreg", "--n-samples", str(n), "--features", "1"]
+        args += ["--backend", backend, "--steps", "5", "--time-budget", "0.05"]
+        peaks.append(_tree_peak([*args, "--out", str(tmp_path / str(n))]))
+    grown = peaks[1] - peaks[0]
+    assert grown <= data_bytes(4_000_000, 1) - data_bytes(1_000_000, 1), (peaks, grown)
