@@ -198,7 +198,7 @@ def command_lines(draw, paths):
     if EXAMPLES <= 300:
         argv = [
             "eager" if prev == "--mode" and a == "all" else a
-            for prev, a in zip(["", *argv], argv, strict=True)
+            for prev, a in zip(["", *argv[:-1]], argv, strict=True)
         ]
     return argv
 
