@@ -390,9 +390,9 @@ def take_folder(out: Path, resume: bool) -> None:
     folder_lock.acquire(out)
     if resume:
         folder_lock.remove_stale_temporaries(out)
-    elif not folder_lock.is_empty(out):
+        return
+    try:
+        check_out(out)
+    except UsageError:
         folder_lock.release(out, discard=True)
-        raise UsageError(
-            f"--out {out} already exists and is not empty; results are never "
-            "overwritten (choose a new folder, or --resume it)"
-        )
+        raise

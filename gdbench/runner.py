@@ -193,14 +193,20 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
         with deadline(opts.cell_timeout, "the cell (--cell-timeout)"):
             result = _execute(spec, opts, row, backend)
     except BaseException as exc:  # one failing cell is recorded; the rest of the run goes on
-        if isinstance(exc, KeyboardInterrupt | GeneratorExit) and not _IN_WORKER:
-            raise  # the user's Ctrl-C, in-process
+        _reraise_interrupt(exc)
         row.update(status="error", reason=exception_line(exc), agrees=False)
         result = row, None, None
     replaced = replacements(spec)
     if replaced:
         row["reason"] = "; ".join(r for r in (replaced, row.get("reason")) if r)
     return result
+
+
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Raises ``exc`` again where it is the user's Ctrl-C (in-process); in a worker, which
+    ignores SIGINT, a KeyboardInterrupt is user code's, and its cell's error."""
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit) and not _IN_WORKER:
+        raise exc
 
 
 def replacements(spec: RunSpec) -> str:
@@ -351,8 +357,7 @@ def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
             session = backend.prepare(problem, inst, setup_of(spec, opts))
             t = measure(session, opts.budget_s)
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | GeneratorExit) and not _IN_WORKER:
-            raise
+        _reraise_interrupt(exc)
         return None, exception_line(exc)
     return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block, round_), ""
 
