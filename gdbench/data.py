@@ -80,18 +80,20 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
     tcol = target if target is not None else columns[-1]
     if tcol not in columns:
         raise UsageError(f"--target {tcol!r} is not a column of {path}: {', '.join(columns)}")
-    values = np.empty(df.shape, dtype=np.float64)
-    for j, col in enumerate(columns):
-        text = df[col].str.strip()
-        num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.nonzero(~np.isfinite(num))[0]
-        if len(bad):
-            i = int(bad[0])
-            what = "missing" if text.iloc[i] == "" else f"not a finite number ({text.iloc[i]!r})"
-            raise UsageError(
-                f"--data {path}: row {i + 2} (line {i + 2} of the file), column {col!r}: {what}"
-            )
-        values[:, j] = num
+    # One conversion for the whole table (one per column took 6.5 s for 200 × 5000 values).
+    text = np.strings.strip(df.to_numpy(dtype=str))
+    values = (
+        pd.to_numeric(pd.Series(text.ravel()), errors="coerce")
+        .to_numpy(dtype=np.float64)
+        .reshape(text.shape)
+    )
+    bad = np.argwhere(~np.isfinite(values.T))  # column by column, as a reader scans them
+    if len(bad):
+        j, i = (int(k) for k in bad[0])
+        what = "missing" if text[i, j] == "" else f"not a finite number ({str(text[i, j])!r})"
+        raise UsageError(
+            f"--data {path}: row {i + 2} (line {i + 2} of the file), column {columns[j]!r}: {what}"
+        )
     features = [c for c in columns if c != tcol]
     X = values[:, [columns.index(c) for c in features]]
     y = values[:, columns.index(tcol)]

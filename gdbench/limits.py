@@ -91,7 +91,7 @@ def roof_samples(features: int, itemsize: int, stream=None) -> int:
     return n
 
 
-DENSE_COPIES = 4  # D×D float64 matrices the reference holds at once, at most
+DENSE_COPIES = 4  # min(N, D)² float64 matrices the reference holds at once, at most
 
 
 def trajectory_bytes(steps: int, params: int) -> int:
@@ -110,9 +110,10 @@ def check_run_memory(specs, references: int, params=lambda spec: spec.features) 
     if not total or not specs:
         return
     data = max(data_bytes(s.n_samples, s.features) for s in specs)
-    # The reference's D×D work: linreg's closed form eigendecomposes XᵀX/N (the matrix, its
-    # eigenvectors and LAPACK's workspace, float64), logreg's rate bound takes its spectrum.
-    data += max((DENSE_COPIES * 8 * s.features**2 for s in specs if s.n_samples), default=0)
+    # The reference's dense work: linreg's closed form eigendecomposes XᵀX/N (the matrix, its
+    # eigenvectors and LAPACK's workspace, float64), logreg's rate bound takes its spectrum,
+    # both on the smaller side (N×N when N < D, see products.gram_eigh).
+    data += max((DENSE_COPIES * 8 * min(s.n_samples, s.features) ** 2 for s in specs), default=0)
     traj = sum(trajectory_bytes(s.steps, params(s)) for s in specs)
     traj += references * max(trajectory_bytes(s.steps, params(s)) for s in specs)
     if data + traj > MEMORY_SHARE * total:

@@ -8,7 +8,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.backend import Setup
-from gdbench.products import matvec, plain
+from gdbench.products import gram_eigh, gram_top_eigenvalue, matvec, plain
 from tests.conftest import require
 
 
@@ -158,3 +158,17 @@ def test_each_row_records_the_allocator_its_process_ran_with(tmp_path, monkeypat
     rows = pd.read_csv(out / "summary.csv").set_index("backend")
     assert rows.loc["numpy", "malloc"] == "default"
     assert rows.loc["torch-autograd", "malloc"] == f"MALLOC_MMAP_THRESHOLD_={2**32}"
+
+
+@pytest.mark.parametrize(("n", "d"), [(30, 8), (8, 30)])
+def test_the_gram_spectrum_is_the_dense_one_from_either_side(n, d):
+    # Against eigh of the D×D matrix XᵀX/N itself: the same nonzero eigenvalues, and
+    # eigenvectors that it maps onto λ·v, whichever side gram_eigh worked on.
+    X = np.random.default_rng(3).standard_normal((n, d))
+    dense = np.linalg.eigh(X.T @ X / n)[0][-min(n, d) :]
+    lam, V = gram_eigh(X)
+    assert V.shape == (d, min(n, d))
+    np.testing.assert_allclose(lam, dense, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(X.T @ (X @ V) / n, V * lam, atol=1e-12)
+    np.testing.assert_allclose(V.T @ V, np.eye(min(n, d)), atol=1e-12)
+    assert gram_top_eigenvalue(X) == pytest.approx(dense[-1], rel=1e-12)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdbench.problem import Instance, Problem
-from gdbench.products import matvec, mean_squared_error
+from gdbench.products import gram_eigh, gram_top_eigenvalue, matvec, mean_squared_error
 from gdbench.registry import register_problem
 from gdbench.trajectory import Trajectory
 
@@ -49,7 +49,8 @@ class LinearRegression(Problem):
         return (2 / len(y)) * (X.T @ (matvec(X, w) - y))
 
     def reference(self, inst, lr, steps):
-        """Closed form, in float64, through the eigendecomposition A = XᵀX/N = V Λ Vᵀ.
+        """Closed form, in float64, through the eigendecomposition A = XᵀX/N = V Λ Vᵀ
+        (by the thin SVD of X when N < D, see ``gram_eigh``).
 
         With b = Xᵀy/N the update is w ← w − 2 lr (A w − b). In z = Vᵀw each coordinate
         moves on its own: z_k − z* = (1 − 2 lr λ_i)^k (z_0 − z*), z*_i = (Vᵀb)_i / λ_i
@@ -59,18 +60,20 @@ class LinearRegression(Problem):
         """
         X, y = inst.data["X"], inst.data["y"]
         n = len(y)
-        lam, V = np.linalg.eigh(X.T @ X / n)
+        lam, V = gram_eigh(X)  # V: D×min(N, D)
         c = V.T @ (X.T @ y / n)
         live = lam > lam.max() * 1e-12
         z_star = np.where(live, c / np.where(live, lam, 1.0), 0.0)
         z0 = V.T @ inst.w0
         z_star = np.where(live, z_star, z0)  # flat directions stay where they start
-        w_star = V @ z_star
+        # What of w0 lies outside V (N < D: the directions X never sees) stays as it is.
+        w_flat = inst.w0 - V @ z0 if V.shape[1] < V.shape[0] else 0.0
+        w_star = w_flat + V @ z_star
         loss_star = float(((X @ w_star - y) ** 2).mean())
         k = np.arange(steps + 1, dtype=np.float64)[:, None]
         with np.errstate(all="ignore"):
             e = (1.0 - 2.0 * lr * lam) ** k * (z0 - z_star)  # (steps+1, D): z_k − z*
-            w_all = (z_star + e) @ V.T
+            w_all = w_flat + (z_star + e) @ V.T
             loss = loss_star + (lam * e[:-1] ** 2).sum(axis=1)
             grad = (2.0 * lam * e[:-1]) @ V.T
         return (
@@ -87,7 +90,7 @@ class LinearRegression(Problem):
 
     def hessian_max_eig(self, inst):
         X = inst.data["X"]
-        return float(2.0 * np.linalg.eigvalsh(X.T @ X / len(X)).max())
+        return 2.0 * gram_top_eigenvalue(X)
 
     def torch_nn_module(self, w0):
         """The idiomatic nn form: nn.Linear(D, 1, bias=False) under nn.MSELoss."""

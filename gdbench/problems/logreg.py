@@ -12,7 +12,7 @@ import numpy as np
 from gdbench.arrays import namespace
 from gdbench.hyper import Hyper
 from gdbench.problem import Instance, Problem
-from gdbench.products import matvec
+from gdbench.products import gram_top_eigenvalue, matvec
 from gdbench.registry import register_problem
 
 
@@ -62,7 +62,7 @@ class LogisticRegression(Problem):
     def smoothness(self, inst):
         # The Hessian is XᵀSX/N + l2·I with S = diag(σ(1 − σ)) ≤ 1/4.
         X = inst.data["X"]
-        return float(np.linalg.eigvalsh(X.T @ X / len(X)).max() / 4 + self.opt["l2"])
+        return gram_top_eigenvalue(X) / 4 + float(self.opt["l2"])
 
     def hessian_max_eig(self, inst):
         return self.smoothness(inst)
