@@ -175,6 +175,13 @@ def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         "its worker stopped (default 1800)",
     )
     p.add_argument(
+        "--record-every",
+        default=None,
+        metavar="K",
+        help="trajectories.csv keeps step 1, every K-th step and the last (agreement is "
+        "still checked at every step; default 1, every step)",
+    )
+    p.add_argument(
         "--cluster",
         default=None,
         metavar="ADDRESS|local:N",

@@ -94,18 +94,34 @@ def roof_samples(features: int, itemsize: int, stream=None) -> int:
 DENSE_COPIES = 4  # min(N, D)² float64 matrices the reference holds at once, at most
 
 
-def trajectory_bytes(steps: int, params: int) -> int:
-    """What one recorded trajectory holds while it runs and once written: float64 loss,
-    gradient and parameters per step, the Python objects that carried them, and its rows
-    in the in-memory trajectories table."""
-    per_step = 8 * (2 * params + 1) * 2 + STEP_OVERHEAD_BYTES + 8 * TRAJECTORY_ID_COLUMNS
-    return steps * per_step
+def recorded_rows(steps: int, every: int = 1) -> int:
+    """How many rows of trajectories.csv a cell writes (results.recorded_steps, counted)."""
+    return steps if every <= 1 else min(steps, steps // every + 2)
 
 
-def check_run_memory(specs, references: int, params=lambda spec: spec.features) -> None:
-    """Everything a run keeps: the largest instance's data and every cell's and every
-    reference's trajectory (the writer keeps them all to rewrite trajectories.csv).
-    ``params(spec)`` is a cell's number of parameters."""
+def held_bytes(steps: int, params: int) -> int:
+    """What one trajectory holds while its run records it: float64 loss, gradient and
+    parameters per step, and the Python objects that carried them."""
+    return steps * (8 * (2 * params + 1) + STEP_OVERHEAD_BYTES)
+
+
+def table_bytes(steps: int, params: int, every: int = 1) -> int:
+    """Its rows in the writer's trajectories table, which keeps every cell's."""
+    return recorded_rows(steps, every) * 8 * (2 * params + 1 + TRAJECTORY_ID_COLUMNS)
+
+
+def trajectory_bytes(steps: int, params: int, every: int = 1) -> int:
+    """One trajectory while it runs and once written."""
+    return held_bytes(steps, params) + table_bytes(steps, params, every)
+
+
+def check_run_memory(
+    specs, references: int, params=lambda spec: spec.features, every: int = 1
+) -> None:
+    """Everything a run keeps: the largest instance's data, every reference's trajectory
+    (computed in the parent, whole), each running cell's whole trajectory (one per backend's
+    worker) and every cell's recorded rows (the writer keeps them all to rewrite
+    trajectories.csv). ``params(spec)`` is a cell's number of parameters."""
     total = physical_memory()
     if not total or not specs:
         return
@@ -114,15 +130,62 @@ def check_run_memory(specs, references: int, params=lambda spec: spec.features) 
     # eigenvectors and LAPACK's workspace, float64), logreg's rate bound takes its spectrum,
     # both on the smaller side (N×N when N < D, see products.gram_eigh).
     data += max((DENSE_COPIES * 8 * min(s.n_samples, s.features) ** 2 for s in specs), default=0)
-    traj = sum(trajectory_bytes(s.steps, params(s)) for s in specs)
-    traj += references * max(trajectory_bytes(s.steps, params(s)) for s in specs)
+    tables = sum(table_bytes(s.steps, params(s), every) for s in specs)
+    tables += references * max(table_bytes(s.steps, params(s), every) for s in specs)
+    held = (references + len({s.backend for s in specs})) * max(
+        held_bytes(s.steps, params(s)) for s in specs
+    )
+    traj = tables + held
     if data + traj > MEMORY_SHARE * total:
-        fix = "--steps" if traj >= data else "--n-samples or --features"
+        if traj < data:
+            fix = "--n-samples or --features"
+        else:  # the recorded rows shrink with --record-every; a whole run's steps do not
+            fix = "--record-every, or --steps" if tables > held else "--steps"
         raise UsageError(
             f"{len(specs)} cells of up to {max(s.steps for s in specs)} steps need about "
             f"{_gib(data + traj)} (trajectories {_gib(traj)}, data {_gib(data)}), more "
             f"than this machine's {total / 1024**3:.0f} GiB allows (lower {fix}, or run "
             "fewer cells)"
+        )
+
+
+# Characters a value takes in trajectories.csv: pandas writes float64 with repr's 17
+# significant digits ("-0.0012345678901234567"), and a comma. Measured: 22.5 a value on
+# linreg at D = 5000.
+CSV_VALUE_BYTES = 24
+
+
+def csv_bytes(specs, references: int, params=lambda spec: spec.features, every: int = 1) -> int:
+    """About what trajectories.csv will hold once every cell and reference is written."""
+    per_spec = [
+        recorded_rows(s.steps, every) * (2 * params(s) + 1 + TRAJECTORY_ID_COLUMNS) for s in specs
+    ]
+    if not per_spec:
+        return 0
+    return CSV_VALUE_BYTES * (sum(per_spec) + references * max(per_spec))
+
+
+def check_disk(
+    out, specs, references: int, params=lambda spec: spec.features, every: int = 1
+) -> None:
+    """trajectories.csv must fit on the results folder's disk twice over: each rewrite
+    goes to a temporary file beside the old one."""
+    import shutil
+    from pathlib import Path
+
+    need = 2 * csv_bytes(specs, references, params, every)
+    place = Path(out).absolute()
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    try:
+        free = shutil.disk_usage(place).free
+    except OSError:
+        return
+    if need > free:
+        raise UsageError(
+            f"trajectories.csv would be about {_gib(need / 2)} (written twice over while it is "
+            f"rewritten), more than the {_gib(free)} free under {place} (--record-every K "
+            "keeps every K-th step; or lower --steps, or run fewer cells)"
         )
 
 

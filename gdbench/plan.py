@@ -19,6 +19,7 @@ from gdbench.data import open_data
 from gdbench.limits import (
     check_data_memory,
     check_device_memory,
+    check_disk,
     check_representable,
     check_run_memory,
     check_threads,
@@ -72,6 +73,7 @@ SAVED_OPTIONS = (
     "strict",
     "cluster",
     "cell_timeout",
+    "record_every",
 )
 
 
@@ -315,6 +317,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
         raise UsageError(
             f"--cell-timeout must be at most {MAX_CELL_TIMEOUT:g} s, got {cell_timeout:g}"
         )
+    record_every = positive_int(getattr(args, "record_every", None), "--record-every") or 1
     cluster = parse_cluster(getattr(args, "cluster", None))
     if rounds > MAX_ROUNDS:
         raise UsageError(f"--rounds must be at most {MAX_ROUNDS}, got {rounds}")
@@ -359,17 +362,20 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
             ):
                 (skipped.append((spec, why)) if why else specs.append(spec))
                 ordered.append(spec)
-    check_run_memory(
-        specs,
-        len({s.reference_args() for s in specs}),
-        lambda spec: configured[spec.problem].param_count(spec.features),
-    )
+    references = len({s.reference_args() for s in specs})
+
+    def params(spec):
+        return configured[spec.problem].param_count(spec.features)
+
+    check_run_memory(specs, references, params, record_every)
+    check_disk(out, specs, references, params, record_every)
     check_device_memory(specs)
     options = Options(
         timing=not getattr(args, "no_timing", False),
         budget_s=budget,
         rounds=rounds,
         cell_timeout=cell_timeout or DEFAULT_CELL_TIMEOUT,
+        record_every=record_every,
         threads=threads,
         plugins=tuple(str(Path(p).resolve()) for p in args.plugin),
         opt_given=given,

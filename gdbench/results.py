@@ -150,15 +150,24 @@ def new_run_dir(root: Path | str = "results", prefix: str = "run") -> Path:
     return path
 
 
-def trajectory_frame(spec_cols: dict, traj):
-    """One row per step: spec columns, step, loss, then w / w_i and grad / grad_i."""
+def recorded_steps(steps: int, every: int = 1) -> np.ndarray:
+    """The 1-based steps a trajectory keeps with ``--record-every``: step 1, every
+    ``every``-th step and the last (where a run ends, diverged or not)."""
+    k = np.arange(1, steps + 1)
+    return k[(k % every == 0) | (k == 1) | (k == steps)]
+
+
+def trajectory_frame(spec_cols: dict, traj, every: int = 1):
+    """One row per recorded step (``recorded_steps``): spec columns, step, loss, then
+    w / w_i and grad / grad_i."""
     import pandas as pd
 
-    n = traj.steps
+    steps = recorded_steps(traj.steps, every)
+    n = len(steps)
     cols: dict[str, object] = {k: [v] * n for k, v in spec_cols.items()}
-    cols["step"] = np.arange(1, n + 1)
-    cols["loss"] = traj.loss
-    for name, arr in (("w", traj.w), ("grad", traj.grad)):
+    cols["step"] = steps
+    cols["loss"] = traj.loss[steps - 1]
+    for name, arr in (("w", traj.w[steps - 1]), ("grad", traj.grad[steps - 1])):
         flat = arr.reshape(n, -1)
         if flat.shape[1] == 1:
             cols[name] = flat[:, 0]

@@ -130,7 +130,7 @@ def execute_plan(
         seen_refs.add(ref_key)
         try:
             with deadline(plan.options.cell_timeout, "the float64 reference"):
-                frame = reference_frame(s, plan.options.data_file)
+                frame = reference_frame(s, plan.options.data_file, plan.options.record_every)
         except (Exception, SystemExit) as exc:  # user code: a plug-in's loss, its data
             failed_refs[ref_key] = f"the float64 reference failed: {exception_line(exc)}"
         else:

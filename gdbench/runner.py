@@ -71,6 +71,9 @@ class Options:
     # Seconds one cell (or timing round) may take before it becomes an error row
     # (--cell-timeout): user code that loops forever must not hang the run.
     cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
+    # trajectories.csv keeps step 1, every K-th step and the last (--record-every); the
+    # agreement is decided on every step all the same.
+    record_every: int = 1
 
 
 @functools.lru_cache(maxsize=16)
@@ -151,7 +154,7 @@ def spec_columns(spec: RunSpec) -> dict:
     return cols
 
 
-def reference_frame(spec: RunSpec, data_file: DataFile | None = None):
+def reference_frame(spec: RunSpec, data_file: DataFile | None = None, every: int = 1):
     """The float64 reference's own rows for trajectories.csv (backend 'reference')."""
     traj, _, _ = reference(*spec.reference_args(), data_file)
     cols = spec_columns(spec)
@@ -162,7 +165,7 @@ def reference_frame(spec: RunSpec, data_file: DataFile | None = None):
         dtype="float64",
         native_defaults=False,
     )
-    return trajectory_frame(cols, traj)
+    return trajectory_frame(cols, traj, every)
 
 
 def base_row(spec: RunSpec, threads: int | None, data_file: DataFile | None = None) -> dict:
@@ -312,7 +315,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, ob
         )
     if opts.limits is not None:
         row.update(roofline_columns(row, problem, inst, opts.limits))
-    return row, trajectory_frame(spec_columns(spec), traj), samples
+    return row, trajectory_frame(spec_columns(spec), traj, opts.record_every), samples
 
 
 def cell_label(spec: RunSpec) -> str:

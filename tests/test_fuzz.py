@@ -106,6 +106,7 @@ def valid_values(dest: str, paths: dict[str, str]) -> list[str]:
         "time_budget": ["0.01"],
         "rounds": ["1", "2"],
         "cell_timeout": ["600", "1e9"],
+        "record_every": ["1", "3", "1e9"],
         "threshold": ["5", "0", "50%"],
         "fail_above": ["10", "0"],
         "ignore": ["dtype", "device,dtype"],

@@ -72,3 +72,78 @@ def test_csv_round_trip(out, tmp_path):
         df = pd.read_csv(out / name)
         df.to_csv(tmp_path / name, index=False)
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), df)
+
+
+def _trajectories(out):
+    return pd.read_csv(out / "trajectories.csv")
+
+
+def test_record_every_keeps_the_first_every_kth_and_the_last_step(tmp_path):
+    # The same run with every step recorded is the source: the kept rows are its rows at
+    # steps 1, 10, 20 and 25, and the verdicts (decided on every step) are the same.
+    base = ["--problem", "linreg", "--backend", "numpy", "--n-samples", "30", "--features", "2"]
+    base += ["--steps", "25", "--no-timing", "--dtype", "float32,float64"]
+    full, thin = tmp_path / "full", tmp_path / "thin"
+    assert main([*base, "--out", str(full)]) == 0
+    assert main([*base, "--record-every", "10", "--out", str(thin)]) == 0
+    a, b = _trajectories(full), _trajectories(thin)
+    for _, rows in b.groupby(["backend", "dtype"]):
+        assert rows.step.tolist() == [1, 10, 20, 25]
+    assert set(b.backend) == {"numpy", "reference"}
+    kept = a[a.step.isin([1, 10, 20, 25])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, b)
+    sa, sb = pd.read_csv(full / "summary.csv"), pd.read_csv(thin / "summary.csv")
+    assert sa.verdict.tolist() == sb.verdict.tolist()
+    assert sa.max_rel_dev.tolist() == sb.max_rel_dev.tolist()
+
+
+def test_record_every_is_kept_on_resume_and_checked(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "o"
+    args = ["--problem", "quadratic", "--backend", "numpy", "--steps", "7", "--no-timing"]
+    assert main([*args, "--record-every", "3", "--out", str(out)]) == 0
+    assert json.loads((out / "command.json").read_text())["record_every"] == "3"
+    (out / "summary.csv").write_text((out / "summary.csv").read_text().splitlines()[0] + "\n")
+    assert main(["run", "--resume", str(out)]) == 0
+    assert sorted(set(_trajectories(out).step)) == [1, 3, 6, 7]
+    capsys.readouterr()
+    assert main([*args, "--record-every", "0", "--out", str(tmp_path / "z")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--record-every" in err and "\n" not in err and not (tmp_path / "z").exists()
+
+
+def test_the_csv_size_estimate_bounds_what_is_written(tmp_path):
+    # The disk check's estimate against a real trajectories.csv (an MLP's 193 parameters,
+    # two cells and the reference): never below the file, at most half again above it.
+    from gdbench.limits import csv_bytes
+    from gdbench.spec import RunSpec
+
+    out = tmp_path / "o"
+    args = ["--problem", "mlp", "--problem-opt", "hidden=48", "--backend", "numpy"]
+    args += ["--steps", "40", "--record-every", "3", "--no-timing", "--dtype", "float32,float64"]
+    assert main([*args, "--out", str(out)]) == 0
+    specs = [RunSpec.from_row(r) for r in pd.read_csv(out / "summary.csv").to_dict("records")]
+    estimate = csv_bytes(specs, 1, lambda s: 48 * (s.features + 2) + 1, every=3)
+    written = (out / "trajectories.csv").stat().st_size
+    assert written <= estimate <= 1.5 * written
+
+
+def test_a_trajectory_table_too_big_for_memory_is_refused_until_record_every_thins_it():
+    from gdbench.limits import MEMORY_SHARE, check_run_memory, physical_memory, table_bytes
+    from gdbench.options import UsageError
+    from gdbench.spec import RunSpec
+
+    # Twelve cells of an MLP with 16385 parameters, one reference: their recorded rows, not
+    # any one run, are what does not fit.
+    specs = [
+        RunSpec("mlp", b, m, "cpu", dt, 0.05, 6000, 200, 2)
+        for b in ("numpy", "torch-autograd", "torch-nn", "jax")
+        for m, dt in (("eager", "float32"), ("eager", "float64"), ("compiled", "float32"))
+    ]
+    params = lambda s: 16385  # noqa: E731
+    if 12 * table_bytes(6000, 16385) < MEMORY_SHARE * (physical_memory() or 0):
+        pytest.skip("this machine holds the whole table")
+    with pytest.raises(UsageError, match="--record-every"):
+        check_run_memory(specs, 1, params)
+    check_run_memory(specs, 1, params, every=100)
