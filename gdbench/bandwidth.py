@@ -135,6 +135,50 @@ def cuda_bandwidth(repeats: int = REPEATS) -> Bandwidth | None:
     return result
 
 
+def check_limits(limits, path) -> dict:
+    """``limits`` as read from a machine.json, or a ``UsageError`` naming the first entry
+    gdbench never writes. Two layouts: ``{device: measurement}`` for a local sweep and
+    ``{"hosts": {host: {"hostname": name, device: measurement}}}`` for a cluster's; a
+    measurement has a finite ``gbps`` > 0 and ``iqr_gbps`` ≥ 0, and whole sizes ≥ 0."""
+    import math
+
+    from gdbench.options import UsageError
+
+    def refuse(where: str, why: str):
+        raise UsageError(f"{path}: {where} {why} (not a machine.json gdbench wrote)")
+
+    def number(v) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not isinstance(limits, dict):
+        refuse("the file", "is not an object")
+    hosts = limits.get("hosts") if set(limits) == {"hosts"} else {"": limits}
+    if not isinstance(hosts, dict):
+        refuse('"hosts"', "is not an object")
+    for host, devices in hosts.items():
+        if not isinstance(devices, dict):
+            refuse(f"host {host!r}", "is not an object")
+        for dev, b in devices.items():
+            where = f"{host} {dev}".strip()
+            if dev == "hostname" and host:
+                if not isinstance(b, str):
+                    refuse(where, "is not a name")
+                continue
+            if not isinstance(b, dict):
+                refuse(where, "is not a measurement")
+            if not (number(b.get("gbps")) and b["gbps"] > 0):
+                refuse(f"{where}.gbps", f"= {b.get('gbps')!r} is not a number > 0")
+            if not (number(b.get("iqr_gbps")) and b["iqr_gbps"] >= 0):
+                refuse(f"{where}.iqr_gbps", f"= {b.get('iqr_gbps')!r} is not a number ≥ 0")
+            for key in ("array_bytes", "threads", "cache_bytes"):
+                v = b.get(key, 0)
+                if not (number(v) and v >= 0 and float(v).is_integer()):
+                    refuse(f"{where}.{key}", f"= {v!r} is not a whole number ≥ 0")
+            if not isinstance(b.get("method", ""), str):
+                refuse(f"{where}.method", "is not text")
+    return limits
+
+
 def best(measurements: list[Bandwidth]) -> Bandwidth:
     return max(measurements, key=lambda b: b.gbps)
 

@@ -158,6 +158,11 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
         t = t[t.n_samples == n]
         several = t.optimizer.nunique() > 1
         top, bottom = axes[0][col], axes[1][col]
+        # A log axis where every loss is positive (the built-ins'); a plug-in's loss may be
+        # negative, and then the axis is linear and the values are drawn as they are.
+        finite = t.loss[np.isfinite(t.loss)]
+        log = bool(len(finite)) and bool((finite > 0).all())
+        floor = 1e-300 if log else -np.inf
         keys = ["optimizer", "backend", "mode", "device", "dtype"]
         for (optimizer, backend, mode, device, dtype), g in t.groupby(keys):
             prefix = f"{optimizer} " if several else ""
@@ -175,11 +180,15 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
             is_ref = (t.backend == "reference") & (t.optimizer == optimizer)
             ref = t[is_ref].set_index("step").loss
             name = f"{prefix}{backend}/{mode} {device} {dtype}"
-            top.plot(g.step, np.maximum(g.loss, 1e-300), lw=1, label=name)
+            top.plot(g.step, np.maximum(g.loss, floor), lw=1, label=name)
             dev = (g.set_index("step").loss - ref).abs() / ref.abs().max()
             bottom.plot(dev.index, np.maximum(dev.to_numpy(), 1e-17), lw=1, marker=".", label=name)
         size = f"N={n}" if n else "scalar w"
-        top.set(yscale="log", ylabel="loss", title=f"{problem} ({size}): every run overlaid")
+        top.set(
+            yscale="log" if log else "linear",
+            ylabel="loss",
+            title=f"{problem} ({size}): every run overlaid",
+        )
         bottom.set(yscale="log", xlabel="step", ylabel="|loss − reference| / max reference")
         for ax in (top, bottom):
             ax.grid(True, which="both", alpha=0.3)

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from gdbench import plots
-from gdbench.results import read_results
+from gdbench.bandwidth import check_limits
+from gdbench.results import check_values, read_results
 from gdbench.table import seconds
 
 
@@ -208,7 +209,9 @@ def load_sweep(folder: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     missing = [c for c in ("problem", "backend", "mode", "n_samples") if c not in sweep]
     if missing or "step" not in traj or not isinstance(limits, dict):
         raise UsageError(f"{folder}: sweep.csv, trajectories.csv or machine.json is not gdbench's")
-    return sweep, traj, limits
+    check_values(sweep, folder / "sweep.csv")
+    check_values(traj, folder / "trajectories.csv")
+    return sweep, traj, check_limits(limits, folder / "machine.json")
 
 
 def write_report(folder: Path | str) -> Path:

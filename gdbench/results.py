@@ -130,6 +130,75 @@ def read_results(path: Path | str):
     )
 
 
+# What a value of a numeric column may be, where it is not empty. Every other column that
+# is neither text nor a flag holds a number of any value (a diverged loss may be inf).
+COUNT_COLUMNS = ("n_samples", "features", "seed", "steps", "steps_run", "repeats", "rounds")
+COUNT_COLUMNS += ("steps_per_block", "threads", "attempts", "step", "block", "steps_in_block")
+POSITIVE_COLUMNS = ("lr", "time_per_step_s", "seconds")
+NON_NEGATIVE_COLUMNS = ("time_per_step_iqr_s", "compile_s", "tol", "bytes_per_step")
+NON_NEGATIVE_COLUMNS += ("flops_per_step", "achieved_gbps", "achieved_gflops")
+NON_NEGATIVE_COLUMNS += ("bandwidth_gbps", "roofline_frac")
+# Numbers of any value (a diverged run's loss may be inf), and the parameter columns.
+NUMBER_COLUMNS = ("loss", "final_loss", "final_w", "final_w_norm", "max_rel_dev", "w", "grad")
+NUMBER_COLUMNS += ("diverged_step", "ref_diverged_step", "first_bad_step", "tol_growth")
+NUMBER_COLUMNS += ("noise_from_step", "round")
+FLAG_COLUMNS = ("native_defaults", "agrees", "cache_resident")
+FLAGS = ("True", "False", "true", "false", "1", "0", "1.0", "0.0")
+
+
+def check_values(df, path: Path | str) -> None:
+    """A ``UsageError`` naming the first value of ``df`` (read by ``read_results``) that
+    gdbench never writes: text in a numeric column, a count that is not a whole number
+    ≥ 0, a time or rate ≤ 0 or not finite, a flag that is not True or False. Columns
+    gdbench does not know are left alone. For readers that draw or compute from a folder
+    (``report``); ``--resume`` sets damaged rows aside instead."""
+    import pandas as pd
+
+    from gdbench.options import UsageError
+
+    def refuse(col: str, i: int, why: str) -> None:
+        v = df[col].iloc[i]
+        v = v.item() if hasattr(v, "item") else v  # np.int64(-1) is shown as -1
+        raise UsageError(
+            f"{path}: row {i + 2}, column {col!r}: {v!r} {why} (not a file gdbench wrote, "
+            "or damaged since)"
+        )
+
+    if len(df) == 0:
+        raise UsageError(f"{path}: no rows")
+    numeric = (*COUNT_COLUMNS, *POSITIVE_COLUMNS, *NON_NEGATIVE_COLUMNS, *NUMBER_COLUMNS)
+    for col in df.columns:
+        parameter = col.startswith(("w_", "grad_")) and col.split("_")[-1].isdigit()
+        if col not in (*numeric, *FLAG_COLUMNS) and not parameter:
+            continue
+        values = df[col]
+        if col in FLAG_COLUMNS:
+            bad = ~(values.isna() | values.astype(str).isin(FLAGS))
+            if bad.any():
+                refuse(col, int(np.argmax(bad.to_numpy())), "is not True or False")
+            continue
+        num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        given = ~values.isna().to_numpy()
+        with np.errstate(invalid="ignore"):
+            checks = [(given & np.isnan(num) & ~_nan_text(values), "is not a number")]
+            if col in COUNT_COLUMNS:
+                ok = np.isfinite(num) & (num >= 0) & (num == np.round(num))
+                checks.append((given & ~ok, "is not a whole number ≥ 0"))
+            elif col in POSITIVE_COLUMNS:
+                checks.append((given & ~(np.isfinite(num) & (num > 0)), "is not a number > 0"))
+            elif col in NON_NEGATIVE_COLUMNS:
+                checks.append((given & ~(np.isfinite(num) & (num >= 0)), "is not a number ≥ 0"))
+        for bad, why in checks:
+            if bad.any():
+                refuse(col, int(np.argmax(bad)), why)
+
+
+def _nan_text(values) -> np.ndarray:
+    """Cells that spell a missing or non-finite value (a diverged run's loss is written so)."""
+    text = values.astype(str).str.strip().str.lower()
+    return text.isin(["nan", "inf", "-inf", "+inf"]).to_numpy()
+
+
 def clean_text(value: str) -> str:
     """One line of text (``options.one_line``): a message can never break a CSV row."""
     return one_line(value)

@@ -24,9 +24,9 @@ def measure_limits(out: Path, resume: bool, stream) -> dict:
             limits = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"--resume {out}: machine.json cannot be read ({exc})") from None
-        if not isinstance(limits, dict):
-            raise UsageError(f"--resume {out}: machine.json is not gdbench's")
-        return limits
+        from gdbench.bandwidth import check_limits
+
+        return check_limits(limits, path)
     from gdbench.bandwidth import machine_limits
 
     print("measuring this machine's memory read bandwidth (gdbench machine)…", file=stream)

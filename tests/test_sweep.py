@@ -116,6 +116,70 @@ def test_report_of_a_folder_that_is_no_sweep_is_a_usage_error(tmp_path, capsys):
     assert "not a sweep folder" in capsys.readouterr().err
 
 
+COMMITTED_SWEEP = ROOT / "results" / "cpu-amd-epyc-2core" / "sweep"
+
+
+def _damaged(tmp_path, name: str, change) -> str:
+    import shutil
+
+    out = tmp_path / "s"
+    shutil.copytree(COMMITTED_SWEEP, out, ignore=shutil.ignore_patterns("*.png", "report.md"))
+    if name == "machine.json":
+        (out / name).write_text(change)
+    else:
+        df = pd.read_csv(out / name, dtype=str, keep_default_na=False)
+        changed = change(df)
+        (df if changed is None else changed).to_csv(out / name, index=False)
+    return str(out)
+
+
+def _set(col, value, row=None):
+    def change(df):
+        df.loc[slice(None) if row is None else row, col] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "said"),
+    [
+        ("sweep.csv", _set("time_per_step_s", "abc", 0), "'time_per_step_s': 'abc' is not a"),
+        ("sweep.csv", _set("time_per_step_s", "-1"), "'time_per_step_s': -1 is not a number > 0"),
+        ("sweep.csv", _set("time_per_step_s", "0"), "is not a number > 0"),
+        ("sweep.csv", _set("n_samples", "-5", 1), "row 3, column 'n_samples': -5 is not a whole"),
+        ("sweep.csv", _set("steps", "1e400", 0), "'steps': inf is not a whole number"),
+        ("sweep.csv", _set("achieved_gbps", "inf"), "'achieved_gbps': inf is not a number ≥ 0"),
+        ("sweep.csv", _set("agrees", "maybe"), "'agrees': 'maybe' is not True or False"),
+        ("sweep.csv", lambda df: df.iloc[0:0], "sweep.csv: no rows"),
+        ("trajectories.csv", _set("loss", "abc", 0), "'loss': 'abc' is not a number"),
+        ("trajectories.csv", _set("step", "x"), "'step': 'x' is not a number"),
+        ("trajectories.csv", _set("w", "1e5x", 3), "row 5, column 'w'"),
+        ("machine.json", '{"cpu": {"gbps": "abc"}}', "cpu.gbps = 'abc' is not a number > 0"),
+        ("machine.json", '{"cpu": {"gbps": -5, "iqr_gbps": 1}}', "cpu.gbps = -5"),
+        ("machine.json", '{"cpu": {"gbps": NaN, "iqr_gbps": 0}}', "cpu.gbps = nan"),
+        ("machine.json", '{"cpu": {"gbps": 1e400, "iqr_gbps": 0}}', "cpu.gbps = inf"),
+        ("machine.json", '{"cpu": {"gbps": 3, "iqr_gbps": 1, "cache_bytes": 1.5}}', "cache_bytes"),
+        ("machine.json", '{"cpu": null}', "cpu is not a measurement"),
+        ("machine.json", '{"hosts": {"a": {"hostname": 3}}}', "a hostname is not a name"),
+    ],
+)
+def test_report_of_a_sweep_with_bad_values_is_one_line(tmp_path, capsys, name, change, said):
+    folder = _damaged(tmp_path, name, change)
+    assert main(["report", folder]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and name in err and "\n" not in err
+    assert not (tmp_path / "s" / "report.md").exists()
+
+
+@require("matplotlib")
+def test_report_draws_a_negative_loss_on_a_linear_axis(tmp_path):
+    # A plug-in's loss may be below zero (a log-likelihood, say): the report is drawn, its
+    # loss axis linear, where a log axis had no positive value to show and raised.
+    folder = _damaged(tmp_path, "trajectories.csv", _set("loss", "-3"))
+    assert main(["report", folder]) == 0
+    assert (tmp_path / "s" / "loss_vs_step.png").stat().st_size > 0
+
+
 def _sweep(out, *extra):
     return [
         sys.executable,
