@@ -130,18 +130,56 @@ def read_results(path: Path | str):
     )
 
 
-# What a value of a numeric column may be, where it is not empty. Every other column that
-# is neither text nor a flag holds a number of any value (a diverged loss may be inf).
-COUNT_COLUMNS = ("n_samples", "features", "seed", "steps", "steps_run", "repeats", "rounds")
-COUNT_COLUMNS += ("steps_per_block", "threads", "attempts", "step", "block", "steps_in_block")
-POSITIVE_COLUMNS = ("lr", "time_per_step_s", "seconds")
-NON_NEGATIVE_COLUMNS = ("time_per_step_iqr_s", "compile_s", "tol", "bytes_per_step")
-NON_NEGATIVE_COLUMNS += ("flops_per_step", "achieved_gbps", "achieved_gflops")
-NON_NEGATIVE_COLUMNS += ("bandwidth_gbps", "roofline_frac")
+# What a value of a numeric column may be, where it is not empty (``check_values``).
+COUNT_COLUMNS = frozenset(
+    [
+        "n_samples",
+        "features",
+        "seed",
+        "steps",
+        "steps_run",
+        "repeats",
+        "rounds",
+        "steps_per_block",
+        "threads",
+        "attempts",
+        "step",
+        "block",
+        "steps_in_block",
+    ]
+)
+POSITIVE_COLUMNS = frozenset({"lr", "time_per_step_s", "seconds"})
+NON_NEGATIVE_COLUMNS = frozenset(
+    [
+        "time_per_step_iqr_s",
+        "compile_s",
+        "tol",
+        "bytes_per_step",
+        "flops_per_step",
+        "achieved_gbps",
+        "achieved_gflops",
+        "bandwidth_gbps",
+        "roofline_frac",
+    ]
+)
 # Numbers of any value (a diverged run's loss may be inf), and the parameter columns.
-NUMBER_COLUMNS = ("loss", "final_loss", "final_w", "final_w_norm", "max_rel_dev", "w", "grad")
-NUMBER_COLUMNS += ("diverged_step", "ref_diverged_step", "first_bad_step", "tol_growth")
-NUMBER_COLUMNS += ("noise_from_step", "round")
+NUMBER_COLUMNS = frozenset(
+    [
+        "loss",
+        "final_loss",
+        "final_w",
+        "final_w_norm",
+        "max_rel_dev",
+        "w",
+        "grad",
+        "diverged_step",
+        "ref_diverged_step",
+        "first_bad_step",
+        "tol_growth",
+        "noise_from_step",
+        "round",
+    ]
+)
 FLAG_COLUMNS = ("native_defaults", "agrees", "cache_resident")
 FLAGS = ("True", "False", "true", "false", "1", "0", "1.0", "0.0")
 
@@ -166,10 +204,10 @@ def check_values(df, path: Path | str) -> None:
 
     if len(df) == 0:
         raise UsageError(f"{path}: no rows")
-    numeric = (*COUNT_COLUMNS, *POSITIVE_COLUMNS, *NON_NEGATIVE_COLUMNS, *NUMBER_COLUMNS)
+    numeric = COUNT_COLUMNS | POSITIVE_COLUMNS | NON_NEGATIVE_COLUMNS | NUMBER_COLUMNS
     for col in df.columns:
         parameter = col.startswith(("w_", "grad_")) and col.split("_")[-1].isdigit()
-        if col not in (*numeric, *FLAG_COLUMNS) and not parameter:
+        if col not in numeric and col not in FLAG_COLUMNS and not parameter:
             continue
         values = df[col]
         if col in FLAG_COLUMNS:
