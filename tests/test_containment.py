@@ -134,10 +134,10 @@ def test_a_second_resume_of_a_running_folder_is_refused(tmp_path):
 def test_a_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
 
-    def full(self, *args, **kwargs):
-        raise OSError(28, "No space left on device")  # what a full disk answers
+    def full(fd):
+        raise OSError(28, "No space left on device")  # what a full disk answers at the flush
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    monkeypatch.setattr(results.os, "fsync", full)
     args = ["--problem", "quadratic", "--backend", "numpy", "--no-timing", "--out", str(out)]
     assert main(args) == 2
     err = capsys.readouterr().err
