@@ -9,10 +9,10 @@ two-phase rule says. Run: python bench/adaptive_agreement.py
 from __future__ import annotations
 
 from gdbench import registry
-from gdbench.agreement import compare, judge, tolerance
 from gdbench.backend import Setup
+from gdbench.numerics.agreement import compare, judge, tolerance
+from gdbench.numerics.reference import reference_trajectory
 from gdbench.optimizer import NotMapped
-from gdbench.reference import reference_trajectory
 
 CASES = [
     # problem, sizes, lr, steps

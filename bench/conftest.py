@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from gdbench import registry
-from gdbench.options import UsageError, parse_names, parse_opt, positive_int
+from gdbench.errors import UsageError
+from gdbench.execution.options import parse_names, parse_opt, positive_int
 
 
 def pytest_addoption(parser):

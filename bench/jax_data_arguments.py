@@ -76,9 +76,9 @@ def main() -> None:
     import pandas as pd
 
     from gdbench import registry
-    from gdbench.bandwidth import last_level_cache_bytes
-    from gdbench.environment import environment
-    from gdbench.limits import roof_samples
+    from gdbench.compat.environment import environment
+    from gdbench.execution.limits import roof_samples
+    from gdbench.timing.bandwidth import last_level_cache_bytes
 
     problem = registry.problems()["linreg"]
     rows = []

@@ -6,7 +6,7 @@ register its own problem, backend or optimizer. Nothing here imports torch, JAX 
 """
 
 from gdbench.backend import Backend, Session, Setup, StepSession
-from gdbench.gradcheck import GradCheck, check_gradient
+from gdbench.numerics.gradcheck import GradCheck, check_gradient
 from gdbench.optimizer import Hyper, NotMapped, Optimizer
 from gdbench.problem import Instance, Problem
 from gdbench.registry import (

@@ -1,5 +1,5 @@
 import sys
 
-from gdbench.cli import main
+from gdbench.cli.commands import main
 
 sys.exit(main())

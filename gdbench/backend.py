@@ -75,7 +75,8 @@ class Session(ABC):
 
     def operations(self, steps: int, log) -> None:
         """Runs ``steps`` updates, adding each operation's calls, seconds and bytes to
-        ``log`` (a ``gdbench.breakdown.OpLog``); the library's own profile, where it has one."""
+        ``log`` (a ``gdbench.timing.breakdown.OpLog``); the library's own profile, where it
+        has one."""
         raise NotImplementedError(f"{type(self).__name__} has no operation profile")
 
     def warmup(self, steps: int = 3) -> float | None:
@@ -178,7 +179,7 @@ class Backend(ABC):
         return None
 
     def device_name(self, device: str) -> str:
-        from gdbench.environment import cpu_model
+        from gdbench.compat.environment import cpu_model
 
         return cpu_model() if device == "cpu" else device
 

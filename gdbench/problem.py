@@ -41,7 +41,7 @@ class Problem(ABC):
 
     ``loss(w, **data)`` must run on NumPy arrays, torch tensors and JAX arrays alike: with
     operators and array methods (``@``, ``**``, ``.mean()``, ``.sum()``), and for anything
-    more (``exp``, ``log1p``, ``tanh``) with the functions of ``gdbench.arrays.namespace(w)``
+    more (``exp``, ``log1p``, ``tanh``) with the functions of ``gdbench.compat.arrays.namespace(w)``
     (the array API namespace, through array-api-compat). The autodiff backends
     differentiate exactly this function.
 
@@ -118,13 +118,13 @@ class Problem(ABC):
 
     def reference(self, inst: Instance, lr: float, steps: int) -> tuple[Trajectory, str]:
         """The float64 plain-gradient-descent trajectory that runs are compared with, and
-        where it came from (other optimizers: ``gdbench.reference``).
+        where it came from (other optimizers: ``gdbench.numerics.reference``).
 
         This default iterates gradient descent in float64 with an *autodiff* gradient of
         ``loss`` (torch, else JAX), so that a wrong hand-derived ``grad`` cannot hide in the
         reference; only when neither framework is installed does it fall back on ``grad``.
         """
-        from gdbench.reference import float64_iteration
+        from gdbench.numerics.reference import float64_iteration
 
         return float64_iteration(self, inst, lr, steps)
 

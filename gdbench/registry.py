@@ -125,7 +125,7 @@ def load_plugin(path: str | Path) -> None:
         raise PluginError(f"not a Python file: {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look modules up here
-    from gdbench.containment import deadline
+    from gdbench.execution.containment import deadline
 
     try:
         with deadline(PLUGIN_IMPORT_S, f"plugin {path}'s import"):

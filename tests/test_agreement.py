@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdbench.agreement import compare, tolerance
+from gdbench.numerics.agreement import compare, tolerance
 from gdbench.trajectory import Trajectory
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gdbench import registry
-from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
+from gdbench.numerics.agreement import compare, tolerance
 
 from .conftest import backend_mode_params, needs_cuda, require
 

@@ -1,4 +1,4 @@
-"""The step profile (gdbench.breakdown): each library's operations, with bytes that follow
+"""The step profile (gdbench.timing.breakdown): each library's operations, with bytes that follow
 from the shapes, and the explanation's split of the roofline fraction."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.backend import Setup
-from gdbench.breakdown import OpLog, explain, profile
+from gdbench.timing.breakdown import OpLog, explain, profile
 from tests.conftest import require
 
 N = 200_000

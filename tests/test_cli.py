@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gdbench import registry
-from gdbench.cli import main
+from gdbench.cli.commands import main
 
 from .conftest import ROOT, require
 
@@ -66,7 +66,7 @@ def test_list_and_help_import_no_framework():
     import sys
 
     code = (
-        "import sys; from gdbench.cli import main; main(['list']); "
+        "import sys; from gdbench.cli.commands import main; main(['list']); "
         "bad = [m for m in ('torch', 'jax', 'pandas', 'matplotlib') if m in sys.modules]; "
         "sys.exit(len(bad))"
     )

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from gdbench.cli import main
-from gdbench.results import read_results
+from gdbench.cli.commands import main
+from gdbench.results.files import read_results
 
 from .conftest import DATA, require
 
@@ -64,7 +64,7 @@ def test_the_engine_defaults_gdbench_works_around():
 def test_the_local_cluster_gdbench_starts_turns_them_off():
     import dask
 
-    from gdbench.cluster import ClusterChoice, connect, workers_of
+    from gdbench.execution.cluster import ClusterChoice, connect, workers_of
 
     with connect(ClusterChoice(local_workers=2)) as client:
         assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures) == 0

@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gdbench import folder_lock, registry, results
-from gdbench.cli import main
+from gdbench import registry
+from gdbench.cli.commands import main
+from gdbench.results import files as results
+from gdbench.results import folder_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -349,7 +351,7 @@ def test_one_library_s_failing_device_probe_fails_its_own_cells_only(tmp_path):
 
 
 def test_a_long_cell_says_it_is_still_running(tmp_path, capsys, monkeypatch):
-    from gdbench import containment
+    from gdbench.execution import containment
 
     monkeypatch.setattr(containment, "HEARTBEAT_S", 0.4)
     slow = "        import time\n        time.sleep(0.4)\n" + GRAD

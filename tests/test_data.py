@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gdbench.cli import main
+from gdbench.cli.commands import main
 
 from .conftest import ROOT
 

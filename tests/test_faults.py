@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gdbench import registry
-from gdbench.cli import main
+from gdbench.cli.commands import main
 
 PLUGIN = """
 import os

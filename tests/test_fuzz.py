@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from gdbench import registry
-from gdbench.cli import main, make_parser
-from gdbench.options import DEVICES, DTYPES
+from gdbench.cli.commands import main, make_parser
+from gdbench.execution.options import DEVICES, DTYPES
 
 from .conftest import ROOT
 

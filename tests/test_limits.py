@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from gdbench import registry
-from gdbench.cli import main
-from gdbench.environment import available_cpus
+from gdbench.cli.commands import main
+from gdbench.compat.environment import available_cpus
 from gdbench.problem import Instance
 from gdbench.problems.quadratic import Quadratic
 from gdbench.trajectory import Trajectory
@@ -113,7 +113,8 @@ def test_more_threads_than_cpus_are_refused(tmp_path, capsys):
 def test_roof_size_is_the_smallest_two_digit_n_beyond_four_caches(monkeypatch):
     """`--n-samples roof`: X and y over 4× the last-level cache, and the next two-digit
     size down would not be (values from the cache size, not from the function)."""
-    from gdbench import bandwidth, limits
+    from gdbench.execution import limits
+    from gdbench.timing import bandwidth
 
     monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 48 * 1024**2)
     monkeypatch.setattr(limits, "physical_memory", lambda: 24 * 1024**3)
@@ -125,7 +126,8 @@ def test_roof_size_is_the_smallest_two_digit_n_beyond_four_caches(monkeypatch):
 
 
 def test_roof_size_is_capped_by_the_memory_guard(monkeypatch, capsys):
-    from gdbench import bandwidth, limits
+    from gdbench.execution import limits
+    from gdbench.timing import bandwidth
 
     monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 300 * 1024**2)
     monkeypatch.setattr(limits, "physical_memory", lambda: 2 * 1024**3)
@@ -138,8 +140,8 @@ def test_roof_size_is_capped_by_the_memory_guard(monkeypatch, capsys):
 def test_roof_resolves_per_feature_count(monkeypatch):
     import argparse
 
-    from gdbench import bandwidth
-    from gdbench.plan import size_grid
+    from gdbench.execution.plan import size_grid
+    from gdbench.timing import bandwidth
 
     monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 1024**2)
     args = argparse.Namespace(n_samples="1e3,roof", features="1,16", seed="0")
@@ -165,7 +167,7 @@ def test_the_reference_s_dense_work_counts_against_memory(tmp_path, capsys):
 def test_fewer_samples_than_features_need_no_dxd_matrix():
     # At N < D the reference works on the N×N side (the thin SVD of X): 10 × 40000 asks
     # 3 MiB of X, not the 12 GiB of XᵀX that the guard once counted for it.
-    from gdbench.limits import check_run_memory
+    from gdbench.execution.limits import check_run_memory
     from gdbench.spec import RunSpec
 
     spec = RunSpec("linreg", "numpy", "eager", "cpu", "float32", 0.01, 5, 10, 40000)
@@ -204,7 +206,7 @@ def _tree_peak(args: list[str]) -> int:
 
 @pytest.mark.parametrize("backend", ["numpy", "torch-autograd", "jax"])
 def test_the_memory_guard_covers_what_a_run_holds(backend, tmp_path):
-    from gdbench.limits import data_bytes
+    from gdbench.execution.limits import data_bytes
 
     if not registry.backends()[backend].available()[0]:
         pytest.skip(f"{backend} is not installed")

@@ -10,12 +10,13 @@ import copy
 import numpy as np
 import pytest
 
-from gdbench import agreement, registry
+from gdbench import registry
 from gdbench.backend import Setup
 from gdbench.backends.numpy_hand import NumpyBackend
-from gdbench.cli import main
-from gdbench.gradcheck import check_gradient, format_check
-from gdbench.reference import growth, reference_trajectory
+from gdbench.cli.commands import main
+from gdbench.numerics import agreement
+from gdbench.numerics.gradcheck import check_gradient, format_check
+from gdbench.numerics.reference import growth, reference_trajectory
 
 from .conftest import backend_mode_params
 

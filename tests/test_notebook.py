@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from gdbench.cli import main
-from gdbench.notebook import cell_lines
+from gdbench.cli.commands import main
+from gdbench.reports.notebook import cell_lines
 
 from .conftest import DATA, require
 

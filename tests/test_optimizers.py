@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from gdbench import registry
-from gdbench.agreement import compare, judge, noise_floor, tolerance
 from gdbench.backend import Setup
 from gdbench.backends.numpy_hand import NumpySession
-from gdbench.cli import main
+from gdbench.cli.commands import main
+from gdbench.numerics.agreement import compare, judge, noise_floor, tolerance
+from gdbench.numerics.reference import reference_trajectory
 from gdbench.optimizer import NotMapped
 from gdbench.optimizers.adam import Adam
 from gdbench.optimizers.momentum import Momentum
-from gdbench.reference import reference_trajectory
 
 from .conftest import ROOT, backend_mode_params, require
 

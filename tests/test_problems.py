@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gdbench import registry
-from gdbench.gradcheck import check_gradient, finite_differences
-from gdbench.notebook import NotebookGradient, notebook_instance
+from gdbench.numerics.gradcheck import check_gradient, finite_differences
+from gdbench.reports.notebook import NotebookGradient, notebook_instance
 
 from .conftest import require
 

@@ -1,4 +1,4 @@
-"""The products as an expert writes them (gdbench.products) and the eager modes' data layout:
+"""The products as an expert writes them (gdbench.compat.products) and the eager modes' data layout:
 the same numbers as the plain formula, and each mode really holds the layout it claims."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.backend import Setup
-from gdbench.products import gram_eigh, gram_top_eigenvalue, matvec, plain
+from gdbench.compat.products import gram_eigh, gram_top_eigenvalue, matvec, plain
 from tests.conftest import require
 
 
@@ -43,7 +43,7 @@ def test_matvec_and_its_torch_gradient(d):
 
 @require("jax")
 def test_matvec_on_jax_arrays_at_d1():
-    from gdbench.frameworks import import_jax
+    from gdbench.compat.frameworks import import_jax
 
     jnp = import_jax().numpy
     X, w = _data(1)
@@ -58,7 +58,7 @@ def test_plain_is_restored_after_an_exception():
     X, w = _data(1)
     with pytest.raises(RuntimeError), plain():
         raise RuntimeError("inside")
-    from gdbench import products
+    from gdbench.compat import products
 
     assert products._PLAIN == [False]
     assert matvec(X, w).shape == (50,)
@@ -101,7 +101,7 @@ def test_eager_and_naive_give_the_same_trajectory(backend):
 def test_mean_squared_error_and_its_torch_gradient():
     import torch
 
-    from gdbench.products import mean_squared_error
+    from gdbench.compat.products import mean_squared_error
 
     rng = np.random.default_rng(5)
     p, y = rng.standard_normal(40), rng.standard_normal(40)
@@ -117,7 +117,7 @@ def test_mean_squared_error_and_its_torch_gradient():
 
 
 def test_allocator_settings_are_recorded(monkeypatch):
-    from gdbench.environment import allocator
+    from gdbench.compat.environment import allocator
 
     monkeypatch.delenv("LD_PRELOAD", raising=False)
     for k in [k for k in __import__("os").environ if k.startswith("MALLOC_")]:
@@ -128,7 +128,7 @@ def test_allocator_settings_are_recorded(monkeypatch):
 
 
 def test_torch_worker_processes_reuse_freed_memory_and_the_user_s_setting_wins(monkeypatch):
-    from gdbench.runner import worker_environment
+    from gdbench.execution.runner import worker_environment
 
     for k in [k for k in __import__("os").environ if k.startswith("MALLOC_")]:
         monkeypatch.delenv(k)
@@ -147,7 +147,7 @@ def test_each_row_records_the_allocator_its_process_ran_with(tmp_path, monkeypat
     threshold, NumPy's with glibc's defaults, and each row says so."""
     import pandas as pd
 
-    from gdbench.cli import main
+    from gdbench.cli.commands import main
 
     for k in [k for k in __import__("os").environ if k.startswith("MALLOC_")]:
         monkeypatch.delenv(k)

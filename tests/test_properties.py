@@ -10,9 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdbench import registry
-from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
-from gdbench.results import SUMMARY_COLUMNS, TEXT_COLUMNS, ResultWriter, clean_text, read_results
+from gdbench.numerics.agreement import compare, tolerance
+from gdbench.results.files import (
+    SUMMARY_COLUMNS,
+    TEXT_COLUMNS,
+    ResultWriter,
+    clean_text,
+    read_results,
+)
 
 SETTINGS = settings(
     max_examples=20,

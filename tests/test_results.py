@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gdbench.cli import main
-from gdbench.results import SUMMARY_COLUMNS, TRAJECTORY_ID
+from gdbench.cli.commands import main
+from gdbench.results.files import SUMMARY_COLUMNS, TRAJECTORY_ID
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_record_every_is_kept_on_resume_and_checked(tmp_path, capsys):
 def test_the_csv_size_estimate_bounds_what_is_written(tmp_path):
     # The disk check's estimate against a real trajectories.csv (an MLP's 193 parameters,
     # two cells and the reference): never below the file, at most half again above it.
-    from gdbench.limits import csv_bytes
+    from gdbench.execution.limits import csv_bytes
     from gdbench.spec import RunSpec
 
     out = tmp_path / "o"
@@ -130,8 +130,13 @@ def test_the_csv_size_estimate_bounds_what_is_written(tmp_path):
 
 
 def test_a_trajectory_table_too_big_for_memory_is_refused_until_record_every_thins_it():
-    from gdbench.limits import MEMORY_SHARE, check_run_memory, physical_memory, table_bytes
-    from gdbench.options import UsageError
+    from gdbench.errors import UsageError
+    from gdbench.execution.limits import (
+        MEMORY_SHARE,
+        check_run_memory,
+        physical_memory,
+        table_bytes,
+    )
     from gdbench.spec import RunSpec
 
     # Twelve cells of an MLP with 16385 parameters, one reference: their recorded rows, not

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from gdbench import registry
-from gdbench.cli import main
-from gdbench.roofline import roofline_columns
-from gdbench.sweep import SWEEP_COLUMNS
+from gdbench.cli.commands import main
+from gdbench.cli.sweep import SWEEP_COLUMNS
+from gdbench.timing.roofline import roofline_columns
 
 from .conftest import ROOT, require
 

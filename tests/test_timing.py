@@ -8,7 +8,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.backend import Setup
-from gdbench.timing import RecompiledError, Timing, measure
+from gdbench.timing.timer import RecompiledError, Timing, measure
 
 from .conftest import require
 

@@ -9,9 +9,9 @@ import time
 import numpy as np
 
 from gdbench.backend import Backend, Session, StepSession
-from gdbench.breakdown import operands
-from gdbench.frameworks import import_jax, import_optax
+from gdbench.compat.frameworks import import_jax, import_optax
 from gdbench.registry import register_backend
+from gdbench.timing.breakdown import operands
 from gdbench.trajectory import Trajectory
 
 

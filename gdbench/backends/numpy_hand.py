@@ -4,7 +4,7 @@ hand (gdbench's specification): no autodiff and no optimizer library anywhere.
 Mode ``eager`` runs the formulas as a performance-aware NumPy user would: each data matrix
 stored column-major once at set-up (then both ``X @ w`` and ``X.T @ r`` are BLAS calls that
 stream X: at N×D = 3e6×16 on a 2-core Xeon 27 GB/s each, where the row-major X gave 15 and
-13), and ``gdbench.products.matvec`` for the D = 1 product. Mode ``naive`` runs the same
+13), and ``gdbench.compat.products.matvec`` for the D = 1 product. Mode ``naive`` runs the same
 formulas on the data as given (row-major) with plain ``X @ w``: the notebook's way, kept so
 that the difference is measured, not assumed.
 """
@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 from gdbench.backend import Backend, StepSession
-from gdbench.breakdown import operands
-from gdbench.products import plain
+from gdbench.compat.products import plain
 from gdbench.registry import register_backend
+from gdbench.timing.breakdown import operands
 
 
 def column_major(a: np.ndarray, dtype) -> np.ndarray:

@@ -2,7 +2,7 @@
 torch ops, not torch.optim) under torch.no_grad(), gradient zeroed.
 
 Mode ``eager`` stores each data matrix column-major once at set-up and uses
-``gdbench.products.matvec`` at D = 1 (whose backward is then a scaling and a sum instead of
+``gdbench.compat.products.matvec`` at D = 1 (whose backward is then a scaling and a sum instead of
 the slow one-column ``X.T @ r``); ``naive`` keeps the data row-major with plain ``X @ w``,
 the notebook's form, so that the difference is measured.
 
@@ -23,7 +23,7 @@ from gdbench.backends.torch_common import (
     compiled,
     fresh_compile,
 )
-from gdbench.products import plain
+from gdbench.compat.products import plain
 from gdbench.registry import register_backend
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import os
 
-from gdbench.arrays import namespace
 from gdbench.backend import Backend
-from gdbench.frameworks import import_torch
+from gdbench.compat.arrays import namespace
+from gdbench.compat.frameworks import import_torch
 
 EAGER_MODES = ("eager", "naive")  # op by op, nothing compiled
 

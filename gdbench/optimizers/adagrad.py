@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gdbench.frameworks import import_optax, import_torch
+from gdbench.compat.frameworks import import_optax, import_torch
 from gdbench.optimizer import (
     Hyper,
     NotMapped,

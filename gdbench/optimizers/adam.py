@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gdbench.frameworks import import_optax, import_torch
+from gdbench.compat.frameworks import import_optax, import_torch
 from gdbench.optimizer import (
     Hyper,
     Optimizer,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gdbench.frameworks import import_optax, import_torch
+from gdbench.compat.frameworks import import_optax, import_torch
 from gdbench.optimizer import Hyper, Optimizer, call_text, pick, torch_used, weight_decayed
 from gdbench.registry import register_optimizer
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdbench.compat.products import gram_eigh, gram_top_eigenvalue, matvec, mean_squared_error
 from gdbench.problem import Instance, Problem
-from gdbench.products import gram_eigh, gram_top_eigenvalue, matvec, mean_squared_error
 from gdbench.registry import register_problem
 from gdbench.trajectory import Trajectory
 
@@ -41,7 +41,7 @@ class LinearRegression(Problem):
         return Instance(self.name, w0=np.zeros(d), data={"X": X, "y": y}, n_samples=n, seed=seed)
 
     def loss(self, w, X, y):
-        # mean((X·w − y)²), through gdbench.products: matvec(X, w) is X @ w
+        # mean((X·w − y)²), through gdbench.compat.products: matvec(X, w) is X @ w
         return mean_squared_error(matvec(X, w), y)
 
     def grad(self, w, X, y):

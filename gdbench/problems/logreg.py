@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdbench.arrays import namespace
+from gdbench.compat.arrays import namespace
+from gdbench.compat.products import gram_top_eigenvalue, matvec
 from gdbench.hyper import Hyper
 from gdbench.problem import Instance, Problem
-from gdbench.products import gram_top_eigenvalue, matvec
 from gdbench.registry import register_problem
 
 
@@ -52,7 +52,7 @@ class LogisticRegression(Problem):
 
     def loss(self, w, X, y):
         xp = namespace(w)
-        z = matvec(X, w)  # X @ w (gdbench.products)
+        z = matvec(X, w)  # X @ w (gdbench.compat.products)
         return (softplus(xp, z) - y * z).mean() + (self.opt["l2"] / 2) * (w * w).sum()
 
     def grad(self, w, X, y):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdbench.arrays import namespace
+from gdbench.compat.arrays import namespace
 from gdbench.hyper import Hyper
 from gdbench.problem import Instance, Problem
 from gdbench.registry import register_problem

@@ -1,6 +1,6 @@
 """A sweep's "where the time goes": every timed cell at the largest N of each problem, D,
 dtype, device and optimizer is prepared again in a fresh worker process (one per backend,
-as for timing) and its step profiled (``gdbench.breakdown``); the rows land in
+as for timing) and its step profiled (``gdbench.timing.breakdown``); the rows land in
 ``breakdown.csv``, which the report reads."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gdbench.breakdown import BREAKDOWN_COLUMNS, explain, profile
 from gdbench.spec import RunSpec
+from gdbench.timing.breakdown import BREAKDOWN_COLUMNS, explain, profile
 
 GROUP = ["problem", "features", "dtype", "device", "optimizer"]
 PROFILE_COLUMNS = [
@@ -55,7 +55,7 @@ def quiet_stderr():
 def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
     """The worker's task: the cell's step profiled; its rows, or an error line."""
     from gdbench import registry
-    from gdbench.runner import exception_line, instance, problem_of, setup_of
+    from gdbench.execution.runner import exception_line, instance, problem_of, setup_of
 
     try:
         backend = registry.backends()[spec.backend]
@@ -85,7 +85,7 @@ def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
 def write_breakdown(out: Path, opts, stream=None) -> Path | None:
     """Profiles the sweep's largest cells into ``out/breakdown.csv`` (rows appended as each
     cell finishes); None where no cell was timed."""
-    from gdbench.runner import in_backend_workers
+    from gdbench.execution.runner import in_backend_workers
 
     stream = stream or sys.stderr
     specs = largest_cells(pd.read_csv(out / "sweep.csv"))

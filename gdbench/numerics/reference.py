@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdbench.autodiff import float64_gradient
+from gdbench.numerics.autodiff import float64_gradient
 from gdbench.trajectory import Trajectory
 
 
@@ -64,7 +64,7 @@ def growth(problem, inst, lr: float, steps: int, optimizer, hyper: dict, ref) ->
     form, gradient descent on a convex quadratic); larger where nearby trajectories part,
     as along Rosenbrock's valley or through an MLP's saddles. A run's tolerance is scaled
     by it (never below 1), since every step's rounding is amplified in the same way."""
-    from gdbench.agreement import deviations
+    from gdbench.numerics.agreement import deviations
 
     if ref.steps == 0:
         return 1.0

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gdbench.options import UsageError, path_kind
+from gdbench.errors import UsageError
+from gdbench.execution.options import path_kind
 
 
 @dataclass(frozen=True)

@@ -9,27 +9,13 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-import unicodedata
 from pathlib import Path
 
-from gdbench.folder_lock import is_empty
+from gdbench.errors import UsageError
+from gdbench.results.folder_lock import is_empty
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda", "auto")
-
-
-class UsageError(Exception):
-    """Bad input: reported as one line, exit status 2, before any work is done."""
-
-
-MAX_MESSAGE = 1000  # characters: an echoed 5000-character value does not fill the screen
-
-
-def one_line(value: str, limit: int | None = None) -> str:
-    """One line of text: control characters (newlines, CR, NUL …) become spaces, so that
-    a message can never break a CSV row or an error line, whatever it echoes."""
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in value).strip()
-    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_names(value: str | None, valid: dict | tuple, what: str) -> list[str]:

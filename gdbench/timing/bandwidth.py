@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gdbench.environment import available_cpus
+from gdbench.compat.environment import available_cpus
 
 REPEATS = 15
 
@@ -90,7 +90,7 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
         )
         del t
     if importlib.util.find_spec("jax") is not None:
-        from gdbench.frameworks import import_jax
+        from gdbench.compat.frameworks import import_jax
 
         jax = import_jax()
         a = jax.device_put(np.ones(n, dtype=np.float32), jax.devices("cpu")[0])
@@ -142,7 +142,7 @@ def check_limits(limits, path) -> dict:
     measurement has a finite ``gbps`` > 0 and ``iqr_gbps`` ≥ 0, and whole sizes ≥ 0."""
     import math
 
-    from gdbench.options import UsageError
+    from gdbench.errors import UsageError
 
     def refuse(where: str, why: str):
         raise UsageError(f"{path}: {where} {why} (not a machine.json gdbench wrote)")
@@ -195,7 +195,7 @@ def machine_limits() -> dict[str, Bandwidth]:
 
 
 def main() -> int:
-    from gdbench.environment import cpu_model
+    from gdbench.compat.environment import cpu_model
 
     llc = last_level_cache_bytes()
     print(

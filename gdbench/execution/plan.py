@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gdbench import folder_lock, registry
+from gdbench import registry
 from gdbench.backend import Backend
-from gdbench.cluster import ClusterChoice, parse_cluster
-from gdbench.data import load as load_data
-from gdbench.data import open_data
-from gdbench.limits import (
+from gdbench.errors import UsageError
+from gdbench.execution.cluster import ClusterChoice, parse_cluster
+from gdbench.execution.data import load as load_data
+from gdbench.execution.data import open_data
+from gdbench.execution.limits import (
     check_data_memory,
     check_device_memory,
     check_disk,
@@ -25,11 +26,10 @@ from gdbench.limits import (
     check_threads,
     roof_samples,
 )
-from gdbench.options import (
+from gdbench.execution.options import (
     DEVICES,
     DTYPES,
     ROOF,
-    UsageError,
     check_out,
     make_out,
     parse_names,
@@ -40,8 +40,9 @@ from gdbench.options import (
     positive_int,
     size_list,
 )
-from gdbench.results import new_run_dir
-from gdbench.runner import DEFAULT_CELL_TIMEOUT, Options, instance
+from gdbench.execution.runner import DEFAULT_CELL_TIMEOUT, Options, instance
+from gdbench.results import folder_lock
+from gdbench.results.files import new_run_dir
 from gdbench.spec import RunSpec
 
 MAX_CELL_TIMEOUT = 7 * 86400.0  # a week; setitimer and the futures take any float below

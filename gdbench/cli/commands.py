@@ -9,20 +9,19 @@ import json
 import sys
 from pathlib import Path
 
-from gdbench import folder_lock, registry
-from gdbench.console import Terminated, silence_stdout, terminal
-from gdbench.data import load as load_data
-from gdbench.limits import check_data_memory
-from gdbench.options import (
-    MAX_MESSAGE,
-    UsageError,
-    one_line,
+from gdbench import registry
+from gdbench.cli.console import Terminated, silence_stdout, terminal
+from gdbench.errors import MAX_MESSAGE, UsageError, one_line
+from gdbench.execution.data import load as load_data
+from gdbench.execution.limits import check_data_memory
+from gdbench.execution.options import (
     parse_names,
     parse_seed,
     parse_settings,
     path_kind,
     positive_int,
 )
+from gdbench.results import folder_lock
 
 FINITE_DIFFERENCE_BUDGET = 2 * 10**10  # multiply-adds: tens of seconds on this CPU at most
 FINITE_DIFFERENCE_S = 1800.0  # a plug-in's loss that never returns must not hang gradcheck
@@ -328,16 +327,16 @@ def cmd_list(args) -> int:
 
 
 def cmd_notebook(args) -> int:
-    from gdbench import notebook
+    from gdbench.reports import notebook
 
     return notebook.main()
 
 
 def cmd_gradcheck(args) -> int:
-    from gdbench.containment import deadline
-    from gdbench.gradcheck import check_gradient, format_check
-    from gdbench.plan import data_choice
-    from gdbench.runner import exception_line
+    from gdbench.execution.containment import deadline
+    from gdbench.execution.plan import data_choice
+    from gdbench.execution.runner import exception_line
+    from gdbench.numerics.gradcheck import check_gradient, format_check
 
     problems = registry.problems()
     names = parse_names(args.problem, problems, "problem")
@@ -369,27 +368,27 @@ def cmd_gradcheck(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from gdbench.plan import build_plan
-    from gdbench.run_command import execute_plan
+    from gdbench.cli.run_command import execute_plan
+    from gdbench.execution.plan import build_plan
 
     plan = build_plan(args)
     plan.saved["command"] = "run"
     if plan.cluster is None:
         return execute_plan(plan)
-    from gdbench.cluster import cluster_runner
+    from gdbench.execution.cluster import cluster_runner
 
     with cluster_runner(plan) as runner:
         return execute_plan(plan, run_cells=runner.run_cells)
 
 
 def cmd_sweep(args) -> int:
-    from gdbench.sweep import cmd_sweep as sweep
+    from gdbench.cli.sweep import cmd_sweep as sweep
 
     return sweep(args)
 
 
 def cmd_machine(args) -> int:
-    from gdbench.bandwidth import main as machine
+    from gdbench.timing.bandwidth import main as machine
 
     return machine()
 
@@ -400,7 +399,7 @@ def cmd_report(args) -> int:
         if path_kind(folder / name, "report") != "file":
             raise UsageError(f"{folder} is not a sweep folder (no {name})")
     try:
-        from gdbench.report import load_sweep, write_report
+        from gdbench.reports.report import load_sweep, write_report
     except ImportError as exc:
         raise UsageError(
             f"the report needs matplotlib ({exc}); pip install 'gdbench[plot]'"
@@ -411,7 +410,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from gdbench.compare import main as compare
+    from gdbench.reports.compare import main as compare
 
     return compare(args)
 
@@ -476,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from gdbench.results import ResultsWriteError
+    from gdbench.results.files import ResultsWriteError
 
     try:
         args = parse(argv)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdbench.autodiff import float64_gradient
+from gdbench.numerics.autodiff import float64_gradient
 from gdbench.problem import Instance, Problem
 
 # Both sides are float64: autodiff should match to rounding, central differences to

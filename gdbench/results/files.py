@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gdbench.options import one_line
+from gdbench.errors import one_line
 
 SPEC_COLUMNS = [
     "problem",
@@ -192,7 +192,7 @@ def check_values(df, path: Path | str) -> None:
     (``report``); ``--resume`` sets damaged rows aside instead."""
     import pandas as pd
 
-    from gdbench.options import UsageError
+    from gdbench.errors import UsageError
 
     def refuse(col: str, i: int, why: str) -> None:
         v = df[col].iloc[i]
@@ -391,7 +391,7 @@ class ResultWriter:
         anything is written, when they are not what gdbench writes."""
         import pandas as pd
 
-        from gdbench.options import UsageError
+        from gdbench.errors import UsageError
 
         try:
             self.rows = read_results(self.summary_path).to_dict("records")
@@ -413,7 +413,7 @@ class ResultWriter:
         mid-line) is dropped so that its cell runs again; a whole row of another
         configuration (another --lr, say) is a usage error, so that rows of two runs never
         sit side by side. Returns how many rows were dropped."""
-        from gdbench.options import UsageError
+        from gdbench.errors import UsageError
 
         kept, dropped = [], 0
         for row in self.rows:
@@ -465,7 +465,7 @@ class ResultWriter:
         of every block of every round (and its roofline columns follow its new median)."""
         import pandas as pd
 
-        from gdbench.timing import pooled
+        from gdbench.timing.timer import pooled
 
         self.samples[key] = pd.concat([self.samples[key], samples_df], ignore_index=True)
         df = self.samples[key]

@@ -1,6 +1,6 @@
 """What `gdbench compare` shows: the table on stdout, compare.md, compare.csv and the plot
-of the ratios. The decisions are made in ``gdbench.compare`` and
-``gdbench.significance``; this module only presents them."""
+of the ratios. The decisions are made in ``gdbench.reports.compare`` and
+``gdbench.reports.significance``; this module only presents them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gdbench.compare import Cell, Comparison, label
-from gdbench.results import SPEC_COLUMNS
-from gdbench.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
-from gdbench.table import number, seconds
+from gdbench.reports.compare import Cell, Comparison, label
+from gdbench.reports.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
+from gdbench.reports.table import number, seconds
+from gdbench.results.files import SPEC_COLUMNS
 
 
 def _timing_text(c: Cell) -> list[str]:

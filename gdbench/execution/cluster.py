@@ -10,7 +10,7 @@ The engine's defaults that would spoil a benchmark, and what gdbench does about 
   (``distributed.nanny.pre-spawn-environ``). Each cell runs in a subprocess whose
   environment gdbench sets from ``--threads`` (or the host's CPUs), as the local runner does.
 - **Daemon workers.** A Nanny's worker is a daemon and cannot start ``multiprocessing``
-  children; the cell's process is a plain ``subprocess`` (``gdbench.cell_process``).
+  children; the cell's process is a plain ``subprocess`` (``gdbench.execution.cell_process``).
 - **Memory monitor and retries.** A worker near its memory limit is killed and its task
   rescheduled on another worker, up to ``distributed.scheduler.allowed-failures`` times:
   a cell would be silently timed twice, on two machines. The ``local:N`` cluster gdbench
@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from gdbench.options import UsageError
+from gdbench.errors import UsageError
 from gdbench.spec import RunSpec
 
 MAX_LOCAL_WORKERS = 64
@@ -232,7 +232,7 @@ def cluster_runner(plan, measure: bool = False):
 def task_key(spec: RunSpec, round_: int, tag: str) -> str:
     """The task's key: from the cell's key, its round and the results folder, so a lost
     worker or a resumed sweep meets the same key, never a duplicate."""
-    from gdbench.results import _normal_key
+    from gdbench.results.files import _normal_key
 
     text = repr((_normal_key(spec.key()), round_, tag))
     return f"gdbench-{spec.backend}-{hashlib.sha1(text.encode()).hexdigest()[:20]}-r{round_}"
@@ -243,8 +243,8 @@ def on_worker(payload: dict):
     variables; returns ``(result, where)``, or ``(message, where)`` when it crashed."""
     from distributed import get_worker
 
-    from gdbench.environment import available_cpus
-    from gdbench.runner import worker_environment
+    from gdbench.compat.environment import available_cpus
+    from gdbench.execution.runner import worker_environment
 
     worker = get_worker()
     where = {"host": socket.gethostname(), "worker": worker.address}
@@ -260,7 +260,7 @@ def on_worker(payload: dict):
         src, dst = Path(tmp) / "in.pkl", Path(tmp) / "out.pkl"
         src.write_bytes(pickle.dumps(payload))
         proc = subprocess.run(
-            [sys.executable, "-m", "gdbench.cell_process", str(src), str(dst)],
+            [sys.executable, "-m", "gdbench.execution.cell_process", str(src), str(dst)],
             env=env,
             capture_output=True,
             text=True,
@@ -363,7 +363,7 @@ class ClusterRunner:
         host of its first round, so that one row never pools two machines' timings."""
         from distributed import as_completed
 
-        from gdbench.runner import error_row, seeded_references
+        from gdbench.execution.runner import error_row, seeded_references
 
         specs = list(specs)
         everything = list(dict.fromkeys([*timed, *specs]))
@@ -437,6 +437,6 @@ def _died(exc: Exception) -> str:
             f"worker died while running this cell ({name}); not run again elsewhere, so no "
             "timing silently comes from another machine"
         )
-    from gdbench.runner import exception_line
+    from gdbench.execution.runner import exception_line
 
     return exception_line(exc)

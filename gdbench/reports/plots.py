@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
-from gdbench import table
+from gdbench.reports import table
 
 SERIES = ["optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
 
@@ -123,7 +123,7 @@ def roofline(sweep: pd.DataFrame, path: Path) -> Path:
 
 def speedups(sweep: pd.DataFrame) -> pd.DataFrame:
     """Each timed cell's speed-up over NumPy at the same problem, N, D and dtype: the
-    printed table's definition (gdbench.table.speedups), as a column."""
+    printed table's definition (gdbench.reports.table.speedups), as a column."""
     df = timed(sweep).reset_index(drop=True)
     df["speedup"] = pd.Series(table.speedups(df.to_dict("records")), dtype=float)
     return df[df.speedup.notna()]

@@ -4,7 +4,7 @@ Cells are matched by their key (the RunSpec: problem, backend, mode, device, dty
 optimizer and its settings, sizes, data, seed, lr, steps); ``--ignore`` drops key columns
 from the match, so that float32 can be set against float64 or cpu against cuda. Timing
 changes are decided from the raw blocks in each folder's samples.csv
-(``gdbench.significance``); numerics from the rows' verdicts and deviations.
+(``gdbench.reports.significance``); numerics from the rows' verdicts and deviations.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gdbench.options import UsageError, path_kind
-from gdbench.results import SPEC_COLUMNS, read_results
-from gdbench.significance import (
+from gdbench.errors import UsageError
+from gdbench.execution.options import path_kind
+from gdbench.reports.significance import (
     Change,
     adjust,
     compare_rounds,
 )
-from gdbench.table import number, optimizer_label
+from gdbench.reports.table import number, optimizer_label
+from gdbench.results.files import SPEC_COLUMNS, read_results
 
 # What a row says about the environment that produced it; the header lists what differs.
 ENV_COLUMNS = (
@@ -52,7 +53,7 @@ class Side:
 
 
 def _key(row: dict, ignore: tuple[str, ...]) -> tuple:
-    from gdbench.results import _normal_key
+    from gdbench.results.files import _normal_key
     from gdbench.spec import RunSpec
 
     spec = RunSpec.from_row(row)
@@ -297,7 +298,7 @@ def parse_ignore(value: str | None) -> tuple[str, ...]:
 def main(args) -> int:
     """The command: the table on stdout; compare.md, compare.csv and compare.png with
     ``--out``; exit 1 with ``--fail-above`` when a cell broke or slowed beyond it."""
-    from gdbench.options import check_out, make_out
+    from gdbench.execution.options import check_out, make_out
 
     threshold = percent(args.threshold, "--threshold")
     fail_above = percent(args.fail_above, "--fail-above")
@@ -309,7 +310,7 @@ def main(args) -> int:
         import scipy  # noqa: F401
     except ImportError as exc:
         raise UsageError(f"compare needs SciPy ({exc}); pip install 'gdbench[stats]'") from None
-    from gdbench.compare_report import frame, plot_ratios, render
+    from gdbench.reports.compare_report import frame, plot_ratios, render
 
     old, new = load(args.old, ignore), load(args.new, ignore)
     cmp = compare(old, new, threshold if threshold is not None else 0.05, ignore)

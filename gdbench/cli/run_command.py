@@ -6,11 +6,17 @@ import json
 import sys
 import time
 
-from gdbench.containment import deadline
-from gdbench.results import ResultWriter, _normal_key
-from gdbench.runner import error_row, exception_line, reference_frame, run_cells, skipped_row
+from gdbench.execution.containment import deadline
+from gdbench.execution.runner import (
+    error_row,
+    exception_line,
+    reference_frame,
+    run_cells,
+    skipped_row,
+)
+from gdbench.reports.table import format_table, optimizer_label, seconds, verdict
+from gdbench.results.files import ResultWriter, _normal_key
 from gdbench.spec import RunSpec
-from gdbench.table import format_table, optimizer_label, seconds, verdict
 
 
 def failed(row: dict, strict: bool = False) -> bool:

@@ -9,7 +9,7 @@ import math
 import os
 import sys
 
-from gdbench.options import UsageError
+from gdbench.errors import UsageError
 
 # Share of physical memory a run may plan to use; the rest is the frameworks' own, the
 # operating system's and the CSV writer's headroom.
@@ -73,7 +73,7 @@ def roof_samples(features: int, itemsize: int, stream=None) -> int:
     """The smallest N (two significant digits) whose X (N×D) and y, at ``itemsize`` bytes,
     exceed ``CACHE_MULTIPLE``× this machine's last-level cache; at most what
     ``check_data_memory`` allows, said on ``stream`` when that caps it."""
-    from gdbench.bandwidth import last_level_cache_bytes
+    from gdbench.timing.bandwidth import last_level_cache_bytes
 
     cache = last_level_cache_bytes()
     n = _two_digits(CACHE_MULTIPLE * cache / (itemsize * (features + 1)) + 1, up=True)
@@ -194,7 +194,7 @@ def check_device_memory(specs) -> None:
     cuda = [s for s in specs if s.device == "cuda"]
     if not cuda:
         return
-    from gdbench.frameworks import import_torch
+    from gdbench.compat.frameworks import import_torch
 
     torch = import_torch()
     if not torch.cuda.is_available():
@@ -227,7 +227,7 @@ def check_representable(value: float, dtypes, what: str) -> None:
 
 def check_threads(threads: int | None) -> None:
     """More threads than the CPUs gdbench may use would be recorded but never run."""
-    from gdbench.environment import available_cpus
+    from gdbench.compat.environment import available_cpus
 
     if threads and threads > available_cpus():
         raise UsageError(

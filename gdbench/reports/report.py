@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gdbench import plots
-from gdbench.bandwidth import check_limits
-from gdbench.results import check_values, read_results
-from gdbench.table import seconds
+from gdbench.reports import plots
+from gdbench.reports.table import seconds
+from gdbench.results.files import check_values, read_results
+from gdbench.timing.bandwidth import check_limits
 
 
 def md_table(header: list[str], rows: list[list]) -> str:
@@ -197,7 +197,7 @@ def breakdown_section(folder: Path, timed: pd.DataFrame) -> list[str]:
 def load_sweep(folder: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """A sweep folder's rows, trajectories and bandwidths; a usage error when they do not
     parse as what gdbench writes."""
-    from gdbench.options import UsageError
+    from gdbench.errors import UsageError
 
     folder = Path(folder)
     try:

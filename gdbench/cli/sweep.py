@@ -8,9 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from gdbench.options import UsageError
-from gdbench.results import SUMMARY_COLUMNS
-from gdbench.roofline import ROOFLINE_COLUMNS
+from gdbench.errors import UsageError
+from gdbench.results.files import SUMMARY_COLUMNS
+from gdbench.timing.roofline import ROOFLINE_COLUMNS
 
 SWEEP_COLUMNS = [*SUMMARY_COLUMNS, *ROOFLINE_COLUMNS]
 DEFAULT_PROBLEMS = ("quadratic", "linreg")
@@ -24,10 +24,10 @@ def measure_limits(out: Path, resume: bool, stream) -> dict:
             limits = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"--resume {out}: machine.json cannot be read ({exc})") from None
-        from gdbench.bandwidth import check_limits
+        from gdbench.timing.bandwidth import check_limits
 
         return check_limits(limits, path)
-    from gdbench.bandwidth import machine_limits
+    from gdbench.timing.bandwidth import machine_limits
 
     print("measuring this machine's memory read bandwidth (gdbench machine)…", file=stream)
     limits = {dev: b.asdict() for dev, b in machine_limits().items()}
@@ -38,7 +38,7 @@ def measure_limits(out: Path, resume: bool, stream) -> dict:
 
 
 def cmd_sweep(args) -> int:
-    from gdbench.plan import build_plan
+    from gdbench.execution.plan import build_plan
 
     if args.problem is None and getattr(args, "data", None) is None:
         # The default grid stays the two problems whose step is one pass over the data
@@ -58,7 +58,7 @@ def cmd_sweep(args) -> int:
 def _on_cluster(plan) -> int:
     """The sweep's cells on the cluster; each host's bandwidth measured once on it (kept in
     machine.json under "hosts"), each row's roofline from its own host's."""
-    from gdbench.cluster import cluster_runner
+    from gdbench.execution.cluster import cluster_runner
 
     path = plan.out / "machine.json"
     saved = None
@@ -82,16 +82,16 @@ def _on_cluster(plan) -> int:
 
 
 def _finish(plan, run_cells=None) -> int:
-    from gdbench.run_command import execute_plan
+    from gdbench.cli.run_command import execute_plan
 
     extra = {} if run_cells is None else {"run_cells": run_cells}
     code = execute_plan(plan, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True, **extra)
     if run_cells is None and plan.options.timing:
-        from gdbench.step_profile import write_breakdown
+        from gdbench.execution.step_profile import write_breakdown
 
         write_breakdown(plan.out, plan.options)
     try:
-        from gdbench.report import write_report
+        from gdbench.reports.report import write_report
     except ImportError as exc:  # matplotlib is an extra
         print(f"no plots or report: {exc} (pip install 'gdbench[plot]')", file=sys.stderr)
         return code

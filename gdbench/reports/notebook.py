@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from gdbench import registry
-from gdbench.agreement import compare, tolerance
 from gdbench.backend import Setup
-from gdbench.gradcheck import check_gradient, format_check
+from gdbench.numerics.agreement import compare, tolerance
+from gdbench.numerics.gradcheck import check_gradient, format_check
 from gdbench.problem import Instance
 from gdbench.problems.linreg import NOTEBOOK_X, LinearRegression
 

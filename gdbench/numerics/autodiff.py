@@ -23,7 +23,7 @@ def torch_gradient(problem) -> GradFn:
 
 
 def jax_gradient(problem) -> GradFn:
-    from gdbench.frameworks import import_jax
+    from gdbench.compat.frameworks import import_jax
 
     jax = import_jax()
     g = jax.grad(lambda w, data: problem.loss(w, **data))

@@ -1,4 +1,4 @@
-"""One cell in a fresh Python process: ``python -m gdbench.cell_process IN OUT``.
+"""One cell in a fresh Python process: ``python -m gdbench.execution.cell_process IN OUT``.
 
 What a cluster worker runs for each task. A Dask worker under a Nanny is a daemon process,
 and a daemon cannot start ``multiprocessing`` children, which is how the local runner
@@ -31,7 +31,7 @@ def _load_plugins(sources: list[tuple[str, str]]) -> None:
 
 
 def run(payload: dict):
-    from gdbench import runner
+    from gdbench.execution import runner
 
     threads = payload.get("threads")
     if threads:
@@ -45,7 +45,7 @@ def run(payload: dict):
     if task == "retime":
         return runner.retime(payload["spec"], payload["options"], payload["round"])
     if task == "limits":
-        from gdbench.bandwidth import machine_limits
+        from gdbench.timing.bandwidth import machine_limits
 
         return {dev: b.asdict() for dev, b in machine_limits().items()}
     raise ValueError(f"unknown task {task!r}")

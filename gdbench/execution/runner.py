@@ -24,17 +24,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gdbench import registry
-from gdbench.agreement import Agreement, judge
 from gdbench.backend import Setup
-from gdbench.containment import deadline, die_with_parent, heartbeat, stop_processes
-from gdbench.data import DataFile
-from gdbench.data import load as load_data
-from gdbench.environment import available_cpus, environment
+from gdbench.compat.environment import available_cpus, environment
+from gdbench.execution.containment import deadline, die_with_parent, heartbeat, stop_processes
+from gdbench.execution.data import DataFile
+from gdbench.execution.data import load as load_data
+from gdbench.numerics.agreement import Agreement, judge
+from gdbench.numerics.reference import growth, reference_trajectory
 from gdbench.optimizer import NotMapped
-from gdbench.reference import growth, reference_trajectory
-from gdbench.results import samples_frame, trajectory_frame
-from gdbench.roofline import roofline_columns
+from gdbench.results.files import samples_frame, trajectory_frame
 from gdbench.spec import RunSpec
+from gdbench.timing.roofline import roofline_columns
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # Generous: the default sweep's largest cell (N = 2.6e7, float32 and its float64 rerun,
@@ -228,7 +228,7 @@ def replacements(spec: RunSpec) -> str:
 
 
 def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, object, object]:
-    from gdbench.timing import measure
+    from gdbench.timing.timer import measure
 
     problem = problem_of(spec.problem, spec.problem_args)
     inst = instance(spec.instance_args(), opts.data_file)
@@ -350,7 +350,7 @@ def seeded_references(specs: Iterable[RunSpec], data_file: DataFile | None) -> d
 def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
     """One more timing round of a cell already run and checked: ``(samples, "")``, or
     ``(None, why)`` when it could not be timed this time."""
-    from gdbench.timing import measure
+    from gdbench.timing.timer import measure
 
     try:
         with deadline(opts.cell_timeout, "the timing round (--cell-timeout)"):

@@ -36,7 +36,7 @@ def holder(folder: Path) -> str:
 def acquire(folder: Path) -> None:
     """Takes ``folder``'s lock for this process, or refuses in one line naming the holder.
     Taking it twice in one process is a no-op (a resumed run inside a test, say)."""
-    from gdbench.options import UsageError
+    from gdbench.errors import UsageError
 
     key = folder.resolve()
     if key in _HELD:
