@@ -37,13 +37,14 @@ import json, sys, time
 import numpy as np
 from gdbench import registry
 from gdbench.backend import Setup
+from gdbench.optimizers.sgd import plain_setup
 n, d, cells = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
 problem = registry.problems()["linreg"]
 inst = problem.make(n_samples=n, features=d)
 out = {}
 for cell in cells:
     backend, mode = cell.split("/")
-    setup = Setup(lr=0.01, dtype="float32", device="cpu", mode=mode)
+    setup = plain_setup(0.01, "float32", "cpu", mode)
     s = registry.backends()[backend].prepare(problem, inst, setup)
     s.warmup()
     times = []

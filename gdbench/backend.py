@@ -18,26 +18,23 @@ from gdbench.trajectory import Trajectory, is_divergent
 class Setup:
     """Everything a backend needs to prepare one run (besides the problem's instance).
 
-    ``optimizer`` is the update rule (plain gradient descent when None) and ``hyper`` its
-    hyperparameters; after construction ``hyper`` holds every one of them (the given ones,
-    gdbench's defaults for the rest). ``native`` is None for gdbench's specification, or,
-    with ``--native-defaults``, the names the user gave: a framework-native backend then
-    passes only those to its library and leaves the rest at the library's defaults.
+    ``optimizer`` is the update rule and ``hyper`` its hyperparameters; after construction
+    ``hyper`` holds every one of them (the given ones, gdbench's defaults for the rest).
+    ``gdbench.optimizers.sgd.plain_setup`` builds the plain-gradient-descent one.
+    ``native`` is None for gdbench's specification, or, with ``--native-defaults``, the
+    names the user gave: a framework-native backend then passes only those to its library
+    and leaves the rest at the library's defaults.
     """
 
     lr: float
     dtype: str  # "float32" or "float64"
     device: str  # "cpu" or "cuda"
     mode: str
-    optimizer: Optimizer = None  # type: ignore[assignment]  # None: sgd, filled in below
+    optimizer: Optimizer
     hyper: dict = field(default_factory=dict)
     native: frozenset[str] | None = None
 
     def __post_init__(self):
-        if self.optimizer is None:
-            from gdbench import registry
-
-            object.__setattr__(self, "optimizer", registry.optimizers()["sgd"])
         object.__setattr__(self, "hyper", self.optimizer.resolve(dict(self.hyper)))
 
 

@@ -66,6 +66,11 @@ class Optimizer(ABC):
     def update(self, grad, state: dict, params, lr: float, hp: dict) -> tuple:
         """One step: ``(new_params, new_state)`` from the gradient at ``params``."""
 
+    def is_plain(self, hp: dict) -> bool:
+        """True when these hyperparameters make this exactly plain gradient descent
+        (w ← w − lr·∇L), whose reference may be a problem's closed form."""
+        return False
+
     def step_bound(self, hp: dict) -> float | None:
         """For an adaptive method, the largest change of one coordinate in one step, in
         units of lr, whatever the gradient; None for the others."""

@@ -36,8 +36,8 @@ class Instance:
 
 class Problem(ABC):
     """Base class of every problem. A subclass sets the class attributes and overrides
-    ``make``, ``loss`` and ``grad``; ``reference`` and ``hessian_max_eig`` have generic
-    defaults that a problem with a closed form should override.
+    ``make``, ``loss`` and ``grad``; a problem whose plain gradient descent has a closed
+    form overrides ``closed_form`` (and ``hessian_max_eig`` where it knows it).
 
     ``loss(w, **data)`` must run on NumPy arrays, torch tensors and JAX arrays alike: with
     operators and array methods (``@``, ``**``, ``.mean()``, ``.sum()``), and for anything
@@ -116,17 +116,12 @@ class Problem(ABC):
     def grad(self, w: np.ndarray, **data) -> np.ndarray:
         """The hand-derived gradient of ``loss`` at ``w``, in NumPy."""
 
-    def reference(self, inst: Instance, lr: float, steps: int) -> tuple[Trajectory, str]:
-        """The float64 plain-gradient-descent trajectory that runs are compared with, and
-        where it came from (other optimizers: ``gdbench.numerics.reference``).
-
-        This default iterates gradient descent in float64 with an *autodiff* gradient of
-        ``loss`` (torch, else JAX), so that a wrong hand-derived ``grad`` cannot hide in the
-        reference; only when neither framework is installed does it fall back on ``grad``.
-        """
-        from gdbench.numerics.reference import float64_iteration
-
-        return float64_iteration(self, inst, lr, steps)
+    def closed_form(self, inst: Instance, lr: float, steps: int) -> tuple[Trajectory, str] | None:
+        """Plain gradient descent's float64 trajectory in closed form, and where it came
+        from, or None (the default): then the reference is the float64 iteration with an
+        *autodiff* gradient of ``loss`` (``gdbench.numerics.reference``), so that a wrong
+        hand-derived ``grad`` cannot hide in it."""
+        return None
 
     def bytes_per_step(self, inst: Instance, itemsize: int) -> int:
         """The roofline's cost model: the least memory traffic of one update step, every

@@ -65,6 +65,11 @@ def replaced_builtin(item) -> bool:
 def register_problem(problem: Problem) -> Problem:
     """Makes ``problem`` available under ``problem.name``. A later plug-in of that name wins;
     a built-in's name is refused unless the plug-in sets ``replaces = True``."""
+    if callable(getattr(problem, "reference", None)):  # written against the old contract
+        raise ValueError(
+            f"problem {problem.name!r} defines reference(inst, lr, steps), which gdbench no "
+            "longer calls: name it closed_form (returning None where there is none)"
+        )
     return _register("problem", _PROBLEMS, problem)
 
 
@@ -125,7 +130,7 @@ def load_plugin(path: str | Path) -> None:
         raise PluginError(f"not a Python file: {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look modules up here
-    from gdbench.execution.containment import deadline
+    from gdbench.compat.containment import deadline
 
     try:
         with deadline(PLUGIN_IMPORT_S, f"plugin {path}'s import"):

@@ -9,6 +9,7 @@ import pytest
 from gdbench import registry
 from gdbench.backend import Setup
 from gdbench.numerics.agreement import compare, tolerance
+from gdbench.optimizers.sgd import plain_setup
 
 from .conftest import backend_mode_params, needs_cuda, require
 
@@ -27,8 +28,8 @@ CASES = [
 def test_backend_agrees_with_reference(problem, sizes, lr, steps, backend, mode, dtype):
     p = registry.problems()[problem]
     inst = p.make(**sizes)
-    ref, _ = p.reference(inst, lr, steps)
-    session = registry.backends()[backend].prepare(p, inst, Setup(lr, dtype, "cpu", mode))
+    ref, _ = p.closed_form(inst, lr, steps)
+    session = registry.backends()[backend].prepare(p, inst, plain_setup(lr, dtype, "cpu", mode))
     traj = session.trajectory(steps)
     assert traj.steps == steps and traj.diverged_step is None
     tol = tolerance(dtype, steps, inst.n_samples * inst.features or 1)
@@ -55,7 +56,7 @@ def test_backend_keeps_float32(backend, mode):
     inst = p.make(200, 3, 0)
     losses = {}
     for dtype in ("float32", "float64"):
-        s = registry.backends()[backend].prepare(p, inst, Setup(0.05, dtype, "cpu", mode))
+        s = registry.backends()[backend].prepare(p, inst, plain_setup(0.05, dtype, "cpu", mode))
         losses[dtype] = s.trajectory(5).loss
     assert not np.array_equal(losses["float32"], losses["float64"])
     np.testing.assert_allclose(losses["float32"], losses["float64"], rtol=1e-5)
@@ -66,8 +67,8 @@ def test_divergence_is_reported_at_the_same_step_as_the_reference(backend, mode)
     # lr = 1.5 on w²: w_k = 10·(−2)^k, loss grows 4× a step and passes 10⁶·100 at step 11.
     p = registry.problems()["quadratic"]
     inst = p.make()
-    ref, _ = p.reference(inst, 1.5, 15)
-    s = registry.backends()[backend].prepare(p, inst, Setup(1.5, "float32", "cpu", mode))
+    ref, _ = p.closed_form(inst, 1.5, 15)
+    s = registry.backends()[backend].prepare(p, inst, plain_setup(1.5, "float32", "cpu", mode))
     traj = s.trajectory(15)
     assert ref.diverged_step == 11
     assert traj.diverged_step == 11
@@ -85,8 +86,8 @@ def test_backend_agrees_on_cuda(backend, mode, dtype):
         pytest.skip(why)
     p = registry.problems()["linreg"]
     inst = p.make(10_000, 4, 0)
-    ref, _ = p.reference(inst, 0.05, 50)
-    s = b.prepare(p, inst, Setup(0.05, dtype, "cuda", mode))
+    ref, _ = p.closed_form(inst, 0.05, 50)
+    s = b.prepare(p, inst, plain_setup(0.05, dtype, "cuda", mode))
     agreement = compare(s.trajectory(50), ref, tolerance(dtype, 50, 40_000))
     assert agreement.agrees, agreement.detail
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gdbench import registry
-from gdbench.backend import Setup
+from gdbench.optimizers.sgd import plain_setup
 from gdbench.timing.breakdown import OpLog, explain, profile
 from tests.conftest import require
 
@@ -18,7 +18,7 @@ def _profile(backend: str, mode: str, d: int = 1):
     inst = problem.make(n_samples=N, features=d)
     b = registry.backends()[backend]
     b.profiling()
-    session = b.prepare(problem, inst, Setup(lr=0.01, dtype="float32", device="cpu", mode=mode))
+    session = b.prepare(problem, inst, plain_setup(0.01, "float32", "cpu", mode))
     rows, step_s, _ = profile(session, budget_s=0.05)
     return {(r["op"], r.get("operands")): r for r in rows}, step_s
 
@@ -49,7 +49,7 @@ def _torch_ops(mode: str) -> dict[tuple[str, str], list]:
     inst = problem.make(n_samples=N, features=1)
     b = registry.backends()["torch-autograd"]
     b.profiling()
-    session = b.prepare(problem, inst, Setup(lr=0.01, dtype="float32", device="cpu", mode=mode))
+    session = b.prepare(problem, inst, plain_setup(0.01, "float32", "cpu", mode))
     session.warmup()
     log = OpLog()
     session.operations(3, log)

@@ -76,6 +76,13 @@ def test_the_local_cluster_gdbench_starts_turns_them_off():
 
 
 def test_a_timed_cell_gets_gdbench_threads_in_its_own_non_daemon_process(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    def plugin_folders():
+        return set(Path(tempfile.gettempdir()).glob("gdbench-plugins-*"))
+
+    before = plugin_folders()
     out = tmp_path / "probe"
     argv = ["run", "--cluster", "local:1", "--plugin", PLUGINS, "--backend", "probe"]
     argv += ["--problem", "quadratic", "--threads", "2", "--time-budget", "0.05", "--rounds", "2"]
@@ -92,6 +99,7 @@ def test_a_timed_cell_gets_gdbench_threads_in_its_own_non_daemon_process(tmp_pat
     samples = read_results(out / "samples.csv")
     assert len(samples) == row["repeats"] and row["rounds"] == 2
     assert sorted(samples["round"].unique()) == [1, 2]  # the second round on the same host
+    assert plugin_folders() <= before  # each task's copy of the plug-ins is removed
 
 
 # --- the same cells as at home -------------------------------------------------------------

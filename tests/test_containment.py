@@ -351,7 +351,7 @@ def test_one_library_s_failing_device_probe_fails_its_own_cells_only(tmp_path):
 
 
 def test_a_long_cell_says_it_is_still_running(tmp_path, capsys, monkeypatch):
-    from gdbench.execution import containment
+    from gdbench.compat import containment
 
     monkeypatch.setattr(containment, "HEARTBEAT_S", 0.4)
     slow = "        import time\n        time.sleep(0.4)\n" + GRAD

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from gdbench import registry
-from gdbench.backend import Setup
 from gdbench.backends.numpy_hand import NumpyBackend
 from gdbench.cli.commands import main
 from gdbench.numerics import agreement
 from gdbench.numerics.gradcheck import check_gradient, format_check
 from gdbench.numerics.reference import growth, reference_trajectory
+from gdbench.optimizers.sgd import plain_setup
 
 from .conftest import backend_mode_params
 
@@ -45,7 +45,7 @@ def test_new_problems_agree_on_every_backend_and_mode(name, sizes, backend, mode
     p = registry.problems()[name]
     inst = p.make(**sizes)
     lr, steps = p.default_lr, min(p.default_steps, 200)
-    s = registry.backends()[backend].prepare(p, inst, Setup(lr, dtype, "cpu", mode))
+    s = registry.backends()[backend].prepare(p, inst, plain_setup(lr, dtype, "cpu", mode))
     traj = s.trajectory(steps)
     assert traj.steps == steps and traj.diverged_step is None
     agr = judge(p, inst, traj, lr, steps, dtype)
@@ -108,7 +108,7 @@ def test_a_gradient_10_percent_off_disagrees_at_every_size(name, sizes, dtype):
     inst = p.make(**sizes)
     wrong = TenPercentOff(p).problem
     steps = 50
-    traj = NumpyBackend().prepare(wrong, inst, Setup(p.default_lr, dtype, "cpu", "eager"))
+    traj = NumpyBackend().prepare(wrong, inst, plain_setup(p.default_lr, dtype, "cpu", "eager"))
     agr = judge(p, inst, traj.trajectory(steps), p.default_lr, steps, dtype)
     assert not agr.agrees and agr.first_bad_step == 1
 

@@ -403,3 +403,27 @@ def test_a_backend_without_optimizers_skips_them_with_the_reason(tmp_path):
     assert code == 0
     row = df[df.optimizer == "adam"].iloc[0]
     assert row.status == "skipped" and "implements only sgd" in row.reason
+
+
+def test_only_plain_sgd_keeps_the_problem_s_closed_form():
+    # The reference asks the optimizer: SGD without weight decay is the closed form's
+    # iteration; with it, a subclass of SGD (a plug-in may change the update) or any other
+    # optimizer, the float64 iteration of the update runs instead.
+    from gdbench.optimizers.sgd import SGD
+
+    class Variant(SGD):
+        name = "sgd-variant"
+
+    problem = registry.problems()["linreg"]
+    inst = problem.make(30, 2, 0)
+    sgd, adam = registry.optimizers()["sgd"], Adam()
+    cases = [
+        (sgd, {"weight_decay": 0.0}, True),
+        (sgd, {"weight_decay": 0.1}, False),
+        (Variant(), {"weight_decay": 0.0}, False),
+        (adam, adam.resolve({}), False),
+    ]
+    for optimizer, hyper, plain in cases:
+        assert optimizer.is_plain(hyper) is plain
+        _, source = reference_trajectory(problem, inst, 0.05, 5, optimizer, hyper)
+        assert ("closed form" in source) is plain, (optimizer.name, hyper, source)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gdbench import registry
-from gdbench.backend import Setup
 from gdbench.compat.products import gram_eigh, gram_top_eigenvalue, matvec, plain
+from gdbench.optimizers.sgd import plain_setup
 from tests.conftest import require
 
 
@@ -67,7 +67,7 @@ def test_plain_is_restored_after_an_exception():
 def _session(backend: str, mode: str, d: int = 3):
     problem = registry.problems()["linreg"]
     inst = problem.make(n_samples=40, features=d)
-    setup = Setup(lr=0.01, dtype="float32", device="cpu", mode=mode)
+    setup = plain_setup(0.01, "float32", "cpu", mode)
     return registry.backends()[backend].prepare(problem, inst, setup)
 
 

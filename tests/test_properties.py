@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdbench import registry
-from gdbench.backend import Setup
 from gdbench.numerics.agreement import compare, tolerance
+from gdbench.optimizers.sgd import plain_setup
 from gdbench.results.files import (
     SUMMARY_COLUMNS,
     TEXT_COLUMNS,
@@ -36,9 +36,9 @@ def runs(n, d, seed, lr_fraction, dtype, steps):
     p = registry.problems()["linreg"]
     inst = p.make(n, d, seed)
     lr = lr_fraction * 2 / p.hessian_max_eig(inst)
-    ref, _ = p.reference(inst, lr, steps)
+    ref, _ = p.closed_form(inst, lr, steps)
     for name, mode in available_default_modes():
-        s = registry.backends()[name].prepare(p, inst, Setup(lr, dtype, "cpu", mode))
+        s = registry.backends()[name].prepare(p, inst, plain_setup(lr, dtype, "cpu", mode))
         yield name, s.trajectory(steps), ref, tolerance(dtype, steps, n * d)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gdbench import registry
-from gdbench.backend import Setup
+from gdbench.optimizers.sgd import plain_setup
 from gdbench.timing.timer import RecompiledError, Timing, measure
 
 from .conftest import require
@@ -15,7 +15,9 @@ from .conftest import require
 
 def session(backend, mode, n=2000, d=2, dtype="float32"):
     p = registry.problems()["linreg"]
-    return registry.backends()[backend].prepare(p, p.make(n, d, 0), Setup(0.01, dtype, "cpu", mode))
+    return registry.backends()[backend].prepare(
+        p, p.make(n, d, 0), plain_setup(0.01, dtype, "cpu", mode)
+    )
 
 
 class Recorder:
@@ -108,7 +110,7 @@ def test_recompilation_during_timing_is_caught():
             super().run_steps(n)
 
     p = registry.problems()["linreg"]
-    s = Promoting(p, p.make(500, 2, 0), Setup(0.01, "float32", "cpu", "jit"))
+    s = Promoting(p, p.make(500, 2, 0), plain_setup(0.01, "float32", "cpu", "jit"))
     with pytest.raises(RecompiledError):
         measure(s, budget_s=0.05, min_block_s=0.0005)
 

@@ -333,7 +333,7 @@ def cmd_notebook(args) -> int:
 
 
 def cmd_gradcheck(args) -> int:
-    from gdbench.execution.containment import deadline
+    from gdbench.compat.containment import deadline
     from gdbench.execution.plan import data_choice
     from gdbench.execution.runner import exception_line
     from gdbench.numerics.gradcheck import check_gradient, format_check
@@ -410,7 +410,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from gdbench.reports.compare import main as compare
+    from gdbench.cli.compare_command import main as compare
 
     return compare(args)
 

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from gdbench.execution.containment import deadline
+from gdbench.compat.containment import deadline
 from gdbench.execution.runner import (
     error_row,
     exception_line,

@@ -20,10 +20,9 @@ import tempfile
 from pathlib import Path
 
 
-def _load_plugins(sources: list[tuple[str, str]]) -> None:
+def _load_plugins(sources: list[tuple[str, str]], folder: Path) -> None:
     from gdbench import registry
 
-    folder = Path(tempfile.mkdtemp(prefix="gdbench-plugins-"))
     for name, text in sources:
         path = folder / name
         path.write_text(text, encoding="utf-8")
@@ -31,13 +30,20 @@ def _load_plugins(sources: list[tuple[str, str]]) -> None:
 
 
 def run(payload: dict):
+    """The task's result; the plug-ins' sources live in a temporary folder while it runs
+    (one per task was left behind in the system's temporary folder)."""
+    with tempfile.TemporaryDirectory(prefix="gdbench-plugins-") as folder:
+        return _run(payload, Path(folder))
+
+
+def _run(payload: dict, folder: Path):
     from gdbench.execution import runner
 
     threads = payload.get("threads")
     if threads:
         with contextlib.suppress(AttributeError, OSError):
             os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
-    _load_plugins(payload.get("plugins", []))
+    _load_plugins(payload.get("plugins", []), folder)
     runner._SEEDED.update(payload.get("seeded", {}))
     task = payload["task"]
     if task == "execute":

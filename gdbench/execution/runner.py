@@ -25,12 +25,16 @@ import numpy as np
 
 from gdbench import registry
 from gdbench.backend import Setup
+from gdbench.compat.containment import deadline, die_with_parent, heartbeat, stop_processes
 from gdbench.compat.environment import available_cpus, environment
-from gdbench.execution.containment import deadline, die_with_parent, heartbeat, stop_processes
 from gdbench.execution.data import DataFile
 from gdbench.execution.data import load as load_data
 from gdbench.numerics.agreement import Agreement, judge
-from gdbench.numerics.reference import growth, reference_trajectory
+from gdbench.numerics.reference import (
+    closed_form_reference,
+    float64_iteration,
+    growth,
+)
 from gdbench.optimizer import NotMapped
 from gdbench.results.files import samples_frame, trajectory_frame
 from gdbench.spec import RunSpec
@@ -120,10 +124,12 @@ def reference(
     inst = instance(instance_args, data_file)
     opt = registry.optimizers()[optimizer]
     hyper = opt.resolve(json.loads(optimizer_args))
-    traj, source = reference_trajectory(p, inst, lr, steps, opt, hyper)
-    closed = "closed form" in source
-    g = 1.0 if closed else growth(p, inst, lr, steps, opt, hyper, traj)
-    return traj, source, g
+    closed = closed_form_reference(p, inst, lr, steps, opt, hyper)
+    if closed is not None:  # a closed form amplifies no rounding of its own
+        traj, source = closed
+        return traj, source, 1.0
+    traj, source = float64_iteration(p, inst, lr, steps, opt, hyper)
+    return traj, source, growth(p, inst, lr, steps, opt, hyper, traj)
 
 
 def setup_of(spec: RunSpec, opts: Options) -> Setup:

@@ -39,16 +39,21 @@ def float64_iteration(problem, inst, lr: float, steps: int, optimizer=None, hype
     return Trajectory.from_steps(losses, grads, ws), f"float64 {rule}, {source} gradient"
 
 
-def is_plain_gd(optimizer, hyper: dict) -> bool:
-    from gdbench.optimizers.sgd import SGD
+def closed_form_reference(problem, inst, lr: float, steps: int, optimizer=None, hyper=None):
+    """The problem's closed form where the optimizer is plain gradient descent (no
+    optimizer: plain) and the problem has one, else None."""
+    if optimizer is not None and not optimizer.is_plain(hyper or {}):
+        return None
+    return problem.closed_form(inst, lr, steps)
 
-    return type(optimizer) is SGD and not hyper.get("weight_decay")
 
-
-def reference_trajectory(problem, inst, lr: float, steps: int, optimizer, hyper: dict):
-    """``(trajectory, where it came from)`` for this problem, instance and optimizer."""
-    if is_plain_gd(optimizer, hyper):
-        return problem.reference(inst, lr, steps)
+def reference_trajectory(problem, inst, lr: float, steps: int, optimizer=None, hyper=None):
+    """``(trajectory, where it came from)`` for this problem, instance and optimizer (no
+    optimizer: plain gradient descent): the closed form where there is one, else the
+    float64 iteration."""
+    closed = closed_form_reference(problem, inst, lr, steps, optimizer, hyper)
+    if closed is not None:
+        return closed
     return float64_iteration(problem, inst, lr, steps, optimizer, hyper)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gdbench.backend import Setup
 from gdbench.compat.frameworks import import_optax, import_torch
 from gdbench.optimizer import Hyper, Optimizer, call_text, pick, torch_used, weight_decayed
 from gdbench.registry import register_optimizer
@@ -32,6 +33,10 @@ class SGD(Optimizer):
     def init(self, params, hp):
         return {}
 
+    def is_plain(self, hp):
+        # Not a subclass: a plug-in derived from SGD may change the update.
+        return type(self) is SGD and not hp.get("weight_decay")
+
     def update(self, grad, state, params, lr, hp):
         return params - lr * weight_decayed(grad, params, hp), state
 
@@ -46,3 +51,9 @@ class SGD(Optimizer):
 
 
 register_optimizer(SGD())
+
+
+def plain_setup(lr: float, dtype: str, device: str, mode: str) -> Setup:
+    """The Setup of plain gradient descent (the notebook's update), for tests and the
+    notebook replay."""
+    return Setup(lr, dtype, device, mode, SGD())

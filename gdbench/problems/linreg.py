@@ -48,7 +48,7 @@ class LinearRegression(Problem):
         # d/dw (1/N) Σ (x_i·w - y_i)² = (2/N) Xᵀ(Xw - y)
         return (2 / len(y)) * (X.T @ (matvec(X, w) - y))
 
-    def reference(self, inst, lr, steps):
+    def closed_form(self, inst, lr, steps):
         """Closed form, in float64, through the eigendecomposition A = XᵀX/N = V Λ Vᵀ
         (by the thin SVD of X when N < D, see ``gram_eigh``).
 

@@ -26,7 +26,7 @@ class Quadratic(Problem):
     def grad(self, w, **data):
         return 2 * w
 
-    def reference(self, inst, lr, steps):
+    def closed_form(self, inst, lr, steps):
         # w_k = w0 (1 - 2 lr)^k exactly; loss and gradient are taken before each update.
         with np.errstate(all="ignore"):  # a diverging rate overflows: marked, not warned
             factor = (1.0 - 2.0 * lr) ** np.arange(steps + 1, dtype=np.float64)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from gdbench import registry
-from gdbench.backend import Setup
 from gdbench.numerics.agreement import compare, tolerance
 from gdbench.numerics.gradcheck import check_gradient, format_check
+from gdbench.numerics.reference import reference_trajectory
+from gdbench.optimizers.sgd import plain_setup
 from gdbench.problem import Instance
 from gdbench.problems.linreg import NOTEBOOK_X, LinearRegression
 
@@ -35,7 +36,7 @@ def notebook_instance(slope: float) -> Instance:
 
 
 def _trajectory(backend: str, problem, inst, lr, steps):
-    setup = Setup(lr=lr, dtype="float32", device="cpu", mode="eager")
+    setup = plain_setup(lr, "float32", "cpu", "eager")
     return registry.backends()[backend].prepare(problem, inst, setup).trajectory(steps)
 
 
@@ -77,7 +78,7 @@ def verdict_lines() -> list[str]:
     """What gdbench says of the NumPy cell: gradient check and trajectory agreement."""
     problem, inst = NotebookGradient(), notebook_instance(2.0)
     lines = format_check(check_gradient(problem, inst))
-    ref, _ = registry.problems()["linreg"].reference(inst, 0.01, 20)
+    ref, _ = reference_trajectory(registry.problems()["linreg"], inst, 0.01, 20)
     traj = _trajectory("numpy", problem, inst, 0.01, 20)
     agr = compare(traj, ref, tolerance("float32", 20, inst.n_samples))
     lines.append(

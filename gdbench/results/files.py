@@ -96,7 +96,6 @@ TEXT_COLUMNS = [
     "status",
     "reason",
     "reference",
-    "data_path",
     "optimizer_impl",
     "optimizer_used",
     "timing_warning",
