@@ -11,7 +11,7 @@ import time
 import pytest
 
 from gdbench.cli.commands import main
-from gdbench.results.files import read_results
+from gdbench.results.schema import read_results
 
 from .conftest import DATA, require
 

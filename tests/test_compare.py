@@ -23,7 +23,7 @@ from gdbench.reports.significance import (
     compare_rounds,
     compare_samples,
 )
-from gdbench.results.files import SPEC_COLUMNS, read_results
+from gdbench.results.schema import SPEC_COLUMNS, read_results
 
 from .conftest import DATA, ROOT, require
 
@@ -258,7 +258,8 @@ def test_damaged_samples_csv_is_a_usage_error(runs, tmp_path, capsys):
 def test_a_cell_timed_again_replaces_its_blocks(tmp_path):
     """Killed after its samples were written but before its summary row: on --resume the
     cell is timed again, and its new blocks replace the old ones."""
-    from gdbench.results.files import ResultWriter, samples_frame
+    from gdbench.results.schema import samples_frame
+    from gdbench.results.writer import ResultWriter
     from gdbench.spec import RunSpec
 
     a = RunSpec("linreg", "numpy", "eager", "cpu", "float32", 0.01, 20)

@@ -12,13 +12,8 @@ from hypothesis import strategies as st
 from gdbench import registry
 from gdbench.numerics.agreement import compare, tolerance
 from gdbench.optimizers.sgd import plain_setup
-from gdbench.results.files import (
-    SUMMARY_COLUMNS,
-    TEXT_COLUMNS,
-    ResultWriter,
-    clean_text,
-    read_results,
-)
+from gdbench.results.schema import SUMMARY_COLUMNS, TEXT_COLUMNS, read_results
+from gdbench.results.writer import ResultWriter, clean_text
 
 SETTINGS = settings(
     max_examples=20,

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gdbench.cli.commands import main
-from gdbench.results.files import SUMMARY_COLUMNS, TRAJECTORY_ID
+from gdbench.results.schema import SUMMARY_COLUMNS, TRAJECTORY_ID
 
 
 @pytest.fixture(scope="module")

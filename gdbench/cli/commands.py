@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from gdbench.results.files import ResultsWriteError
+    from gdbench.results.writer import ResultsWriteError
 
     try:
         args = parse(argv)

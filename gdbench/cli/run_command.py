@@ -15,7 +15,8 @@ from gdbench.execution.runner import (
     skipped_row,
 )
 from gdbench.reports.table import format_table, optimizer_label, seconds, verdict
-from gdbench.results.files import ResultWriter, _normal_key
+from gdbench.results.schema import normal_key
+from gdbench.results.writer import ResultWriter
 from gdbench.spec import RunSpec
 
 
@@ -106,7 +107,7 @@ def execute_plan(
     stream = stream or sys.stderr
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
     if plan.resume:
-        dropped = writer.keep_valid({_normal_key(s.key()) for s in plan.ordered})
+        dropped = writer.keep_valid({normal_key(s.key()) for s in plan.ordered})
         if dropped:
             print(f"{plan.out}: {dropped} damaged row(s) set aside, run again", file=stream)
     if not plan.resume:
@@ -114,9 +115,9 @@ def execute_plan(
     done = writer.done_keys()
     threads = plan.options.threads
     for spec, reason in plan.skipped:
-        if _normal_key(spec.key()) not in done:
+        if normal_key(spec.key()) not in done:
             writer.add(skipped_row(spec, reason, threads))
-    todo = [s for s in plan.specs if _normal_key(s.key()) not in done]
+    todo = [s for s in plan.specs if normal_key(s.key()) not in done]
     if plan.resume:
         print(
             f"resuming {plan.out}: {len(plan.specs) - len(todo)} cells already done, "
@@ -152,10 +153,10 @@ def execute_plan(
         progress.done(spec, row)
 
     def rounds_done(spec):
-        return writer.rounds_done(_normal_key(spec.key()))
+        return writer.rounds_done(normal_key(spec.key()))
 
     def on_round(spec, samples, why):
-        key = _normal_key(spec.key())
+        key = normal_key(spec.key())
         if samples is None:
             progress.round_done(spec, rounds_done(spec) + 1, plan.options.rounds, f"failed: {why}")
             return
@@ -174,14 +175,14 @@ def execute_plan(
             rounds_done=rounds_done,
             on_round=on_round,
             timed=plan.specs,
-            row_of=lambda spec: writer.row_of(_normal_key(spec.key())),
+            row_of=lambda spec: writer.row_of(normal_key(spec.key())),
         )
     finally:
         progress.close()
-    rank = {_normal_key(s.key()): i for i, s in enumerate(plan.ordered)}
+    rank = {normal_key(s.key()): i for i, s in enumerate(plan.ordered)}
     rows = sorted(
         writer.summary().to_dict("records"),
-        key=lambda r: rank.get(_normal_key(row_key(r)), len(rank)),
+        key=lambda r: rank.get(normal_key(row_key(r)), len(rank)),
     )
     print(format_table(rows))
     written = [writer.summary_path, writer.traj_path]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gdbench.errors import UsageError
-from gdbench.results.files import SUMMARY_COLUMNS
+from gdbench.results.schema import SUMMARY_COLUMNS
 from gdbench.timing.roofline import ROOFLINE_COLUMNS
 
 SWEEP_COLUMNS = [*SUMMARY_COLUMNS, *ROOFLINE_COLUMNS]

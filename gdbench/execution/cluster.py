@@ -232,9 +232,9 @@ def cluster_runner(plan, measure: bool = False):
 def task_key(spec: RunSpec, round_: int, tag: str) -> str:
     """The task's key: from the cell's key, its round and the results folder, so a lost
     worker or a resumed sweep meets the same key, never a duplicate."""
-    from gdbench.results.files import _normal_key
+    from gdbench.results.schema import normal_key
 
-    text = repr((_normal_key(spec.key()), round_, tag))
+    text = repr((normal_key(spec.key()), round_, tag))
     return f"gdbench-{spec.backend}-{hashlib.sha1(text.encode()).hexdigest()[:20]}-r{round_}"
 
 

@@ -36,7 +36,7 @@ from gdbench.numerics.reference import (
     growth,
 )
 from gdbench.optimizer import NotMapped
-from gdbench.results.files import samples_frame, trajectory_frame
+from gdbench.results.schema import samples_frame, trajectory_frame
 from gdbench.spec import RunSpec
 from gdbench.timing.roofline import roofline_columns
 
@@ -60,7 +60,6 @@ class Options:
     budget_s: float = 1.0
     threads: int | None = None
     plugins: tuple[str, ...] = ()
-    isolate: bool = True
     # The optimizer hyperparameters the user gave (--opt): all that a native-defaults cell
     # passes to torch.optim / optax.
     opt_given: frozenset[str] = frozenset()
@@ -487,7 +486,7 @@ def run_cells(
             result = (error_row(spec, result, opts.threads), None, None)
         on_done(spec, *result)
 
-    if opts.timing and opts.isolate:
+    if opts.timing:
         in_backend_workers([(s,) for s in specs], opts, execute, deliver_row, on_start)
     else:
         for (s,) in _grouped([(s,) for s in specs]):
@@ -505,12 +504,7 @@ def run_cells(
     for round_ in range(2, opts.rounds + 1):
         # timed, and missing this round
         cells = [(s, round_) for s in everything if 0 < rounds_done(s) < round_]
-        if opts.isolate:
-            in_backend_workers(cells, opts, retime, deliver, on_start)
-            continue
-        for s, _ in _grouped(cells):
-            on_start(s)
-            deliver(s, retime(s, opts, round_))
+        in_backend_workers(cells, opts, retime, deliver, on_start)
 
 
 def _by_backend(cells: list[tuple]) -> dict[str, list[tuple]]:

@@ -23,7 +23,7 @@ from gdbench.reports.significance import (
     compare_rounds,
 )
 from gdbench.reports.table import number, optimizer_label
-from gdbench.results.files import SPEC_COLUMNS, read_results
+from gdbench.results.schema import SPEC_COLUMNS, read_results
 
 # What a row says about the environment that produced it; the header lists what differs.
 ENV_COLUMNS = (
@@ -53,13 +53,13 @@ class Side:
 
 
 def _key(row: dict, ignore: tuple[str, ...]) -> tuple:
-    from gdbench.results.files import _normal_key
+    from gdbench.results.schema import normal_key
     from gdbench.spec import RunSpec
 
     spec = RunSpec.from_row(row)
     if ignore:
         spec = RunSpec(**{**spec.asdict(), **dict.fromkeys(ignore, None)})
-    return _normal_key(
+    return normal_key(
         tuple("" if v is None else v for v in (getattr(spec, f) for f in spec.__dataclass_fields__))
     )
 

@@ -11,7 +11,7 @@ import numpy as np
 from gdbench.reports.compare import Cell, Comparison, label
 from gdbench.reports.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
 from gdbench.reports.table import number, seconds
-from gdbench.results.files import SPEC_COLUMNS
+from gdbench.results.schema import SPEC_COLUMNS
 
 
 def _timing_text(c: Cell) -> list[str]:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gdbench.reports import plots
 from gdbench.reports.table import seconds
-from gdbench.results.files import check_values, read_results
+from gdbench.results.schema import check_values, read_results
 from gdbench.timing.bandwidth import check_limits
 
 
