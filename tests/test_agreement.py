@@ -53,3 +53,32 @@ def test_divergence_is_found_by_growth_not_only_nan():
     k = np.arange(15)
     t = Trajectory.from_steps(100 * 4.0**k, 20 * (-2.0) ** k, 10 * (-2.0) ** (k + 1))
     assert t.diverged_step == 11 and t.steps == 11
+
+
+def test_the_verdict_reruns_in_float64_only_a_float32_run_outside_the_tolerance():
+    # The notebook's w² at lr 0.1 in closed form is the reference; a run 1e-3 off it is
+    # outside any float32 tolerance. Rerun in float64 exactly on the reference: imprecise;
+    # still off: disagrees; a float64 run, or one that agrees, is never rerun.
+    from gdbench import registry
+    from gdbench.numerics.verdict import Verdict, judgement
+    from gdbench.optimizers.sgd import SGD
+    from gdbench.trajectory import Trajectory
+
+    problem = registry.problems()["quadratic"]
+    ref, _ = problem.closed_form(problem.make(), 0.1, 15)
+    off = Trajectory(ref.loss * 1.001, ref.grad * 1.001, ref.w * 1.001)
+
+    def never():
+        raise AssertionError("rerun in float64 where no rerun was needed")
+
+    def judge_(traj, dtype, again):
+        return judgement(traj, ref, dtype, 15, 1, SGD(), {}, 0.1, 1.0, again, ref)
+
+    assert judge_(ref, "float32", never).verdict is Verdict.AGREES
+    imprecise = judge_(off, "float32", lambda: ref)
+    assert imprecise.verdict is Verdict.IMPRECISE and "float32 rounding" in imprecise.detail
+    wrong = judge_(off, "float32", lambda: off)
+    assert wrong.verdict is Verdict.DISAGREES and "the mathematics" in wrong.detail
+    assert judge_(off, "float64", never).verdict is Verdict.DISAGREES
+    assert Verdict.of("imprecise") is Verdict.IMPRECISE and Verdict.of("") is None
+    assert f"{Verdict.AGREES}" == "agrees"  # what summary.csv and the tables show

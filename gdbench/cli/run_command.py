@@ -14,6 +14,7 @@ from gdbench.execution.runner import (
     run_cells,
     skipped_row,
 )
+from gdbench.numerics.verdict import Verdict
 from gdbench.reports.table import format_table, optimizer_label, seconds, verdict
 from gdbench.results.schema import normal_key
 from gdbench.results.writer import ResultWriter
@@ -27,11 +28,11 @@ def failed(row: dict, strict: bool = False) -> bool:
         return False
     if row.get("status") == "error":
         return True
-    verdict = row.get("verdict")
-    if verdict == "imprecise":
+    verdict = Verdict.of(row.get("verdict"))
+    if verdict is Verdict.IMPRECISE:
         return strict
-    if verdict in ("agrees", "disagrees"):
-        return verdict == "disagrees"
+    if verdict is not None:
+        return verdict is Verdict.DISAGREES
     return row.get("agrees") not in (True, "True", "true", 1)  # folders from before verdicts
 
 

@@ -29,12 +29,12 @@ from gdbench.compat.containment import deadline, die_with_parent, heartbeat, sto
 from gdbench.compat.environment import available_cpus, environment
 from gdbench.execution.data import DataFile
 from gdbench.execution.data import load as load_data
-from gdbench.numerics.agreement import Agreement, judge
 from gdbench.numerics.reference import (
     closed_form_reference,
     float64_iteration,
     growth,
 )
+from gdbench.numerics.verdict import judgement
 from gdbench.optimizer import NotMapped
 from gdbench.results.schema import samples_frame, trajectory_frame
 from gdbench.spec import RunSpec
@@ -257,37 +257,30 @@ def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, ob
     )
     traj = session.trajectory(spec.steps)
     n_el = inst.n_samples * inst.features or 1
-    agr = judge(
-        traj, ref, spec.dtype, spec.steps, n_el, setup.optimizer, setup.hyper, spec.lr, grow
-    )
     named = differing(session.optimizer_used, setup.hyper, session.optimizer_impl)
-    detail = "; ".join(d for d in (agr.detail, named) if d)
-    if named and agr.agrees:  # agreeing despite them is worth knowing too
-        detail = f"within tolerance although {named}"
-    verdict = "agrees" if agr.agrees else "disagrees"
-    if not agr.agrees and spec.dtype != "float64":
-        verdict, check = precision_or_logic(spec, setup, backend, problem, inst, ref64, grow)
-        if verdict == "disagrees":
-            detail = (
-                f"{detail}; in float64 too ({check.detail}, max dev "
-                f"{check.max_rel_dev:.2g}): the mathematics, not the precision"
-            )
-        else:
-            detail = "; ".join(
-                d
-                for d in (
-                    f"{spec.dtype} max dev {agr.max_rel_dev:.2g} over tolerance "
-                    f"{agr.tol:.2g} from step {agr.first_bad_step}, while the same backend "
-                    f"and mode agree in float64 (max dev {check.max_rel_dev:.2g}): "
-                    f"{spec.dtype} rounding, e.g. in reductions over N·D = {n_el} terms "
-                    "less accurate than pairwise summation",
-                    named,
-                )
-                if d
-            )
+
+    def again_in_float64():
+        setup64 = replace(setup, dtype="float64")
+        return backend.prepare(problem, inst, setup64).trajectory(spec.steps)
+
+    judged = judgement(
+        traj,
+        ref,
+        spec.dtype,
+        spec.steps,
+        n_el,
+        setup.optimizer,
+        setup.hyper,
+        spec.lr,
+        grow,
+        again_in_float64,
+        ref64,
+        named,
+    )
+    agr = judged.agreement
     row.update(
         status="diverged" if traj.diverged_step else "ok",
-        reason=detail,
+        reason=judged.detail,
         noise_from_step=agr.noise_from_step or "",
         steps_run=traj.steps,
         diverged_step=traj.diverged_step or "",
@@ -296,7 +289,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, ob
         first_bad_step=agr.first_bad_step or "",
         agrees=agr.agrees,
         tol_growth=grow,
-        verdict=verdict,
+        verdict=judged.verdict.value,
     )
     if traj.steps:
         w = traj.w[-1]
@@ -368,20 +361,6 @@ def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
         _reraise_interrupt(exc)
         return None, exception_line(exc)
     return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block, round_), ""
-
-
-def precision_or_logic(spec, setup, backend, problem, inst, ref, grow) -> tuple[str, Agreement]:
-    """A float32 run outside the tolerance: the same backend and mode again in float64.
-    If that agrees, the float32 deviation is precision (``imprecise``); a wrong gradient or
-    update disagrees in float64 too (``disagrees``). Returns the verdict and the float64
-    run's agreement."""
-    setup64 = replace(setup, dtype="float64")
-    again = backend.prepare(problem, inst, setup64).trajectory(spec.steps)
-    n_el = inst.n_samples * inst.features or 1
-    check = judge(
-        again, ref, "float64", spec.steps, n_el, setup.optimizer, setup.hyper, spec.lr, grow
-    )
-    return ("imprecise" if check.agrees else "disagrees"), check
 
 
 def _init_worker(plugins: tuple[str, ...], threads: int | None, seeded: dict, parent: int) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from gdbench.errors import UsageError
 from gdbench.execution.options import path_kind
+from gdbench.numerics.verdict import Verdict
 from gdbench.reports.significance import (
     Change,
     adjust,
@@ -39,7 +40,7 @@ ENV_COLUMNS = (
 )
 REQUIRED = ("problem", "backend", "mode", "device", "dtype", "lr", "steps", "status")
 IGNORABLE = ("backend", "mode", "device", "dtype", "optimizer", "seed", "lr", "steps", "data")
-GOOD = ("agrees", "imprecise")
+GOOD = (Verdict.AGREES, Verdict.IMPRECISE)
 
 
 @dataclass
@@ -117,8 +118,9 @@ def numeric_verdict(row: dict) -> str:
         return status
     v = row.get("verdict")
     if isinstance(v, str) and v:
-        return v
-    return "agrees" if str(row.get("agrees")).lower() in ("true", "1") else "disagrees"
+        return Verdict.of(v) or v
+    agrees = str(row.get("agrees")).lower() in ("true", "1")  # folders from before verdicts
+    return Verdict.AGREES if agrees else Verdict.DISAGREES
 
 
 @dataclass
@@ -142,7 +144,7 @@ class Cell:
     @property
     def broke(self) -> bool:
         """It agreed (or was only imprecise) and now disagrees or fails."""
-        return self.old_numerics in GOOD and self.new_numerics in ("disagrees", "error")
+        return self.old_numerics in GOOD and self.new_numerics in (Verdict.DISAGREES, "error")
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from gdbench.numerics.verdict import Verdict
+
 
 def number(v) -> float | None:
     """A CSV cell as a float; None for empty, NaN or text."""
@@ -33,7 +35,7 @@ def verdict(row: dict) -> str:
     reason = row.get("reason")
     note = f" ({reason})" if isinstance(reason, str) and reason else ""
     word = f"agrees{note}" if agrees else f"DISAGREES: {reason}"
-    if row.get("verdict") == "imprecise":
+    if Verdict.of(row.get("verdict")) is Verdict.IMPRECISE:
         word = f"IMPRECISE: {reason}"
     if status == "diverged":
         word = f"diverged at step {int(float(row['diverged_step']))}, {word}"
