@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gdbench.timing.timer import median_iqr
+
 ALPHA = 0.05
 MIN_ROUNDS = 4  # Mann–Whitney's smallest two-sided p for 4 against 4 is 0.029 < ALPHA
 RESAMPLES = 2000
@@ -91,11 +93,6 @@ def adjust(changes: list[Change], threshold: float) -> list[Change]:
     ]
 
 
-def _iqr(x: np.ndarray) -> float:
-    q1, q3 = np.percentile(x, [25, 75])
-    return float(q3 - q1)
-
-
 def _ratio_of_medians(old, new, axis=-1):
     return np.median(new, axis=axis) / np.median(old, axis=axis)
 
@@ -147,9 +144,9 @@ def compare_samples(
     verdict = decide(ratio, p, threshold)
     return Change(
         old_median=float(np.median(old)),
-        old_iqr=_iqr(old),
+        old_iqr=median_iqr(old)[1],
         new_median=float(np.median(new)),
-        new_iqr=_iqr(new),
+        new_iqr=median_iqr(new)[1],
         n_old=int(old.size),
         n_new=int(new.size),
         ratio=ratio,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gdbench.compat.environment import available_cpus
+from gdbench.timing.timer import median_iqr
 
 REPEATS = 15
 
@@ -58,9 +59,7 @@ def _time(fn, nbytes: int, repeats: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    gbps = nbytes / np.asarray(times) / 1e9
-    q1, med, q3 = np.percentile(gbps, [25, 50, 75])
-    return float(med), float(q3 - q1)
+    return median_iqr(nbytes / np.asarray(times) / 1e9)
 
 
 def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> list[Bandwidth]:

@@ -43,16 +43,23 @@ class Timing:
 
     @cached_property
     def median(self) -> float:
-        return float(np.median(self.per_step))
+        return median_iqr(self.per_step)[0]
 
     @cached_property
     def iqr(self) -> float:
-        q1, q3 = np.percentile(self.per_step, [25, 75])
-        return float(q3 - q1)
+        return median_iqr(self.per_step)[1]
 
     @property
     def warning(self) -> str:
         return noise_warning(self.median, self.iqr)
+
+
+def median_iqr(values) -> tuple[float, float]:
+    """The median and the interquartile range (numpy's linear percentiles) of ``values``:
+    how every timing and bandwidth in gdbench is summarised."""
+    x = np.asarray(values, dtype=float)
+    q1, q3 = np.percentile(x, [25, 75])
+    return float(np.median(x)), float(q3 - q1)
 
 
 def noise_warning(median: float, iqr: float) -> str:
@@ -63,13 +70,12 @@ def noise_warning(median: float, iqr: float) -> str:
 
 def pooled(per_step) -> dict:
     """A row's timing columns from the times per step of every block of every round."""
-    per = np.asarray(per_step, dtype=float)
-    q1, med, q3 = np.percentile(per, [25, 50, 75])
+    med, iqr = median_iqr(per_step)
     return {
-        "time_per_step_s": float(med),
-        "time_per_step_iqr_s": float(q3 - q1),
-        "repeats": int(per.size),
-        "timing_warning": noise_warning(float(med), float(q3 - q1)),
+        "time_per_step_s": med,
+        "time_per_step_iqr_s": iqr,
+        "repeats": int(np.size(per_step)),
+        "timing_warning": noise_warning(med, iqr),
     }
 
 
@@ -103,9 +109,8 @@ def measure(
     while len(samples) < MAX_REPEATS:
         samples.append(time_block(session, block, clock))
         if len(samples) >= MIN_REPEATS:
-            per = np.asarray(samples)
-            q1, med, q3 = np.percentile(per, [25, 50, 75])
-            if (q3 - q1) <= TARGET_IQR_FRAC * med and len(samples) >= 2 * MIN_REPEATS:
+            med, iqr = median_iqr(samples)
+            if iqr <= TARGET_IQR_FRAC * med and len(samples) >= 2 * MIN_REPEATS:
                 break
             if time.monotonic() > deadline:
                 break
