@@ -16,7 +16,7 @@ from gdbench.execution.runner import (
 )
 from gdbench.numerics.verdict import Verdict
 from gdbench.reports.table import format_table, optimizer_label, seconds, verdict
-from gdbench.results.schema import normal_key
+from gdbench.results.schema import Status, normal_key
 from gdbench.results.writer import ResultWriter
 from gdbench.spec import RunSpec
 
@@ -24,9 +24,9 @@ from gdbench.spec import RunSpec
 def failed(row: dict, strict: bool = False) -> bool:
     """A cell counts against the exit status when it errored or disagrees; an imprecise
     one (float32 rounding, the float64 run agrees) only with ``strict``."""
-    if row.get("status") == "skipped":
+    if row.get("status") == Status.SKIPPED:
         return False
-    if row.get("status") == "error":
+    if row.get("status") == Status.ERROR:
         return True
     verdict = Verdict.of(row.get("verdict"))
     if verdict is Verdict.IMPRECISE:

@@ -36,7 +36,7 @@ from gdbench.numerics.reference import (
 )
 from gdbench.numerics.verdict import judgement
 from gdbench.optimizer import NotMapped
-from gdbench.results.schema import samples_frame, trajectory_frame
+from gdbench.results.schema import Status, samples_frame, trajectory_frame
 from gdbench.spec import RunSpec
 from gdbench.timing.roofline import roofline_columns
 
@@ -186,7 +186,7 @@ def base_row(spec: RunSpec, threads: int | None, data_file: DataFile | None = No
 
 def skipped_row(spec: RunSpec, reason: str, threads: int | None = None) -> dict:
     row = base_row(spec, threads)
-    row.update(status="skipped", reason=reason)
+    row.update(status=Status.SKIPPED.value, reason=reason)
     return row
 
 
@@ -202,7 +202,7 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
             result = _execute(spec, opts, row, backend)
     except BaseException as exc:  # one failing cell is recorded; the rest of the run goes on
         _reraise_interrupt(exc)
-        row.update(status="error", reason=exception_line(exc), agrees=False)
+        row.update(status=Status.ERROR.value, reason=exception_line(exc), agrees=False)
         result = row, None, None
     replaced = replacements(spec)
     if replaced:
@@ -248,7 +248,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, ob
     try:
         session = backend.prepare(problem, inst, setup)
     except NotMapped as exc:  # the library has no counterpart: skipped, with the reason
-        row.update(status="skipped", reason=str(exc))
+        row.update(status=Status.SKIPPED.value, reason=str(exc))
         return row, None, None
     used = session.optimizer_used or setup.hyper
     row.update(
@@ -279,7 +279,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict, backend) -> tuple[dict, ob
     )
     agr = judged.agreement
     row.update(
-        status="diverged" if traj.diverged_step else "ok",
+        status=(Status.DIVERGED if traj.diverged_step else Status.OK).value,
         reason=judged.detail,
         noise_from_step=agr.noise_from_step or "",
         steps_run=traj.steps,
@@ -391,7 +391,7 @@ def thread_environment(threads: int | None) -> dict[str, str]:
 
 def error_row(spec: RunSpec, reason: str, threads: int | None) -> dict:
     row = base_row(spec, threads)
-    row.update(status="error", reason=reason, agrees=False)
+    row.update(status=Status.ERROR.value, reason=reason, agrees=False)
     return row
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gdbench.results.schema import Status
 from gdbench.spec import RunSpec
 from gdbench.timing.breakdown import BREAKDOWN_COLUMNS, explain, profile
 
@@ -29,7 +30,8 @@ PROFILE_COLUMNS = [
 
 def largest_cells(sweep: pd.DataFrame) -> list[RunSpec]:
     """The timed cells at the largest N of each problem, D, dtype, device and optimizer."""
-    timed = sweep[(sweep.status == "ok") & pd.to_numeric(sweep.time_per_step_s, "coerce").notna()]
+    timed_ok = pd.to_numeric(sweep.time_per_step_s, "coerce").notna()
+    timed = sweep[(sweep.status == Status.OK) & timed_ok]
     if "bytes_per_step" in timed:  # problems without data (quadratic) have no roofline
         timed = timed[pd.to_numeric(timed.bytes_per_step, "coerce") > 0]
     if timed.empty:

@@ -24,7 +24,7 @@ from gdbench.reports.significance import (
     compare_rounds,
 )
 from gdbench.reports.table import number, optimizer_label
-from gdbench.results.schema import SPEC_COLUMNS, read_results
+from gdbench.results.schema import SPEC_COLUMNS, Status, read_results
 
 # What a row says about the environment that produced it; the header lists what differs.
 ENV_COLUMNS = (
@@ -114,7 +114,7 @@ def load(folder: Path | str, ignore: tuple[str, ...] = ()) -> Side:
 def numeric_verdict(row: dict) -> str:
     """agrees / imprecise / disagrees / diverged-and-… / error / skipped / (not checked)."""
     status = str(row.get("status"))
-    if status in ("skipped", "error"):
+    if status in (Status.SKIPPED, Status.ERROR):
         return status
     v = row.get("verdict")
     if isinstance(v, str) and v:
@@ -144,7 +144,7 @@ class Cell:
     @property
     def broke(self) -> bool:
         """It agreed (or was only imprecise) and now disagrees or fails."""
-        return self.old_numerics in GOOD and self.new_numerics in (Verdict.DISAGREES, "error")
+        return self.old_numerics in GOOD and self.new_numerics in (Verdict.DISAGREES, Status.ERROR)
 
 
 @dataclass
@@ -231,10 +231,10 @@ def compare(
         reasons = [
             f"{side} {r['status']}: {r.get('reason')}"
             for side, r in (("old", o), ("new", n))
-            if r.get("status") in ("skipped", "error")
+            if r.get("status") in (Status.SKIPPED, Status.ERROR)
         ]
-        if any(r.get("status") == "skipped" for r in (o, n)):
-            if o.get("status") == n.get("status") == "skipped" and o.get("reason") == n.get(
+        if any(r.get("status") == Status.SKIPPED for r in (o, n)):
+            if o.get("status") == n.get("status") == Status.SKIPPED and o.get("reason") == n.get(
                 "reason"
             ):
                 reasons = [f"skipped in both: {n.get('reason')}"]

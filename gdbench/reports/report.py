@@ -12,7 +12,7 @@ import pandas as pd
 
 from gdbench.reports import plots
 from gdbench.reports.table import seconds
-from gdbench.results.schema import check_values, read_results
+from gdbench.results.schema import Status, check_values, read_results
 from gdbench.timing.bandwidth import check_limits
 
 
@@ -256,13 +256,13 @@ def write_report(folder: Path | str) -> Path:
         "memory bound does not apply (marked), and fractions above 1 are possible.",
         "",
     ]
-    agree = sweep[sweep.status.isin(["ok", "diverged"])]
+    agree = sweep[sweep.status.isin([Status.OK, Status.DIVERGED])]
     bad = agree[agree.agrees.astype(str) != "True"]
-    errors = sweep[sweep.status == "error"]
+    errors = sweep[sweep.status == Status.ERROR]
     lines.append(
         f"Agreement: {len(agree) - len(bad)} of {len(agree)} runs agree with their "
         f"float64 reference; {len(errors)} errors; "
-        f"{(sweep.status == 'skipped').sum()} skipped."
+        f"{(sweep.status == Status.SKIPPED).sum()} skipped."
     )
     for _, r in pd.concat([bad, errors]).iterrows():
         lines.append(f"- {r.backend}/{r['mode']} {r.device} N={r.n_samples}: {r.reason}")

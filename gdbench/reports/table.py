@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from gdbench.numerics.verdict import Verdict
+from gdbench.results.schema import Status
 
 
 def number(v) -> float | None:
@@ -27,9 +28,9 @@ def seconds(s: float | None) -> str:
 
 def verdict(row: dict) -> str:
     status = row.get("status")
-    if status == "skipped":
+    if status == Status.SKIPPED:
         return f"skipped: {row.get('reason')}"
-    if status == "error":
+    if status == Status.ERROR:
         return f"ERROR: {row.get('reason')}"
     agrees = row.get("agrees") in (True, "True", "true", 1)
     reason = row.get("reason")
@@ -37,7 +38,7 @@ def verdict(row: dict) -> str:
     word = f"agrees{note}" if agrees else f"DISAGREES: {reason}"
     if Verdict.of(row.get("verdict")) is Verdict.IMPRECISE:
         word = f"IMPRECISE: {reason}"
-    if status == "diverged":
+    if status == Status.DIVERGED:
         word = f"diverged at step {int(float(row['diverged_step']))}, {word}"
     warning = row.get("timing_warning")
     if isinstance(warning, str) and warning:

@@ -5,6 +5,7 @@ checked (``check_values``), and the rows a run's trajectory and timed blocks bec
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,18 @@ SUMMARY_COLUMNS = [
     "git_commit",
     "timestamp",
 ]
-STATUSES = ("ok", "diverged", "skipped", "error")  # every status a row can have
+
+
+class Status(enum.StrEnum):
+    """What the ``status`` column holds: every status a row can have (the enum's values)."""
+
+    OK = "ok"
+    DIVERGED = "diverged"  # ran, and its loss or parameters left the finite range
+    SKIPPED = "skipped"  # not run: no device, no counterpart in the library (the reason says)
+    ERROR = "error"  # user code raised, a worker died, a time limit passed
+
+
+STATUSES = tuple(s.value for s in Status)
 TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
 # samples.csv: the raw timed blocks behind each row's median and IQR, one row per block.
 SAMPLE_COLUMNS = [*SPEC_COLUMNS, "round", "block", "steps_in_block", "seconds"]
