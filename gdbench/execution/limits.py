@@ -93,10 +93,22 @@ def roof_samples(features: int, itemsize: int, stream=None) -> int:
 
 DENSE_COPIES = 4  # min(N, D)² float64 matrices the reference holds at once, at most
 
+# Characters a value takes in trajectories.csv: pandas writes float64 with repr's 17
+# significant digits ("-0.0012345678901234567"), and a comma. Measured: 22.5 a value on
+# linreg at D = 5000.
+CSV_VALUE_BYTES = 24
+
 
 def recorded_rows(steps: int, every: int = 1) -> int:
-    """How many rows of trajectories.csv a cell writes (results.recorded_steps, counted)."""
+    """At most how many rows of trajectories.csv a cell writes (``results.schema.
+    recorded_steps``: the multiples of ``every``, step 1 and the last), counted without
+    building the steps (a billion-step run is refused here)."""
     return steps if every <= 1 else min(steps, steps // every + 2)
+
+
+def row_values(params: int) -> int:
+    """The values of one trajectories.csv row: its id columns, step, loss, w and grad."""
+    return 2 * params + 1 + TRAJECTORY_ID_COLUMNS
 
 
 def held_bytes(steps: int, params: int) -> int:
@@ -106,13 +118,9 @@ def held_bytes(steps: int, params: int) -> int:
 
 
 def table_bytes(steps: int, params: int, every: int = 1) -> int:
-    """Its rows in the writer's trajectories table, which keeps every cell's."""
-    return recorded_rows(steps, every) * 8 * (2 * params + 1 + TRAJECTORY_ID_COLUMNS)
-
-
-def trajectory_bytes(steps: int, params: int, every: int = 1) -> int:
-    """One trajectory while it runs and once written."""
-    return held_bytes(steps, params) + table_bytes(steps, params, every)
+    """Its rows in the writer, which keeps every cell's twice: as float64 values and as the
+    CSV text it writes trajectories.csv from (results.writer renders each run once)."""
+    return recorded_rows(steps, every) * (8 + CSV_VALUE_BYTES) * row_values(params)
 
 
 def check_run_memory(
@@ -139,8 +147,10 @@ def check_run_memory(
     if data + traj > MEMORY_SHARE * total:
         if traj < data:
             fix = "--n-samples or --features"
-        else:  # the recorded rows shrink with --record-every; a whole run's steps do not
-            fix = "--record-every, or --steps" if tables > held else "--steps"
+        elif data + held <= MEMORY_SHARE * total:  # thinning the recorded rows is enough
+            fix = "--record-every, or --steps"
+        else:  # a whole run's steps are held while it runs, whatever is recorded
+            fix = "--steps"
         raise UsageError(
             f"{len(specs)} cells of up to {max(s.steps for s in specs)} steps need about "
             f"{_gib(data + traj)} (trajectories {_gib(traj)}, data {_gib(data)}), more "
@@ -149,17 +159,9 @@ def check_run_memory(
         )
 
 
-# Characters a value takes in trajectories.csv: pandas writes float64 with repr's 17
-# significant digits ("-0.0012345678901234567"), and a comma. Measured: 22.5 a value on
-# linreg at D = 5000.
-CSV_VALUE_BYTES = 24
-
-
 def csv_bytes(specs, references: int, params=lambda spec: spec.features, every: int = 1) -> int:
     """About what trajectories.csv will hold once every cell and reference is written."""
-    per_spec = [
-        recorded_rows(s.steps, every) * (2 * params(s) + 1 + TRAJECTORY_ID_COLUMNS) for s in specs
-    ]
+    per_spec = [recorded_rows(s.steps, every) * row_values(params(s)) for s in specs]
     if not per_spec:
         return 0
     return CSV_VALUE_BYTES * (sum(per_spec) + references * max(per_spec))

@@ -118,14 +118,13 @@ class ResultWriter:
             raise ResultsExist(f"{self.summary_path} exists; choose a new --out or --resume it")
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict] = []
-        self.traj: list = []
+        self.traj: list = []  # trajectory frames added since trajectories.csv was last written
         # trajectories.csv as rendered text, one part per run (TRAJECTORY_ID), so that each
         # cell renders only its own rows: rewriting the whole table through pandas after
         # every cell took 12 s of the default run's 40 (AMD EPYC, 2 cores).
         self._traj_parts: dict[tuple, Any] = {}  # run → its rows (a DataFrame)
         self._traj_text: dict[tuple, str] = {}  # run → its rows as CSV text
         self._traj_columns: list[str] = []
-        self._traj_seen = 0  # frames of self.traj already split into parts
         # Timed blocks per cell: a cell timed again (resumed after a kill between its
         # samples and its summary row) replaces its old blocks instead of adding to them.
         self.samples: dict[tuple, Any] = {}  # DataFrames (pandas is imported lazily)
@@ -239,7 +238,7 @@ class ResultWriter:
         # Trajectories and samples first, summary last: a cell is done once its summary row
         # is on disk, so a kill between the writes leaves a cell that --resume runs again,
         # never a summary row whose trajectory or samples are missing.
-        if self.traj_path and traj_changed and self.traj:
+        if self.traj_path and traj_changed and (self.traj or self._traj_parts):
             header, parts = self._trajectory_csv()
             _atomic_write(self.traj_path, lambda fh: fh.writelines([header, *parts]))
         if self.samples_path and samples_changed and self.samples:
@@ -255,7 +254,9 @@ class ResultWriter:
         import pandas as pd
 
         first = [*TRAJECTORY_ID, "step", "loss"]
-        for frame in self.traj[self._traj_seen :]:
+        # self.traj holds the frames added since the last write; once split into parts they
+        # are dropped, so that no row is held twice.
+        for frame in self.traj:
             groups = frame.groupby(TRAJECTORY_ID, sort=False, dropna=False) if len(frame) else []
             for values, rows in groups:
                 run = _run_id(values)
@@ -265,7 +266,7 @@ class ResultWriter:
                     rows = pd.concat([old, rows], ignore_index=True)
                     rows = rows.drop_duplicates(subset="step", keep="last")
                 self._traj_parts[run] = rows
-        self._traj_seen = len(self.traj)
+        self.traj.clear()
         seen = dict.fromkeys(c for rows in self._traj_parts.values() for c in rows.columns)
         columns = first + _param_order([c for c in seen if c not in first])
         if columns != self._traj_columns:  # a run with more parameters: every part again
