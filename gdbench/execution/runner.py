@@ -29,11 +29,7 @@ from gdbench.compat.containment import deadline, die_with_parent, heartbeat, sto
 from gdbench.compat.environment import available_cpus, environment
 from gdbench.execution.data import DataFile
 from gdbench.execution.data import load as load_data
-from gdbench.numerics.reference import (
-    closed_form_reference,
-    float64_iteration,
-    growth,
-)
+from gdbench.numerics.reference import reference_with_growth
 from gdbench.numerics.verdict import judgement
 from gdbench.optimizer import NotMapped
 from gdbench.results.schema import Status, samples_frame, trajectory_frame
@@ -123,12 +119,7 @@ def reference(
     inst = instance(instance_args, data_file)
     opt = registry.optimizers()[optimizer]
     hyper = opt.resolve(json.loads(optimizer_args))
-    closed = closed_form_reference(p, inst, lr, steps, opt, hyper)
-    if closed is not None:  # a closed form amplifies no rounding of its own
-        traj, source = closed
-        return traj, source, 1.0
-    traj, source = float64_iteration(p, inst, lr, steps, opt, hyper)
-    return traj, source, growth(p, inst, lr, steps, opt, hyper, traj)
+    return reference_with_growth(p, inst, lr, steps, opt, hyper)
 
 
 def setup_of(spec: RunSpec, opts: Options) -> Setup:

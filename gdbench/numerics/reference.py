@@ -51,10 +51,23 @@ def reference_trajectory(problem, inst, lr: float, steps: int, optimizer=None, h
     """``(trajectory, where it came from)`` for this problem, instance and optimizer (no
     optimizer: plain gradient descent): the closed form where there is one, else the
     float64 iteration."""
+    traj, source, _ = reference_with_growth(problem, inst, lr, steps, optimizer, hyper, False)
+    return traj, source
+
+
+def reference_with_growth(
+    problem, inst, lr: float, steps: int, optimizer=None, hyper=None, measure: bool = True
+):
+    """``(trajectory, source, growth)``: the reference as ``reference_trajectory`` gives it,
+    and the ``growth`` its run's tolerance is scaled by: 1 for a closed form (it amplifies
+    no rounding of its own) and where ``measure`` is False, else measured (``growth``)."""
     closed = closed_form_reference(problem, inst, lr, steps, optimizer, hyper)
     if closed is not None:
-        return closed
-    return float64_iteration(problem, inst, lr, steps, optimizer, hyper)
+        return (*closed, 1.0)
+    traj, source = float64_iteration(problem, inst, lr, steps, optimizer, hyper)
+    if not measure:
+        return traj, source, 1.0
+    return traj, source, growth(problem, inst, lr, steps, optimizer, hyper or {}, traj)
 
 
 # The perturbation of w0 whose growth is measured: float32's rounding, whatever the run's
