@@ -122,6 +122,45 @@ class StepSession(Session):
             self.step(record=False)
 
 
+class Mode(str):
+    """One way a backend runs its update step: its name (the mode *is* that text, so a
+    plug-in's plain ``modes = ("eager",)`` still works), one line of doc, the devices it
+    runs on and whether its first step compiles. ``list`` prints them;
+    ``Backend.mode_available`` checks the devices."""
+
+    doc: str
+    devices: tuple[str, ...]
+    compiles: bool
+
+    def __new__(
+        cls,
+        name: str,
+        doc: str = "",
+        devices: tuple[str, ...] = ("cpu", "cuda"),
+        compiles: bool = False,
+    ) -> Mode:
+        mode = super().__new__(cls, name)
+        mode.doc, mode.devices, mode.compiles = doc, tuple(devices), compiles
+        return mode
+
+    def __reduce__(self):
+        return (Mode, (str(self), self.doc, self.devices, self.compiles))
+
+
+def as_mode(mode: str) -> Mode:
+    """A backend's mode as a ``Mode``: a plug-in's plain text gets no doc, every device."""
+    return mode if isinstance(mode, Mode) else Mode(mode)
+
+
+# What speed-ups are relative to: this backend in this mode, on the same problem, size,
+# dtype and optimizer (the notebook's NumPy cell).
+BASELINE = ("numpy", "eager")
+
+
+def is_baseline(backend: object, mode: object) -> bool:
+    return (backend, mode) == BASELINE
+
+
 class Backend(ABC):
     """A numerical library's way of running gradient descent.
 
@@ -129,17 +168,23 @@ class Backend(ABC):
     ``optimizers`` names the update rules it implements (see ``Setup``).
     ``requires`` names the packages it imports; ``available()`` checks them without
     importing, so that listing backends stays fast and a missing one is skipped with its
-    reason instead of raising ImportError.
+    reason instead of raising ImportError. ``packages`` names the distributions whose
+    versions every row records (its ``versions`` column); by default ``requires``.
     """
 
     name: str = ""
     modes: tuple[str, ...] = ("eager",)
     default_mode: str = "eager"
     requires: tuple[str, ...] = ()
+    packages: tuple[str, ...] | None = None  # None: ``requires``
     order: int = 100  # listing order; built-ins use the notebook's order
     # The optimizers it implements, by name; None: every one (through the Setup's
     # optimizer). A backend that writes w − lr·g itself implements only "sgd".
     optimizers: tuple[str, ...] | None = ("sgd",)
+
+    def recorded_packages(self) -> tuple[str, ...]:
+        """The distributions whose versions a row records for this backend."""
+        return tuple(self.requires if self.packages is None else self.packages)
 
     def available(self) -> tuple[bool, str]:
         missing = [p for p in self.requires if importlib.util.find_spec(p) is None]
@@ -163,7 +208,15 @@ class Backend(ABC):
     def mode_available(self, mode: str, device: str) -> tuple[bool, str]:
         if mode not in self.modes:
             return False, f"{self.name} has no mode {mode!r}"
+        declared = as_mode(self.modes[self.modes.index(mode)])
+        if device not in declared.devices:
+            return False, f"{mode} needs --device {' or '.join(declared.devices)}"
         return True, ""
+
+    def free_memory(self, device: str) -> int | None:
+        """Bytes free on ``device`` for this library's arrays, asked of the library; None
+        where it cannot say (the check is then skipped)."""
+        return None
 
     def process_environment(self) -> dict[str, str]:
         """Variables set for the worker processes that time this backend's cells, before

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _as(type_name, value):
+    """``value`` as the field type named (annotations are text here)."""
+    if value is None:
+        return None
+    return _TYPES.get(str(type_name), lambda v: v)(value)
 
 
 @dataclass(frozen=True)
@@ -40,32 +49,25 @@ class RunSpec:
     @classmethod
     def from_row(cls, row: dict) -> RunSpec:
         """The spec of a CSV row; folders written before a field existed get its default."""
-        fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
+        values = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
         for text in ("problem_args", "optimizer_args"):  # missing (NaN) in older folders
-            if not isinstance(fields.get(text), str) or not fields[text]:
-                fields.pop(text, None)
-        if "native_defaults" in fields:
-            fields["native_defaults"] = str(fields["native_defaults"]).lower() in ("true", "1")
-        return cls(**fields)
+            if not isinstance(values.get(text), str) or not values[text]:
+                values.pop(text, None)
+        if "native_defaults" in values:
+            values["native_defaults"] = str(values["native_defaults"]).lower() in ("true", "1")
+        return cls(**values)
 
     def key(self) -> tuple:
-        """What identifies a finished cell when a run is resumed."""
+        """What identifies a finished cell when a run is resumed: every field, as its type
+        (a CSV gives 20.0 where a spec has 20)."""
+        return tuple(_as(f.type, getattr(self, f.name)) for f in fields(self))
+
+    def label(self) -> str:
+        """The cell in one line, as progress lines, heartbeats and ``compare`` name it."""
+        opt = f"{self.optimizer} (native)" if self.native_defaults else self.optimizer
         return (
-            self.problem,
-            self.backend,
-            self.mode,
-            self.device,
-            self.dtype,
-            float(self.lr),
-            int(self.steps),
-            int(self.n_samples),
-            int(self.features),
-            int(self.seed),
-            self.data,
-            self.optimizer,
-            self.optimizer_args,
-            bool(self.native_defaults),
-            self.problem_args,
+            f"{self.problem} N={self.n_samples} D={self.features} {opt} "
+            f"{self.backend}/{self.mode} {self.device} {self.dtype}"
         )
 
     def instance_args(self) -> tuple:

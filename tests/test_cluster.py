@@ -93,6 +93,9 @@ def test_a_timed_cell_gets_gdbench_threads_in_its_own_non_daemon_process(tmp_pat
     # The Nanny's worker is a daemon (test above): a non-daemon process is not the worker,
     # so the timed code ran outside it, beyond its profiler, and could start children.
     assert impl["daemon"] == "False"
+    # The plug-in backend's process environment reaches the cell on the cluster too (the
+    # Dask worker never loads the plug-in: the driver sends its variables with the task).
+    assert impl["env"] == "from-the-plug-in"
     assert int(impl["ppid"]) != os.getpid()  # nor in this driver
     assert row["worker"].startswith("tcp://") and row["host"]
     assert row["time_per_step_s"] > 0 and row["attempts"] == 1
@@ -125,6 +128,23 @@ def test_a_local_cluster_sweep_gives_the_same_cells_and_verdicts(home_and_cluste
     assert cluster.worker.str.startswith("tcp://").all() and cluster.host.notna().all()
     assert (cluster.attempts == 1).all()
     assert (home_and_cluster / "cluster" / "report.md").exists()
+
+
+def test_a_timed_cluster_sweep_writes_its_step_profile_and_one_machine_json(tmp_path):
+    import json
+
+    out = tmp_path / "timed"
+    argv = [*SWEEP, "--n-samples", "1e3,1e4", "--backend", "numpy", "--time-budget", "0.05"]
+    assert main([*argv, "--cluster", "local:1", "--out", str(out)]) == 0
+    machine = json.loads((out / "machine.json").read_text())
+    host = read_results(out / "sweep.csv").host.iloc[0]
+    assert list(machine) == ["hosts"] and list(machine["hosts"]) == [host]
+    assert machine["hosts"][host]["cpu"]["gbps"] > 0
+    profile = read_results(out / "breakdown.csv")
+    assert set(profile.n_samples) == {10000} and (profile.backend == "numpy").all()
+    assert "Where the time goes" in (out / "report.md").read_text()
+    df = read_results(out / "sweep.csv")
+    assert (df.bandwidth_gbps == machine["hosts"][host]["cpu"]["gbps"]).all()
 
 
 def test_timed_cells_that_could_overlap_are_refused(tmp_path, capsys):

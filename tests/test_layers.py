@@ -177,7 +177,7 @@ def test_the_known_exceptions_still_exist():
 @pytest.mark.parametrize(
     ("src", "dst"),
     [
-        ("gdbench.spec", "gdbench.execution.runner"),  # a contract reaching up
+        ("gdbench.spec", "gdbench.execution.cell"),  # a contract reaching up
         ("gdbench.numerics.agreement", "gdbench.reports.table"),
         ("gdbench.compat.arrays", "gdbench.problem"),
         ("gdbench.results.writer", "gdbench"),  # the facade from inside

@@ -128,7 +128,7 @@ def test_allocator_settings_are_recorded(monkeypatch):
 
 
 def test_torch_worker_processes_reuse_freed_memory_and_the_user_s_setting_wins(monkeypatch):
-    from gdbench.execution.runner import worker_environment
+    from gdbench.execution.worker import worker_environment
 
     for k in [k for k in __import__("os").environ if k.startswith("MALLOC_")]:
         monkeypatch.delenv(k)

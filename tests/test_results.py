@@ -46,7 +46,7 @@ def test_summary_columns_in_documented_order(out):
     s = pd.read_csv(out / "summary.csv")
     assert list(s.columns) == SUMMARY_COLUMNS
     assert len(s) == 4 and (s.status == "ok").all()
-    for col in ("python", "numpy", "cpu_model", "timestamp", "threads", "device_name"):
+    for col in ("python", "versions", "cpu_model", "timestamp", "threads", "device_name"):
         assert s[col].notna().all(), col
 
 

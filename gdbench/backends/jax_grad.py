@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from gdbench.backend import Backend, Session, StepSession
+from gdbench.backend import Backend, Mode, Session, StepSession
 from gdbench.compat.frameworks import import_jax, import_optax
 from gdbench.registry import register_backend
 from gdbench.timing.breakdown import operands
@@ -186,9 +186,18 @@ class JaxScanSession(_JaxBase, Session):
 class JaxBackend(Backend):
     name = "jax"
     order = 3
-    modes = ("jit", "eager", "scan")
+    modes = (
+        Mode("jit", "jax.jit of the whole update step (value_and_grad + optax)", compiles=True),
+        Mode("eager", "the step's jaxpr run one primitive at a time, each waited for"),
+        Mode(
+            "scan",
+            "every step of the loop, trajectory included, fused with lax.scan into one program",
+            compiles=True,
+        ),
+    )
     default_mode = "jit"
     requires = ("jax",)
+    packages = ("jax", "jaxlib", "optax")
     optimizers = None  # every one with an optax mapping (else NotMapped: skipped)
 
     def available(self):
@@ -206,6 +215,16 @@ class JaxBackend(Backend):
         except RuntimeError:
             return False, f"jax {jax.__version__} sees no GPU (backend {jax.default_backend()})"
         return True, ""
+
+    def free_memory(self, device):
+        """The GPU's memory limit less what XLA's allocator holds (``memory_stats``);
+        None where the device gives no statistics."""
+        if device != "cuda":
+            return None
+        stats = _device(import_jax(), device).memory_stats() or {}
+        if "bytes_limit" not in stats:
+            return None
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
 
     def device_name(self, device):
         if device == "cuda":

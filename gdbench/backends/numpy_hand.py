@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from gdbench.backend import Backend, StepSession
+from gdbench.backend import Backend, Mode, StepSession
 from gdbench.compat.products import plain
 from gdbench.registry import register_backend
 from gdbench.timing.breakdown import operands
@@ -92,7 +92,10 @@ class NumpySession(StepSession):
 class NumpyBackend(Backend):
     name = "numpy"
     order = 0
-    modes = ("eager", "naive")
+    modes = (
+        Mode("eager", "the hand-derived gradient, vectorised; X column-major for D > 1"),
+        Mode("naive", "the same formulas, X row-major and the plain X @ w product at every D"),
+    )
     default_mode = "eager"
     requires = ("numpy",)
     optimizers = None  # every one, through its specification

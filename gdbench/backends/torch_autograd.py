@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import contextlib
 
-from gdbench.backend import StepSession, host
+from gdbench.backend import Mode, StepSession, host
 from gdbench.backends.torch_common import (
+    COMPILE,
+    CUDAGRAPH,
+    EAGER,
+    NAIVE,
     TorchBackend,
     TorchSessionMixin,
     compiled,
@@ -86,7 +90,17 @@ class TorchAutogradBackend(TorchBackend):
     name = "torch-autograd"
     order = 1
     optimizers = None  # every one, through its specification
-    modes = ("eager", "naive", "compile", "fused", "cudagraph")
+    modes = (
+        EAGER,
+        NAIVE,
+        COMPILE,
+        Mode(
+            "fused",
+            "the whole update step, optimizer included, in one torch.compile'd function",
+            compiles=True,
+        ),
+        CUDAGRAPH,
+    )
 
     def prepare(self, problem, inst, setup):
         if setup.mode == "fused":

@@ -5,11 +5,20 @@ from __future__ import annotations
 import math
 import os
 
-from gdbench.backend import Backend
+from gdbench.backend import Backend, Mode
 from gdbench.compat.arrays import namespace
 from gdbench.compat.frameworks import import_torch
 
-EAGER_MODES = ("eager", "naive")  # op by op, nothing compiled
+EAGER = Mode("eager", "op by op, as PyTorch runs by default")
+NAIVE = Mode("naive", "op by op, X row-major and the plain X @ w product at every D")
+COMPILE = Mode("compile", "torch.compile(fullgraph=True) of the step's loss", compiles=True)
+CUDAGRAPH = Mode(
+    "cudagraph",
+    "torch.compile's reduce-overhead mode: the compiled step replayed as a CUDA graph",
+    devices=("cuda",),
+    compiles=True,
+)
+EAGER_MODES = (EAGER, NAIVE)  # op by op, nothing compiled
 
 
 class TorchSessionMixin:
@@ -67,7 +76,7 @@ class TorchBackend(Backend):
     """Base of the torch backends: devices and modes; subclasses build the session."""
 
     requires = ("torch", "array_api_compat")  # the torch extra installs both
-    modes: tuple[str, ...] = ("eager", "compile", "cudagraph")
+    modes: tuple[str, ...] = (EAGER, COMPILE, CUDAGRAPH)
     default_mode = "eager"
 
     def device_available(self, device):
@@ -78,11 +87,11 @@ class TorchBackend(Backend):
             return True, ""
         return False, f"torch {torch.__version__} sees no CUDA device"
 
-    def mode_available(self, mode, device):
-        ok, why = super().mode_available(mode, device)
-        if ok and mode == "cudagraph" and device != "cuda":
-            return False, "cudagraph needs --device cuda"
-        return ok, why
+    def free_memory(self, device):
+        torch = import_torch()
+        if device != "cuda" or not torch.cuda.is_available():
+            return None
+        return int(torch.cuda.mem_get_info()[0])
 
     def process_environment(self):
         """glibc's mmap threshold raised for torch's processes: glibc maps every block over

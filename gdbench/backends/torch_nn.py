@@ -53,8 +53,10 @@ class TorchNNSession(TorchSessionMixin, StepSession):
         build = getattr(problem, "torch_nn_module", None)
         self.module = build(self.w0) if build else param_module(problem, self.w0)
         # One flat vector of every parameter, in the order of module.parameters(): the
-        # problem's own layout (linreg's weight, the MLP's W1, b1, W2, b2).
+        # problem's own layout (linreg's weight, the MLP's W1, b1, W2, b2), loaded here
+        # from w0 whatever the module was initialised with.
         self.params = list(self.module.parameters())
+        load_vector(self.w0, self.params)
         self.model = compiled(self.module, setup.mode)
         self.opt, self.optimizer_used = setup.optimizer.torch_optimizer(
             self.module.parameters(), setup.lr, setup.hyper, setup.native

@@ -7,16 +7,12 @@ import sys
 import time
 
 from gdbench.compat.containment import deadline
-from gdbench.execution.runner import (
-    error_row,
-    exception_line,
-    reference_frame,
-    run_cells,
-    skipped_row,
-)
+from gdbench.execution.instances import reference_frame
+from gdbench.execution.rows import error_row, exception_line, skipped_row
+from gdbench.execution.schedule import run_cells
 from gdbench.numerics.verdict import Verdict
-from gdbench.reports.table import format_table, optimizer_label, seconds, verdict
-from gdbench.results.schema import Status, normal_key
+from gdbench.reports.table import format_table, seconds, verdict
+from gdbench.results.schema import Status, flag, normal_key
 from gdbench.results.writer import ResultWriter
 from gdbench.spec import RunSpec
 
@@ -33,7 +29,7 @@ def failed(row: dict, strict: bool = False) -> bool:
         return strict
     if verdict is not None:
         return verdict is Verdict.DISAGREES
-    return row.get("agrees") not in (True, "True", "true", 1)  # folders from before verdicts
+    return not flag(row.get("agrees"))  # folders from before verdicts
 
 
 def row_key(row: dict) -> tuple:
@@ -57,22 +53,13 @@ class Progress:
 
     def starting(self, spec: RunSpec) -> None:
         if self.bar is not None:
-            self.bar.set_description(
-                f"{spec.problem} N={spec.n_samples} D={spec.features} "
-                f"{optimizer_label(spec.asdict())} {spec.backend}/{spec.mode} "
-                f"{spec.device} {spec.dtype}"
-            )
+            self.bar.set_description(spec.label())
 
     def done(self, spec: RunSpec, row: dict) -> None:
         self.count += 1
         t = row.get("time_per_step_s")
         timing = f", {seconds(t)}/step" if isinstance(t, float) else ""
-        line = (
-            f"[{self.count}/{self.total}] {spec.problem} {optimizer_label(spec.asdict())} "
-            f"{spec.backend}/{spec.mode} "
-            f"{spec.device} {spec.dtype} N={spec.n_samples} D={spec.features}: "
-            f"{verdict(row)}{timing}"
-        )
+        line = f"[{self.count}/{self.total}] {spec.label()}: {verdict(row)}{timing}"
         if self.bar is not None:
             self.bar.write(line, file=self.stream)
             self.bar.update(1)
@@ -81,11 +68,7 @@ class Progress:
             print(f"{line}  ({elapsed:.0f}s)", file=self.stream)
 
     def round_done(self, spec: RunSpec, round_: int, total: int, result: str) -> None:
-        line = (
-            f"[round {round_}/{total}] {spec.problem} {optimizer_label(spec.asdict())} "
-            f"{spec.backend}/{spec.mode} {spec.device} {spec.dtype} N={spec.n_samples} "
-            f"D={spec.features}: {result}"
-        )
+        line = f"[round {round_}/{total}] {spec.label()}: {result}"
         if self.bar is not None:
             self.bar.write(line, file=self.stream)
         else:
@@ -96,87 +79,60 @@ class Progress:
             self.bar.close()
 
 
+class Recording:
+    """The schedule's ``Recorder`` for a run: rows to the writer as they come, progress
+    lines to the stream."""
+
+    def __init__(self, writer: ResultWriter, progress: Progress, rounds: int):
+        self.writer, self.progress, self.rounds = writer, progress, rounds
+
+    def started(self, spec: RunSpec) -> None:
+        self.progress.starting(spec)
+
+    def finished(self, spec: RunSpec, row: dict, traj, samples) -> None:
+        self.writer.add(row, traj, samples)
+        self.progress.done(spec, row)
+
+    def rounds_done(self, spec: RunSpec) -> int:
+        return self.writer.rounds_done(normal_key(spec.key()))
+
+    def first_row(self, spec: RunSpec) -> dict | None:
+        return self.writer.row_of(normal_key(spec.key()))
+
+    def round_finished(self, spec: RunSpec, samples, why: str) -> None:
+        if samples is None:
+            self.progress.round_done(
+                spec, self.rounds_done(spec) + 1, self.rounds, f"failed: {why}"
+            )
+            return
+        self.writer.add_round(normal_key(spec.key()), samples)
+        per = samples["seconds"] / samples["steps_in_block"]
+        median = seconds(float(per.median()))
+        self.progress.round_done(spec, self.rounds_done(spec), self.rounds, f"{median}/step")
+
+
 def execute_plan(
     plan,
+    executor,
     stream=None,
     summary: str = "summary.csv",
     columns: list[str] | None = None,
     bar: bool = False,
-    run_cells=run_cells,
 ) -> int:
-    """Runs the plan's cells not already done; every finished row is on disk at once."""
+    """Runs the plan's cells not already done on ``executor``; every finished row is on
+    disk at once. The exit status: 1 where a cell failed (``failed``), else 0."""
     stream = stream or sys.stderr
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
-    if plan.resume:
-        dropped = writer.keep_valid({normal_key(s.key()) for s in plan.ordered})
-        if dropped:
-            print(f"{plan.out}: {dropped} damaged row(s) set aside, run again", file=stream)
-    if not plan.resume:
-        (plan.out / "command.json").write_text(json.dumps(plan.saved, indent=2) + "\n")
-    done = writer.done_keys()
-    threads = plan.options.threads
-    for spec, reason in plan.skipped:
-        if normal_key(spec.key()) not in done:
-            writer.add(skipped_row(spec, reason, threads))
-    todo = [s for s in plan.specs if normal_key(s.key()) not in done]
-    if plan.resume:
-        print(
-            f"resuming {plan.out}: {len(plan.specs) - len(todo)} cells already done, "
-            f"{len(todo)} to run",
-            file=stream,
-        )
-
-    # Each instance's float64 reference, computed here once. A reference that fails (a
-    # plug-in's loss that raises, data it cannot use) fails its own cells, as error rows;
-    # the other cells of the run go on.
-    failed_refs: dict[tuple, str] = {}
-    seen_refs: set[tuple] = set()
-    for s in todo:
-        ref_key = s.reference_args()
-        if ref_key in seen_refs:
-            continue
-        seen_refs.add(ref_key)
-        try:
-            with deadline(plan.options.cell_timeout, "the float64 reference"):
-                frame = reference_frame(s, plan.options.data_file, plan.options.record_every)
-        except (Exception, SystemExit) as exc:  # user code: a plug-in's loss, its data
-            failed_refs[ref_key] = f"the float64 reference failed: {exception_line(exc)}"
-        else:
-            writer.traj.append(frame)
-    for s in [s for s in todo if s.reference_args() in failed_refs]:
-        todo.remove(s)
-        writer.add(error_row(s, failed_refs[s.reference_args()], threads))
-
+    todo = _cells_to_run(plan, writer, stream)
+    todo = _with_references(plan, writer, todo)
     progress = Progress(len(todo), stream, bar)
-
-    def on_done(spec, row, traj, samples):
-        writer.add(row, traj, samples)
-        progress.done(spec, row)
-
-    def rounds_done(spec):
-        return writer.rounds_done(normal_key(spec.key()))
-
-    def on_round(spec, samples, why):
-        key = normal_key(spec.key())
-        if samples is None:
-            progress.round_done(spec, rounds_done(spec) + 1, plan.options.rounds, f"failed: {why}")
-            return
-        writer.add_round(key, samples)
-        per = samples["seconds"] / samples["steps_in_block"]
-        progress.round_done(
-            spec, rounds_done(spec), plan.options.rounds, f"{seconds(float(per.median()))}/step"
-        )
-
     try:
         run_cells(
+            executor,
             todo,
             plan.options,
-            on_done,
-            progress.starting,
-            rounds_done=rounds_done,
-            on_round=on_round,
+            Recording(writer, progress, plan.options.rounds),
             timed=plan.specs,
-            row_of=lambda spec: writer.row_of(normal_key(spec.key())),
         )
     finally:
         progress.close()
@@ -187,7 +143,55 @@ def execute_plan(
     )
     print(format_table(rows))
     written = [writer.summary_path, writer.traj_path]
-    if writer.samples_path and writer.samples_path.exists():
+    if writer.samples_path.exists():
         written.append(writer.samples_path)
     print(f"\nresults: {'  '.join(str(p) for p in written)}")
     return 1 if any(failed(r, plan.options.strict) for r in rows) else 0
+
+
+def _cells_to_run(plan, writer: ResultWriter, stream) -> list[RunSpec]:
+    """The plan's cells not yet in the folder; skipped cells are written at once, and a
+    resumed folder's damaged rows are set aside to run again."""
+    if plan.resume:
+        dropped = writer.keep_valid({normal_key(s.key()) for s in plan.ordered})
+        if dropped:
+            print(f"{plan.out}: {dropped} damaged row(s) set aside, run again", file=stream)
+    if not plan.resume:
+        (plan.out / "command.json").write_text(json.dumps(plan.saved, indent=2) + "\n")
+    done = writer.done_keys()
+    for spec, reason in plan.skipped:
+        if normal_key(spec.key()) not in done:
+            writer.add(skipped_row(spec, reason, plan.options.threads))
+    todo = [s for s in plan.specs if normal_key(s.key()) not in done]
+    if plan.resume:
+        print(
+            f"resuming {plan.out}: {len(plan.specs) - len(todo)} cells already done, "
+            f"{len(todo)} to run",
+            file=stream,
+        )
+    return todo
+
+
+def _with_references(plan, writer: ResultWriter, todo: list[RunSpec]) -> list[RunSpec]:
+    """Each instance's float64 reference, computed here once and its rows written; the
+    cells whose reference fails (a plug-in's loss that raises, data it cannot use) get
+    error rows, and the other cells of the run go on. The cells left to run."""
+    opts = plan.options
+    failed_refs: dict[tuple, str] = {}
+    seen_refs: set[tuple] = set()
+    for s in todo:
+        ref_key = s.reference_args()
+        if ref_key in seen_refs:
+            continue
+        seen_refs.add(ref_key)
+        try:
+            with deadline(opts.cell_timeout, "the float64 reference"):
+                frame = reference_frame(s, opts.data_file, opts.record_every)
+        except (Exception, SystemExit) as exc:  # user code: a plug-in's loss, its data
+            failed_refs[ref_key] = f"the float64 reference failed: {exception_line(exc)}"
+        else:
+            writer.traj.append(frame)
+    for s in todo:
+        if s.reference_args() in failed_refs:
+            writer.add(error_row(s, failed_refs[s.reference_args()], opts.threads))
+    return [s for s in todo if s.reference_args() not in failed_refs]

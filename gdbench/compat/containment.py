@@ -2,7 +2,7 @@
 
 A cell runs a user's loss, gradient or backend; a plug-in runs at import. Either can raise
 anything (``SystemExit`` included), loop forever, or outlive the run. What gdbench does
-about each: exceptions become error rows (``runner.execute``), time is bounded here
+about each: exceptions become error rows (``execution.cell.execute``), time is bounded here
 (``deadline`` in-process, a future's timeout for worker processes), and a worker process
 dies with its parent (``die_with_parent``) instead of spinning on, re-parented to PID 1.
 """

@@ -59,15 +59,22 @@ def allocator() -> str:
     return " ".join(f"{k}={os.environ[k]}" for k in names) or "default"
 
 
-def environment() -> dict[str, str]:
-    """Versions read from package metadata: nothing heavy is imported here."""
+@functools.cache
+def versions(packages: tuple[str, ...]) -> str:
+    """``"jax 0.10.2, numpy 2.4.6"``: the installed versions of these distributions, by
+    name; one not installed is left out."""
+    found = {p: version(p) for p in sorted(set(packages))}
+    return ", ".join(f"{p} {v}" for p, v in found.items() if v)
+
+
+def environment(packages: tuple[str, ...] = ("numpy",)) -> dict[str, str]:
+    """Versions read from package metadata (``packages``: what the backends name, see
+    ``Backend.packages``): nothing heavy is imported here."""
     return {
         "malloc": allocator(),
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
-        "numpy": version("numpy"),
-        "torch": version("torch"),
-        "jax": version("jax"),
+        "versions": versions(packages),
         "git_commit": git_commit(),
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

@@ -1,6 +1,8 @@
-"""Cells on a Dask cluster: ``--cluster tcp://host:8786`` or ``--cluster local:N``.
+"""A Dask cluster for ``--cluster tcp://host:8786`` or ``--cluster local:N``: parsing the
+value, connecting, and checking the workers before any cell runs. The executor that runs
+tasks there is ``gdbench.execution.dask_executor``.
 
-The local runner stays the default and needs nothing started; this module is imported only
+The local executor stays the default and needs nothing started; Dask is imported only
 when ``--cluster`` is given, and ``dask[distributed]`` is the optional extra ``cluster``.
 
 The engine's defaults that would spoil a benchmark, and what gdbench does about each:
@@ -8,7 +10,7 @@ The engine's defaults that would spoil a benchmark, and what gdbench does about 
 - **Thread variables.** A Nanny sets ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and
   ``OPENBLAS_NUM_THREADS`` to 1 before it starts its worker
   (``distributed.nanny.pre-spawn-environ``). Each cell runs in a subprocess whose
-  environment gdbench sets from ``--threads`` (or the host's CPUs), as the local runner does.
+  environment gdbench sets from ``--threads`` (or the host's CPUs), as the local executor does.
 - **Daemon workers.** A Nanny's worker is a daemon and cannot start ``multiprocessing``
   children; the cell's process is a plain ``subprocess`` (``gdbench.execution.cell_process``).
 - **Memory monitor and retries.** A worker near its memory limit is killed and its task
@@ -29,18 +31,9 @@ scheduler and refuses any other layout for a timed run (``--no-timing`` runs any
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import os
-import pickle
 import re
-import socket
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from gdbench.errors import UsageError
@@ -204,239 +197,3 @@ def check_layout(workers: list[Worker], specs: list[RunSpec], timing: bool, wher
                 "share its CPUs; run one worker per host (or one per GPU, with --resources "
                 "GPU=1, and no CPU worker beside them), or --no-timing"
             )
-
-
-@contextlib.contextmanager
-def cluster_runner(plan, measure: bool = False):
-    """Connects to ``plan.cluster``, checks its workers against the plan's cells (a usage
-    error before any cell runs) and yields the ClusterRunner; with ``measure``, each
-    host's bandwidth is measured first (``runner.host_limits``)."""
-    ready = False
-    try:
-        with connect(plan.cluster) as client:
-            workers = workers_of(client)
-            check_workers_import(client, str(plan.cluster))
-            check_layout(workers, plan.specs, plan.options.timing, str(plan.cluster))
-            runner = ClusterRunner(client, workers, tag=str(Path(plan.out).resolve()))
-            if measure:
-                runner.host_limits = runner.measure_hosts()
-            ready = True
-            yield runner
-    except UsageError:
-        if not ready and not plan.resume:  # refused before any cell: leave no empty folder
-            with contextlib.suppress(OSError):
-                Path(plan.out).rmdir()
-        raise
-
-
-def task_key(spec: RunSpec, round_: int, tag: str) -> str:
-    """The task's key: from the cell's key, its round and the results folder, so a lost
-    worker or a resumed sweep meets the same key, never a duplicate."""
-    from gdbench.results.schema import normal_key
-
-    text = repr((normal_key(spec.key()), round_, tag))
-    return f"gdbench-{spec.backend}-{hashlib.sha1(text.encode()).hexdigest()[:20]}-r{round_}"
-
-
-def on_worker(payload: dict):
-    """Runs in a Dask worker: the task in a fresh subprocess with gdbench's thread
-    variables; returns ``(result, where)``, or ``(message, where)`` when it crashed."""
-    from distributed import get_worker
-
-    from gdbench.compat.environment import available_cpus
-    from gdbench.execution.runner import worker_environment
-
-    worker = get_worker()
-    where = {"host": socket.gethostname(), "worker": worker.address}
-    threads = payload.get("threads") or available_cpus()
-    payload = {**payload, "threads": threads}
-    limits = payload.pop("host_limits", None)
-    if limits is not None and "options" in payload:
-        own = limits.get(urlparse(worker.address).hostname or "", {})
-        payload["options"] = replace(payload["options"], limits=own)
-    spec = payload.get("spec")
-    env = {**os.environ, **worker_environment(threads, getattr(spec, "backend", None))}
-    with tempfile.TemporaryDirectory(prefix="gdbench-cell-") as tmp:
-        src, dst = Path(tmp) / "in.pkl", Path(tmp) / "out.pkl"
-        src.write_bytes(pickle.dumps(payload))
-        proc = subprocess.run(
-            [sys.executable, "-m", "gdbench.execution.cell_process", str(src), str(dst)],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0 or not dst.exists():
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            return f"cell process exited with status {proc.returncode}: {tail}", where
-        return pickle.loads(dst.read_bytes()), where
-
-
-def _suspicious(dask_scheduler, keys):
-    return {k: ts.suspicious for k in keys if (ts := dask_scheduler.tasks.get(k)) is not None}
-
-
-class ClusterRunner:
-    """Submits cells to the cluster; the driver alone writes results, as rows come back."""
-
-    def __init__(self, client, workers: list[Worker], tag: str, host_limits: dict | None = None):
-        self.client, self.workers, self.tag = client, workers, tag
-        self.host_limits = host_limits
-
-    def _submit(
-        self, spec: RunSpec, opts, task: str, round_: int, seeded: dict, plugins, host=None
-    ):
-        ref_key = (*spec.reference_args(), opts.data_file)
-        payload = {
-            "task": task,
-            "spec": spec,
-            "options": replace(opts, plugins=()),
-            "round": round_,
-            "threads": opts.threads,
-            "seeded": {ref_key: seeded[ref_key]},
-            "plugins": plugins,
-        }
-        if self.host_limits is not None:
-            payload["host_limits"] = self.host_limits
-        gpu = spec.device == "cuda"
-        workers = [w.address for w in self.workers if w.gpu == gpu] or None
-        return self.client.submit(
-            on_worker,
-            payload,
-            key=task_key(spec, round_, self.tag),
-            pure=False,
-            retries=0,
-            resources={"GPU": 1} if gpu else None,
-            # A later round goes back to the host of the first (a host name, so a restarted
-            # worker there still counts); if that host is gone it may run elsewhere, and its
-            # blocks are then not pooled (run_cells checks).
-            workers=[host] if host else workers,
-            allow_other_workers=bool(host),
-        )
-
-    def attempts(self, key: str) -> int:
-        try:
-            counts = self.client.run_on_scheduler(_suspicious, keys=[key])
-        except Exception:  # an older scheduler, or one that forgot the task: unknown
-            return 1
-        return int(counts.get(key, 0)) + 1
-
-    def measure_hosts(self) -> dict[str, dict]:
-        """Each host's read bandwidth, measured once on one of its workers."""
-        from distributed import wait
-
-        firsts: dict[str, Worker] = {}
-        for w in self.workers:
-            firsts.setdefault(w.host, w)
-        futures = {
-            host: self.client.submit(
-                on_worker,
-                {"task": "limits", "threads": None},
-                key=f"gdbench-limits-{host}-{self.tag}",
-                workers=[w.address],
-                allow_other_workers=False,
-                pure=False,
-                resources={"GPU": 1} if w.gpu else None,
-            )
-            for host, w in firsts.items()
-        }
-        wait(list(futures.values()))
-        out = {}
-        for host, f in futures.items():
-            result, where = f.result()
-            if isinstance(result, str):
-                raise UsageError(f"--cluster: measuring host {host} failed: {result}")
-            out[host] = {"hostname": where["host"], **result}
-        return out
-
-    def run_cells(
-        self,
-        specs: Iterable[RunSpec],
-        opts,
-        on_done: Callable,
-        on_start: Callable = lambda spec: None,
-        rounds_done: Callable[[RunSpec], int] = lambda spec: 0,
-        on_round: Callable = lambda spec, samples, why: None,
-        timed: Iterable[RunSpec] = (),
-        row_of: Callable[[RunSpec], dict | None] = lambda spec: None,
-    ) -> None:
-        """``runner.run_cells``' contract, on the cluster. Every round of a cell runs on the
-        host of its first round, so that one row never pools two machines' timings."""
-        from distributed import as_completed
-
-        from gdbench.execution.runner import error_row, seeded_references
-
-        specs = list(specs)
-        everything = list(dict.fromkeys([*timed, *specs]))
-        seeded = seeded_references(everything, opts.data_file)
-        plugins = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in opts.plugins]
-
-        futures = {self._submit(s, opts, "execute", 1, seeded, plugins): s for s in specs}
-        for future in as_completed(futures):
-            spec = futures[future]
-            try:
-                result, where = future.result()
-            except Exception as exc:  # KilledWorker, a lost connection …
-                row = error_row(spec, _died(exc), opts.threads)
-                row.update(host="", worker="")  # not this driver's: unknown
-                on_done(spec, row, None, None)
-                continue
-            if isinstance(result, str):
-                row, traj, samples = error_row(spec, result, opts.threads), None, None
-            else:
-                row, traj, samples = result
-            row.update(where, attempts=self.attempts(future.key))
-            if row["attempts"] > 1:
-                row["reason"] = "; ".join(
-                    r
-                    for r in (
-                        str(row.get("reason") or ""),
-                        f"run {row['attempts']} times: a worker died running it before "
-                        f"(the scheduler's allowed-failures); this row is from {where['worker']}",
-                    )
-                    if r
-                )
-            future.release()
-            on_done(spec, row, traj, samples)
-        if not opts.timing or opts.rounds <= 1:
-            return
-        for round_ in range(2, opts.rounds + 1):
-            todo = [s for s in everything if 0 < rounds_done(s) < round_]
-            first = {s: _worker_host(row_of(s)) for s in todo}
-            more = {
-                self._submit(s, opts, "retime", round_, seeded, plugins, host=first[s][1]): s
-                for s in todo
-            }
-            for future in as_completed(more):
-                spec = more[future]
-                try:
-                    result, where = future.result()
-                except Exception as exc:
-                    on_round(spec, None, _died(exc))
-                    continue
-                host = first[spec][0]
-                if isinstance(result, str):
-                    on_round(spec, None, result)
-                elif host and where["host"] != host:
-                    on_round(spec, None, f"ran on {where['host']}, not {host}: not pooled")
-                else:
-                    on_round(spec, *result)
-                future.release()
-
-
-def _worker_host(row: dict | None) -> tuple[str, str]:
-    """(host name, host address) of the worker that ran a cell's first round, from its row."""
-    if not row or not isinstance(row.get("worker"), str) or "://" not in row["worker"]:
-        return "", ""
-    return str(row.get("host") or ""), urlparse(row["worker"]).hostname or ""
-
-
-def _died(exc: Exception) -> str:
-    name = type(exc).__name__
-    if name == "KilledWorker":
-        return (
-            f"worker died while running this cell ({name}); not run again elsewhere, so no "
-            "timing silently comes from another machine"
-        )
-    from gdbench.execution.runner import exception_line
-
-    return exception_line(exc)

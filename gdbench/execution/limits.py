@@ -10,6 +10,7 @@ import os
 import sys
 
 from gdbench.errors import UsageError
+from gdbench.results.schema import TRAJECTORY_ID
 
 # Share of physical memory a run may plan to use; the rest is the frameworks' own, the
 # operating system's and the CSV writer's headroom.
@@ -17,7 +18,7 @@ MEMORY_SHARE = 0.6
 # Python objects recorded per step besides the arrays (loss, gradient and parameter
 # objects and their list slots), and a summary-free trajectory row's fixed columns.
 STEP_OVERHEAD_BYTES = 400
-TRAJECTORY_ID_COLUMNS = 15
+TRAJECTORY_ID_COLUMNS = len(TRAJECTORY_ID) + 1  # and the step
 
 
 def physical_memory() -> int | None:
@@ -192,23 +193,23 @@ def check_disk(
 
 
 def check_device_memory(specs) -> None:
-    """CUDA cells keep their data on the device: it must fit in the free device memory."""
-    cuda = [s for s in specs if s.device == "cuda"]
-    if not cuda:
-        return
-    from gdbench.compat.frameworks import import_torch
+    """CUDA cells keep their data on the device: it must fit in the device memory that
+    each cell's backend says is free (``Backend.free_memory``; unknown: not checked)."""
+    from gdbench import registry
 
-    torch = import_torch()
-    if not torch.cuda.is_available():
-        return
-    free, _ = torch.cuda.mem_get_info()
     item = {"float32": 4, "float64": 8}
-    need = max(item.get(s.dtype, 8) * (s.n_samples * s.features + s.n_samples) for s in cuda)
-    if need > MEMORY_SHARE * free:
-        raise UsageError(
-            f"the data need about {_gib(need)} on the GPU, which has {_gib(free)} free "
-            "(lower --n-samples or --features)"
-        )
+    need: dict[str, int] = {}
+    for s in specs:
+        if s.device == "cuda":
+            n = item.get(s.dtype, 8) * (s.n_samples * s.features + s.n_samples)
+            need[s.backend] = max(need.get(s.backend, 0), n)
+    for backend, n in need.items():
+        free = registry.backends()[backend].free_memory("cuda")
+        if free is not None and n > MEMORY_SHARE * free:
+            raise UsageError(
+                f"the data need about {_gib(n)} on the GPU, which has {_gib(free)} free "
+                f"for {backend} (lower --n-samples or --features)"
+            )
 
 
 def check_representable(value: float, dtypes, what: str) -> None:

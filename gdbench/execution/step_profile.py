@@ -5,17 +5,15 @@ as for timing) and its step profiled (``gdbench.timing.breakdown``); the rows la
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from gdbench.execution.schedule import profile_cells
 from gdbench.results.schema import Status
 from gdbench.spec import RunSpec
-from gdbench.timing.breakdown import BREAKDOWN_COLUMNS, explain, profile
+from gdbench.timing.breakdown import BREAKDOWN_COLUMNS
 
 GROUP = ["problem", "features", "dtype", "device", "optimizer"]
 PROFILE_COLUMNS = [
@@ -40,54 +38,9 @@ def largest_cells(sweep: pd.DataFrame) -> list[RunSpec]:
     return [RunSpec.from_row(r) for r in timed[timed.n_samples == top].to_dict("records")]
 
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """File descriptor 2 sent to /dev/null (C++ libraries write there directly)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
-    """The worker's task: the cell's step profiled; its rows, or an error line."""
-    from gdbench import registry
-    from gdbench.execution.runner import exception_line, instance, problem_of, setup_of
-
-    try:
-        backend = registry.backends()[spec.backend]
-        backend.profiling()
-        problem = problem_of(spec.problem, spec.problem_args)
-        inst = instance(spec.instance_args(), opts.data_file)
-        session = backend.prepare(problem, inst, setup_of(spec, opts))
-        with quiet_stderr():  # torch's profiler prints start/stop lines from C++
-            rows, step_s, steps = profile(session)
-    except NotImplementedError as exc:
-        return str(exc)
-    except Exception as exc:
-        return exception_line(exc)
-    ideal = problem.bytes_per_step(inst, np.dtype(spec.dtype).itemsize)
-    roof = (opts.limits or {}).get(spec.device, {}).get("gbps")
-    line = explain(rows, step_s, ideal, roof)
-    common = {
-        **spec.asdict(),
-        "step_s": step_s,
-        "profiled_steps": steps,
-        "roofline_bytes": ideal,
-        "explanation": line,
-    }
-    return [{**common, **r} for r in rows]
-
-
-def write_breakdown(out: Path, opts, stream=None) -> Path | None:
+def write_breakdown(out: Path, opts, executor, stream=None) -> Path | None:
     """Profiles the sweep's largest cells into ``out/breakdown.csv`` (rows appended as each
-    cell finishes); None where no cell was timed."""
-    from gdbench.execution.runner import in_backend_workers
+    cell finishes) where ``executor`` runs the sweep's cells; None where no cell was timed."""
 
     stream = stream or sys.stderr
     specs = largest_cells(pd.read_csv(out / "sweep.csv"))
@@ -108,5 +61,5 @@ def write_breakdown(out: Path, opts, stream=None) -> Path | None:
         frame = pd.DataFrame(result).reindex(columns=PROFILE_COLUMNS)
         frame.to_csv(path, mode="a", header=False, index=False)
 
-    in_backend_workers([(s,) for s in specs], opts, profile_cell, on_result, lambda spec: None)
+    profile_cells(executor, specs, opts, on_result)
     return path

@@ -14,6 +14,16 @@ import numpy as np
 from gdbench.numerics.autodiff import float64_gradient
 from gdbench.trajectory import Trajectory
 
+# The reference's rows in trajectories.csv: a pseudo-backend of this name, in float64.
+REFERENCE = "reference"
+REFERENCE_COLUMNS = {
+    "backend": REFERENCE,
+    "mode": "closed-form-or-float64",
+    "device": "cpu",
+    "dtype": "float64",
+    "native_defaults": False,
+}
+
 
 def float64_iteration(problem, inst, lr: float, steps: int, optimizer=None, hyper=None, w0=None):
     """``steps`` updates in float64 from ``inst.w0`` (or ``w0``); plain gradient descent by

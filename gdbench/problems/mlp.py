@@ -133,10 +133,8 @@ class MLP(Problem):
 
     def torch_nn_module(self, w0):
         """nn.Sequential(nn.Linear(D, hidden), nn.Tanh(), nn.Linear(hidden, 1)) + nn.MSELoss,
-        its parameters loaded from the flat w0."""
+        shaped for the flat w0 (the torch-nn session copies w0 into its parameters)."""
         from torch import nn
-
-        from gdbench.backends.torch_nn import load_vector
 
         h = self.hidden
         d = (w0.numel() - 1) // h - 2
@@ -146,7 +144,6 @@ class MLP(Problem):
                 super().__init__()
                 self.net = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, 1))
                 self.mse = nn.MSELoss()
-                load_vector(w0, list(self.parameters()))
 
             def forward(self, X, y):
                 return self.mse(self.net(X).squeeze(-1), y)

@@ -24,7 +24,7 @@ from gdbench.reports.significance import (
     compare_rounds,
 )
 from gdbench.reports.table import number, optimizer_label
-from gdbench.results.schema import SPEC_COLUMNS, Status, read_results
+from gdbench.results.schema import SPEC_COLUMNS, Status, flag, read_results
 
 # What a row says about the environment that produced it; the header lists what differs.
 ENV_COLUMNS = (
@@ -33,9 +33,7 @@ ENV_COLUMNS = (
     "threads",
     "malloc",
     "python",
-    "numpy",
-    "torch",
-    "jax",
+    "versions",
     "git_commit",
 )
 REQUIRED = ("problem", "backend", "mode", "device", "dtype", "lr", "steps", "status")
@@ -119,7 +117,7 @@ def numeric_verdict(row: dict) -> str:
     v = row.get("verdict")
     if isinstance(v, str) and v:
         return Verdict.of(v) or v
-    agrees = str(row.get("agrees")).lower() in ("true", "1")  # folders from before verdicts
+    agrees = flag(row.get("agrees"))  # folders from before verdicts
     return Verdict.AGREES if agrees else Verdict.DISAGREES
 
 

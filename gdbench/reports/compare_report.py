@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gdbench.reports.compare import Cell, Comparison, label
+from gdbench.reports.render import markdown_table, plain_table
 from gdbench.reports.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
 from gdbench.reports.table import number, seconds
 from gdbench.results.schema import SPEC_COLUMNS
@@ -69,23 +70,6 @@ def table_rows(cmp: Comparison) -> list[list[str]]:
     return [[label(c.new), *_timing_text(c), *_numerics_text(c)] for c in cmp.cells]
 
 
-def _plain(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(h), *(len(r[j]) for r in rows)]) for j, h in enumerate(header)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*r).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
-def _markdown(header: list[str], rows: list[list[str]]) -> str:
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(esc(x) for x in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def header_lines(cmp: Comparison) -> list[str]:
     diff, same = cmp.env_differences()
     lines = [f"old: {cmp.old.folder}", f"new: {cmp.new.folder}"]
@@ -143,7 +127,7 @@ def render(cmp: Comparison, markdown: bool = False) -> str:
     if broke:
         out += ["", "NUMERICS BROKE (agreed before, not now):"]
         out += [f"  {label(c.new)}: {c.new.get('reason')}" for c in broke]
-    out += ["", _markdown(HEADER, rows) if markdown else _plain(HEADER, rows)]
+    out += ["", markdown_table(HEADER, rows) if markdown else plain_table(HEADER, rows)]
     if cmp.unmatched:
         out += ["", "not compared:"]
         out += [f"  {line}" if not markdown else f"- {line}" for line in unmatched_lines(cmp)]

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
+from gdbench.backend import BASELINE
+from gdbench.numerics.reference import REFERENCE
 from gdbench.reports import table
+from gdbench.results.schema import flag
 
 SERIES = ["optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
 
@@ -54,7 +57,7 @@ def _cache_band(ax, sweep: pd.DataFrame) -> None:
     if "cache_resident" not in sweep or not sweep.cache_resident.notna().any():
         return
     cpu = sweep[(sweep.device == "cpu") & (sweep.data == "generated")]
-    resident = cpu[cpu.cache_resident.astype(str) == "True"].n_samples
+    resident = cpu[cpu.cache_resident.map(flag)].n_samples
     if len(resident):
         ax.axvspan(
             cpu.n_samples.min() / 1.5,
@@ -132,7 +135,8 @@ def speedups(sweep: pd.DataFrame) -> pd.DataFrame:
 def speedup(sweep: pd.DataFrame, path: Path) -> Path:
     df = speedups(sweep)
     fig, ax = _size_axes()
-    for name, g in _series(df[~((df.backend == "numpy") & (df["mode"] == "eager"))]):
+    base = (df.backend == BASELINE[0]) & (df["mode"] == BASELINE[1])
+    for name, g in _series(df[~base]):
         ax.plot(g.n_samples, g.speedup, marker="o", ms=4, label=name)
     ax.axhline(1.0, color="k", lw=1, label="numpy eager")
     return _finish_size_axes(
@@ -166,7 +170,7 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
         keys = ["optimizer", "backend", "mode", "device", "dtype"]
         for (optimizer, backend, mode, device, dtype), g in t.groupby(keys):
             prefix = f"{optimizer} " if several else ""
-            if backend == "reference":
+            if backend == REFERENCE:
                 top.plot(
                     g.step,
                     g.loss,
@@ -177,7 +181,7 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
                     label=f"{prefix}float64 reference",
                 )
                 continue
-            is_ref = (t.backend == "reference") & (t.optimizer == optimizer)
+            is_ref = (t.backend == REFERENCE) & (t.optimizer == optimizer)
             ref = t[is_ref].set_index("step").loss
             name = f"{prefix}{backend}/{mode} {device} {dtype}"
             top.plot(g.step, np.maximum(g.loss, floor), lw=1, label=name)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+from gdbench.backend import BASELINE, is_baseline
 from gdbench.numerics.verdict import Verdict
-from gdbench.results.schema import Status
+from gdbench.reports.render import plain_table
+from gdbench.results.schema import Status, flag
 
 
 def number(v) -> float | None:
@@ -32,7 +34,7 @@ def verdict(row: dict) -> str:
         return f"skipped: {row.get('reason')}"
     if status == Status.ERROR:
         return f"ERROR: {row.get('reason')}"
-    agrees = row.get("agrees") in (True, "True", "true", 1)
+    agrees = flag(row.get("agrees"))
     reason = row.get("reason")
     note = f" ({reason})" if isinstance(reason, str) and reason else ""
     word = f"agrees{note}" if agrees else f"DISAGREES: {reason}"
@@ -64,7 +66,7 @@ def speedups(rows: list[dict]) -> dict[int, float]:
     base = {}
     for r in rows:
         t = number(r.get("time_per_step_s"))
-        if r.get("backend") == "numpy" and r.get("mode", "eager") == "eager" and t:
+        if is_baseline(r.get("backend"), r.get("mode", BASELINE[1])) and t:
             base[_speedup_key(r)] = t
     out = {}
     for i, r in enumerate(rows):
@@ -78,7 +80,7 @@ def speedups(rows: list[dict]) -> dict[int, float]:
 def optimizer_label(row: dict) -> str:
     """The optimizer as the table names it: ``adamw``, or ``adamw (native)``."""
     name = str(row.get("optimizer") or "sgd")
-    native = str(row.get("native_defaults")).lower() in ("true", "1")
+    native = flag(row.get("native_defaults"))
     return f"{name} (native)" if native else name
 
 
@@ -126,14 +128,4 @@ def format_table(rows: list[dict]) -> str:
         if show_opt:
             cells.insert(2, optimizer_label(r))
         lines.append(cells)
-    widths = [
-        max(len(h), *(len(x[j]) for x in lines)) if lines else len(h) for j, h in enumerate(header)
-    ]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(
-        [
-            fmt.format(*header),
-            fmt.format(*("-" * w for w in widths)),
-            *(fmt.format(*x).rstrip() for x in lines),
-        ]
-    )
+    return plain_table(header, lines)

@@ -6,69 +6,112 @@ checked (``check_values``), and the rows a run's trajectory and timed blocks bec
 from __future__ import annotations
 
 import enum
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import numpy as np
 
-SPEC_COLUMNS = [
-    "problem",
-    "backend",
-    "mode",
-    "device",
-    "dtype",
-    "optimizer",
-    "optimizer_args",
-    "native_defaults",
-    "problem_args",
-    "data",
-    "n_samples",
-    "features",
-    "seed",
-    "lr",
-    "steps",
-]
-SUMMARY_COLUMNS = [
-    *SPEC_COLUMNS,
-    "status",
-    "reason",
-    "steps_run",
-    "diverged_step",
-    "ref_diverged_step",
-    "final_loss",
-    "final_w",
-    "final_w_norm",
-    "max_rel_dev",
-    "tol",
-    "first_bad_step",
-    "agrees",
-    "verdict",
-    "tol_growth",
-    "noise_from_step",
-    "reference",
-    "data_path",
-    "optimizer_impl",
-    "optimizer_used",
-    "time_per_step_s",
-    "time_per_step_iqr_s",
-    "repeats",
-    "rounds",
-    "steps_per_block",
-    "compile_s",
-    "timing_warning",
-    "threads",
-    "malloc",
-    "host",
-    "worker",
-    "attempts",
-    "device_name",
-    "cpu_model",
-    "python",
-    "numpy",
-    "torch",
-    "jax",
-    "git_commit",
-    "timestamp",
-]
+from gdbench.spec import RunSpec
+from gdbench.timing.roofline import ROOFLINE_KINDS
+
+# Each column's kind: what ``read_results`` reads it as and ``check_values`` accepts.
+TEXT = "text"  # read back as text whatever it holds ("1", "nan", "True" …)
+FLAG = "flag"  # True or False
+COUNT = "count"  # a whole number ≥ 0
+POSITIVE = "positive"  # a finite number > 0
+NON_NEGATIVE = "non-negative"  # a finite number ≥ 0
+NUMBER = "number"  # any number (a diverged run's loss may be inf)
+_FIELD_KINDS = {"str": TEXT, "bool": FLAG, "int": COUNT, "float": POSITIVE}
+
+# The cell: RunSpec's fields, in their order, each of the kind its type says.
+SPEC_KINDS = {f.name: _FIELD_KINDS[str(f.type)] for f in fields(RunSpec)}
+SPEC_COLUMNS = list(SPEC_KINDS)
+# What a finished cell found, then how it was timed, then where and with what it ran.
+OUTCOME_KINDS = {
+    "status": TEXT,
+    "reason": TEXT,
+    "steps_run": COUNT,
+    "diverged_step": NUMBER,
+    "ref_diverged_step": NUMBER,
+    "final_loss": NUMBER,
+    "final_w": NUMBER,
+    "final_w_norm": NUMBER,
+    "max_rel_dev": NUMBER,
+    "tol": NON_NEGATIVE,
+    "first_bad_step": NUMBER,
+    "agrees": FLAG,
+    "verdict": TEXT,
+    "tol_growth": NUMBER,
+    "noise_from_step": NUMBER,
+    "reference": TEXT,
+    "data_path": TEXT,
+    "optimizer_impl": TEXT,
+    "optimizer_used": TEXT,
+}
+TIMING_KINDS = {
+    "time_per_step_s": POSITIVE,
+    "time_per_step_iqr_s": NON_NEGATIVE,
+    "repeats": COUNT,
+    "rounds": COUNT,
+    "steps_per_block": COUNT,
+    "compile_s": NON_NEGATIVE,
+    "timing_warning": TEXT,
+}
+# timestamp stays last: a row cut off mid-line lacks it (``ResultWriter.keep_valid``).
+ENVIRONMENT_KINDS = {
+    "threads": COUNT,
+    "malloc": TEXT,
+    "host": TEXT,
+    "worker": TEXT,
+    "attempts": COUNT,
+    "device_name": TEXT,
+    "cpu_model": TEXT,
+    "python": TEXT,
+    "versions": TEXT,  # every backend's packages (``Backend.packages``), "numpy 2.4.6, …"
+    "git_commit": TEXT,
+    "timestamp": TEXT,
+}
+SUMMARY_COLUMNS = [*SPEC_COLUMNS, *OUTCOME_KINDS, *TIMING_KINDS, *ENVIRONMENT_KINDS]
+TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
+# trajectories.csv: one row per recorded step; w and grad, or w_i and grad_i per parameter.
+TRAJECTORY_KINDS = {"step": COUNT, "loss": NUMBER, "w": NUMBER, "grad": NUMBER}
+# samples.csv: the raw timed blocks behind each row's median and IQR, one row per block.
+SAMPLE_KINDS = {"round": COUNT, "block": COUNT, "steps_in_block": COUNT, "seconds": POSITIVE}
+SAMPLE_COLUMNS = [*SPEC_COLUMNS, *SAMPLE_KINDS]
+KINDS = {
+    **SPEC_KINDS,
+    **OUTCOME_KINDS,
+    **TIMING_KINDS,
+    **ENVIRONMENT_KINDS,
+    **ROOFLINE_KINDS,
+    **TRAJECTORY_KINDS,
+    **SAMPLE_KINDS,
+}
+# Library versions as folders of before recorded them, one column each (``upgrade``).
+OLD_VERSION_COLUMNS = ("numpy", "torch", "jax")
+
+
+def kind_of(column: str) -> str | None:
+    """A column's kind; a parameter column (w_3, grad_3) is a number; None: not gdbench's."""
+    if column in KINDS:
+        return KINDS[column]
+    if column.startswith(("w_", "grad_")) and column.split("_")[-1].isdigit():
+        return NUMBER
+    return None
+
+
+def columns_of(kind: str) -> list[str]:
+    return [c for c, k in KINDS.items() if k == kind]
+
+
+TEXT_COLUMNS = columns_of(TEXT)
+FLAG_COLUMNS = tuple(columns_of(FLAG))
+FLAGS = ("True", "False", "true", "false", "1", "0", "1.0", "0.0")
+
+
+def flag(value) -> bool:
+    """A flag as read back from a CSV (True, "True", "true", 1, "1.0" …) as a bool."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 class Status(enum.StrEnum):
@@ -81,111 +124,54 @@ class Status(enum.StrEnum):
 
 
 STATUSES = tuple(s.value for s in Status)
-TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
-# samples.csv: the raw timed blocks behind each row's median and IQR, one row per block.
-SAMPLE_COLUMNS = [*SPEC_COLUMNS, "round", "block", "steps_in_block", "seconds"]
-# Columns that hold text: read back as text whatever they hold ("1", "nan", "True" …), so
-# that a message, a name or a version string survives the round trip unchanged.
-TEXT_COLUMNS = [
-    "problem",
-    "backend",
-    "mode",
-    "device",
-    "dtype",
-    "optimizer",
-    "optimizer_args",
-    "problem_args",
-    "data",
-    "data_path",
-    "verdict",
-    "status",
-    "reason",
-    "reference",
-    "optimizer_impl",
-    "optimizer_used",
-    "timing_warning",
-    "malloc",
-    "host",
-    "worker",
-    "device_name",
-    "cpu_model",
-    "python",
-    "numpy",
-    "torch",
-    "jax",
-    "git_commit",
-    "timestamp",
-    "bandwidth_method",
-]
 
 
 def read_results(path: Path | str):
     """A CSV that gdbench wrote, as a DataFrame: empty cells are missing values, text
-    columns stay text. Every reader (resume, report, later commands) goes through here."""
+    columns stay text, and a folder of an earlier version is upgraded to this one's
+    columns (``upgrade``). Every reader (resume, report, compare, later commands) goes
+    through here."""
     import pandas as pd
 
     present = set(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
-    return pd.read_csv(
+    old_text = [c for c in OLD_VERSION_COLUMNS if c in present]
+    df = pd.read_csv(
         path,
         keep_default_na=False,
         na_values=[""],
-        dtype={c: str for c in TEXT_COLUMNS if c in present},
+        dtype={c: str for c in [*TEXT_COLUMNS, *old_text] if c in present},
         encoding="utf-8",
     )
+    return upgrade(df)
 
 
-# What a value of a numeric column may be, where it is not empty (``check_values``).
-COUNT_COLUMNS = frozenset(
-    [
-        "n_samples",
-        "features",
-        "seed",
-        "steps",
-        "steps_run",
-        "repeats",
-        "rounds",
-        "steps_per_block",
-        "threads",
-        "attempts",
-        "step",
-        "block",
-        "steps_in_block",
-    ]
-)
-POSITIVE_COLUMNS = frozenset({"lr", "time_per_step_s", "seconds"})
-NON_NEGATIVE_COLUMNS = frozenset(
-    [
-        "time_per_step_iqr_s",
-        "compile_s",
-        "tol",
-        "bytes_per_step",
-        "flops_per_step",
-        "achieved_gbps",
-        "achieved_gflops",
-        "bandwidth_gbps",
-        "roofline_frac",
-    ]
-)
-# Numbers of any value (a diverged run's loss may be inf), and the parameter columns.
-NUMBER_COLUMNS = frozenset(
-    [
-        "loss",
-        "final_loss",
-        "final_w",
-        "final_w_norm",
-        "max_rel_dev",
-        "w",
-        "grad",
-        "diverged_step",
-        "ref_diverged_step",
-        "first_bad_step",
-        "tol_growth",
-        "noise_from_step",
-        "round",
-    ]
-)
-FLAG_COLUMNS = ("native_defaults", "agrees", "cache_resident")
-FLAGS = ("True", "False", "true", "false", "1", "0", "1.0", "0.0")
+def upgrade(df):
+    """An earlier version's columns as this one's, in one place: the library versions of
+    before (``numpy``, ``torch``, ``jax`` columns) become the ``versions`` column, and a
+    spec field a folder predates gets its default (older rows ran with it)."""
+    import pandas as pd
+
+    if "problem" not in df.columns:
+        return df
+    old = [c for c in OLD_VERSION_COLUMNS if c in df.columns]
+    if old and "versions" not in df.columns:
+        values = zip(*(df[c].fillna("").astype(str) for c in sorted(old)), strict=True)
+        joined = pd.Series(
+            [
+                ", ".join(f"{c} {v}" for c, v in zip(sorted(old), vs, strict=True) if v)
+                for vs in values
+            ],
+            index=df.index,
+            dtype=object,
+        )
+        df = df.drop(columns=old)
+        at = df.columns.get_loc("python") + 1 if "python" in df.columns else len(df.columns)
+        df.insert(at, "versions", joined)
+    defaults = {f.name: f.default for f in fields(RunSpec)}
+    for name, value in defaults.items():
+        if name not in df.columns and value is not MISSING:
+            df[name] = value
+    return df
 
 
 def check_values(df, path: Path | str) -> None:
@@ -208,13 +194,12 @@ def check_values(df, path: Path | str) -> None:
 
     if len(df) == 0:
         raise UsageError(f"{path}: no rows")
-    numeric = COUNT_COLUMNS | POSITIVE_COLUMNS | NON_NEGATIVE_COLUMNS | NUMBER_COLUMNS
     for col in df.columns:
-        parameter = col.startswith(("w_", "grad_")) and col.split("_")[-1].isdigit()
-        if col not in numeric and col not in FLAG_COLUMNS and not parameter:
+        kind = kind_of(col)
+        if kind is None or kind == TEXT:
             continue
         values = df[col]
-        if col in FLAG_COLUMNS:
+        if kind == FLAG:
             bad = ~(values.isna() | values.astype(str).isin(FLAGS))
             if bad.any():
                 refuse(col, int(np.argmax(bad.to_numpy())), "is not True or False")
@@ -223,12 +208,12 @@ def check_values(df, path: Path | str) -> None:
         given = ~values.isna().to_numpy()
         with np.errstate(invalid="ignore"):
             checks = [(given & np.isnan(num) & ~_nan_text(values), "is not a number")]
-            if col in COUNT_COLUMNS:
+            if kind == COUNT:
                 ok = np.isfinite(num) & (num >= 0) & (num == np.round(num))
                 checks.append((given & ~ok, "is not a whole number ≥ 0"))
-            elif col in POSITIVE_COLUMNS:
+            elif kind == POSITIVE:
                 checks.append((given & ~(np.isfinite(num) & (num > 0)), "is not a number > 0"))
-            elif col in NON_NEGATIVE_COLUMNS:
+            elif kind == NON_NEGATIVE:
                 checks.append((given & ~(np.isfinite(num) & (num >= 0)), "is not a number ≥ 0"))
         for bad, why in checks:
             if bad.any():

@@ -103,17 +103,14 @@ class ResultWriter:
         self,
         out: Path,
         summary: str = "summary.csv",
-        trajectories: str | None = "trajectories.csv",
         resume: bool = False,
-        samples: str | None = "samples.csv",
         columns: list[str] | None = None,
     ):
-
         self.out = Path(out)
         self.columns = columns or SUMMARY_COLUMNS
         self.summary_path = self.out / summary
-        self.traj_path = self.out / trajectories if trajectories else None
-        self.samples_path = self.out / samples if samples else None
+        self.traj_path = self.out / "trajectories.csv"
+        self.samples_path = self.out / "samples.csv"
         if not resume and self.summary_path.exists():
             raise ResultsExist(f"{self.summary_path} exists; choose a new --out or --resume it")
         self.out.mkdir(parents=True, exist_ok=True)
@@ -140,9 +137,9 @@ class ResultWriter:
 
         try:
             self.rows = read_results(self.summary_path).to_dict("records")
-            if self.traj_path and self.traj_path.exists():
+            if self.traj_path.exists():
                 self.traj = [read_results(self.traj_path)]
-            if self.samples_path and self.samples_path.exists():
+            if self.samples_path.exists():
                 old = read_results(self.samples_path)
                 for _, cell in old.groupby(SPEC_COLUMNS, sort=False, dropna=False):
                     self.samples[cell_key(cell.iloc[0].to_dict())] = cell
@@ -238,10 +235,10 @@ class ResultWriter:
         # Trajectories and samples first, summary last: a cell is done once its summary row
         # is on disk, so a kill between the writes leaves a cell that --resume runs again,
         # never a summary row whose trajectory or samples are missing.
-        if self.traj_path and traj_changed and (self.traj or self._traj_parts):
+        if traj_changed and (self.traj or self._traj_parts):
             header, parts = self._trajectory_csv()
             _atomic_write(self.traj_path, lambda fh: fh.writelines([header, *parts]))
-        if self.samples_path and samples_changed and self.samples:
+        if samples_changed and self.samples:
             frames = list(self.samples.values())
             _atomic_csv(pd.concat(frames, ignore_index=True), self.samples_path)
         _atomic_csv(self.summary(), self.summary_path)

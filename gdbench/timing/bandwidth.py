@@ -178,6 +178,27 @@ def check_limits(limits, path) -> dict:
     return limits
 
 
+def machine_hosts(limits: dict) -> dict[str, dict]:
+    """A machine.json's content (checked by ``check_limits``) as ``{host: {device:
+    measurement}}``, whichever layout wrote it: this version's ``{"hosts": {name: …}}``, a
+    cluster's of before (keyed by address, with a ``hostname`` entry), or a local sweep's
+    of before (``{device: …}``, read as host "": the host of every row)."""
+    if set(limits) != {"hosts"}:
+        return {"": dict(limits)} if limits else {}
+    hosts = {}
+    for key, devices in limits["hosts"].items():
+        name = devices.get("hostname", key) if isinstance(devices, dict) else key
+        hosts[str(name)] = {d: b for d, b in devices.items() if d != "hostname"}
+    return hosts
+
+
+def host_limits(limits: dict, host: str) -> dict:
+    """The measurements of ``host`` in a machine.json's content; a file of one local
+    sweep of before (host "") holds this host's."""
+    hosts = machine_hosts(limits)
+    return hosts.get(host) or hosts.get("", {})
+
+
 def best(measurements: list[Bandwidth]) -> Bandwidth:
     return max(measurements, key=lambda b: b.gbps)
 

@@ -13,16 +13,18 @@ import math
 
 import numpy as np
 
-ROOFLINE_COLUMNS = [
-    "bytes_per_step",
-    "flops_per_step",
-    "achieved_gbps",
-    "achieved_gflops",
-    "bandwidth_gbps",
-    "bandwidth_method",
-    "roofline_frac",
-    "cache_resident",
-]
+# The columns a sweep's rows add, and their kinds (``gdbench.results.schema``).
+ROOFLINE_KINDS = {
+    "bytes_per_step": "non-negative",
+    "flops_per_step": "non-negative",
+    "achieved_gbps": "non-negative",
+    "achieved_gflops": "non-negative",
+    "bandwidth_gbps": "non-negative",
+    "bandwidth_method": "text",
+    "roofline_frac": "non-negative",
+    "cache_resident": "flag",
+}
+ROOFLINE_COLUMNS = list(ROOFLINE_KINDS)
 
 
 def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:

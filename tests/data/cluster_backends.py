@@ -1,7 +1,8 @@
 """Test plug-ins for cluster runs: three NumPy backends that report or disturb where they
-run. ``probe`` names its process, its parent, its thread variable and whether it is a
-daemon; ``killer`` kills the worker that runs it, once per marker file
-(GDBENCH_TEST_KILL_MARKER), then behaves as numpy; ``sleepy`` takes 1.5 s to prepare."""
+run. ``probe`` names its process, its parent, its thread variable, whether it is a
+daemon and the variable its ``process_environment`` sets; ``killer`` kills the worker
+that runs it, once per marker file (GDBENCH_TEST_KILL_MARKER), then behaves as numpy;
+``sleepy`` takes 1.5 s to prepare."""
 
 import multiprocessing
 import os
@@ -20,13 +21,17 @@ class ProbeSession(NumpySession):
         return (
             f"probe pid={os.getpid()} ppid={os.getppid()} "
             f"omp={os.environ.get('OMP_NUM_THREADS')} "
-            f"daemon={multiprocessing.current_process().daemon}"
+            f"daemon={multiprocessing.current_process().daemon} "
+            f"env={os.environ.get('GDBENCH_TEST_PROBE_ENV')}"
         )
 
 
 class ProbeBackend(NumpyBackend):
     name = "probe"
     order = 90
+
+    def process_environment(self):
+        return {"GDBENCH_TEST_PROBE_ENV": "from-the-plug-in"}
 
     def prepare(self, problem, inst, setup):
         return ProbeSession(problem, inst, setup)

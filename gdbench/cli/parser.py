@@ -1,0 +1,274 @@
+"""The command line's options: one parser per command. Every usage error it finds is a
+``UsageError`` (one line, exit status 2), never argparse's own exit."""
+
+from __future__ import annotations
+
+import argparse
+
+from gdbench.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="load a file that registers problems or backends (repeatable)",
+    )
+
+
+def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
+    p.add_argument(
+        "--problem",
+        default=None,
+        help="problem name(s), comma separated (default: all; sweep: quadratic,linreg)",
+    )
+    if sweep:
+        p.add_argument(
+            "--n-samples",
+            default="1e3,1e4,1e5,1e6,roof",
+            metavar="N[,N]",
+            help="sample counts of generated data; roof: per D, the smallest N whose X and y "
+            "exceed 4x this machine's last-level cache (default 1e3,1e4,1e5,1e6,roof)",
+        )
+        p.add_argument(
+            "--features", default="1,16", metavar="D[,D]", help="feature counts (default 1,16)"
+        )
+    else:
+        p.add_argument(
+            "--n-samples",
+            default=None,
+            metavar="N",
+            help="generated data with N samples (linreg); roof: beyond 4x the last-level "
+            "cache; default: notebook data",
+        )
+        p.add_argument("--features", default=None, metavar="D", help="features of generated data")
+    p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
+    p.add_argument(
+        "--problem-opt",
+        default=None,
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="problem settings, e.g. l2=0.01, hidden=32, b=10 (see list)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="your data: a CSV with a header (target: --target, default the last column) "
+        "or an .npz with X and y",
+    )
+    p.add_argument("--target", default=None, metavar="COLUMN", help="the CSV's target column")
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        help="scale --data features to mean 0, variance 1 (and centre a regression target)",
+    )
+
+
+def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
+    _common(p)
+    _instance_options(p, sweep)
+    _cell_options(p, sweep)
+    _timing_options(p, sweep)
+    _output_options(p, sweep)
+
+
+def _cell_options(p: argparse.ArgumentParser, sweep: bool) -> None:
+    """Which cells: backends, modes, optimizers, devices, dtypes, steps, rate."""
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="backend name(s), comma separated (default: every available one)",
+    )
+    p.add_argument(
+        "--mode",
+        default="all" if sweep else None,
+        help="execution mode(s), comma separated, or 'all' (default: "
+        + ("all)" if sweep else "each backend's idiomatic mode)"),
+    )
+    p.add_argument(
+        "--optimizer",
+        default=None,
+        metavar="NAME[,NAME]|all",
+        help="optimizer(s), comma separated, or 'all' (default: sgd, plain gradient descent)",
+    )
+    p.add_argument(
+        "--opt",
+        default=None,
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="optimizer hyperparameters, e.g. momentum=0.8,eps=1e-6 (default: gdbench's)",
+    )
+    p.add_argument(
+        "--native-defaults",
+        action="store_true",
+        help="build torch.optim / optax with only the --opt values given, every other "
+        "hyperparameter at the library's own default",
+    )
+    p.add_argument(
+        "--device", default="auto", help="cpu, cuda or auto (cpu, and cuda when available; default)"
+    )
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        help="float32, float64 or both, comma separated (default float32)",
+    )
+    p.add_argument(
+        "--steps",
+        default="20" if sweep else None,
+        help="update steps checked against the reference (default: "
+        + ("20)" if sweep else "the problem's)"),
+    )
+    p.add_argument(
+        "--lr",
+        default=None,
+        help="learning rate, or 'auto' for 1/L where the problem knows its smoothness L "
+        "(default: the problem's)",
+    )
+
+
+def _timing_options(p: argparse.ArgumentParser, sweep: bool) -> None:
+    """How cells are timed and bounded."""
+    p.add_argument(
+        "--threads", default=None, help="CPU threads for every backend (default: all available)"
+    )
+    p.add_argument(
+        "--time-budget",
+        default="0.5" if sweep else "0.2",
+        metavar="SECONDS",
+        help="time spent measuring each cell (default "
+        + (
+            "0.5)"
+            if sweep
+            else "0.2, so that the default run stays under 30 s; 1 or more for steadier medians)"
+        ),
+    )
+    p.add_argument(
+        "--rounds",
+        default="1",
+        metavar="K",
+        help="time every cell K times, each round in fresh worker processes after every "
+        "cell's previous round, so that run-to-run drift is in the samples that `compare` "
+        "tests (default 1)",
+    )
+    p.add_argument("--no-timing", action="store_true", help="check agreement only")
+    p.add_argument(
+        "--cell-timeout",
+        default=None,
+        metavar="SECONDS",
+        help="seconds one cell (or timing round) may take before it becomes an error row, "
+        "its worker stopped (default 1800)",
+    )
+
+
+def _output_options(p: argparse.ArgumentParser, sweep: bool) -> None:
+    """What is kept, where the cells run, what counts as failure, where results go."""
+    p.add_argument(
+        "--record-every",
+        default=None,
+        metavar="K",
+        help="trajectories.csv keeps step 1, every K-th step and the last (agreement is "
+        "still checked at every step; default 1, every step)",
+    )
+    p.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS|local:N",
+        help="run the cells on a Dask cluster: a running scheduler (tcp://host:8786) or "
+        "local:N, N worker processes started here (needs gdbench[cluster])",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="imprecise cells (float32 rounding; float64 agrees) count as failures too",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="results folder (default: a "
+        f"new folder under results/{'sweep' if sweep else 'run'}-<UTC time>)",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="finish an interrupted run in DIR, with the options it began with",
+    )
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="python -m gdbench",
+        description="Gradient descent on several backends: trajectories checked "
+        "against float64 references, update loops timed. Without a command: run.",
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    run = sub.add_parser(
+        "run", help="run problems × backends, check agreement, time, write CSVs (the default)"
+    )
+    _run_options(run, sweep=False)
+    sweep = sub.add_parser(
+        "sweep",
+        help="time a grid of sizes × backends × modes against the "
+        "memory roofline; CSV, plots, report",
+    )
+    _run_options(sweep, sweep=True)
+    machine = sub.add_parser("machine", help="measure this machine's memory read bandwidth")
+    _common(machine)
+    report = sub.add_parser("report", help="(re)write plots and report.md of a sweep folder")
+    _common(report)
+    report.add_argument("folder", help="a sweep's results folder")
+
+    _compare_parser(sub)
+
+    lst = sub.add_parser("list", help="problems, backends and optimizers, with availability")
+    _common(lst)
+
+    nb = sub.add_parser("notebook", help="re-run the teaching notebook's four cells")
+    _common(nb)
+
+    gc = sub.add_parser(
+        "gradcheck", help="check hand-derived gradients against finite differences and autodiff"
+    )
+    _common(gc)
+    _instance_options(gc)
+    return parser
+
+
+def _compare_parser(sub) -> None:
+    cmp = sub.add_parser(
+        "compare",
+        help="compare two result folders cell by cell: slower, faster, numerics changed",
+    )
+    _common(cmp)
+    cmp.add_argument("old", help="a run or sweep folder: the baseline")
+    cmp.add_argument("new", help="a run or sweep folder: the one to judge")
+    cmp.add_argument(
+        "--threshold",
+        default="5",
+        metavar="PCT",
+        help="a significant change must also exceed this many percent to count (default 5)",
+    )
+    cmp.add_argument(
+        "--fail-above",
+        default=None,
+        metavar="PCT",
+        help="exit 1 when a cell is significantly slower by more than PCT percent, or "
+        "agreed before and now disagrees (for CI)",
+    )
+    cmp.add_argument(
+        "--ignore",
+        default=None,
+        metavar="COLS",
+        help="key columns left out of the match, e.g. dtype (float32 against float64) or device",
+    )
+    cmp.add_argument(
+        "--out", default=None, metavar="DIR", help="write compare.md, compare.csv, compare.png"
+    )

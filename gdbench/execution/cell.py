@@ -1,0 +1,228 @@
+"""One cell: prepares a backend, records its trajectory, judges it, times it.
+
+``execute`` and ``retime`` are plain functions of a RunSpec and the run's ``Options`` so
+that they can run in a worker process (``gdbench.execution.worker``): with timing on, each
+backend gets its own process, so one library's thread pools, JIT caches or GPU memory pools
+cannot disturb another's timings. Whatever user code raises becomes an error row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from gdbench import registry
+from gdbench.backend import Setup
+from gdbench.compat.containment import deadline
+from gdbench.execution.data import DataFile
+from gdbench.execution.instances import instance, problem_of, reference
+from gdbench.execution.rows import (
+    base_row,
+    differing,
+    exception_line,
+    replacements,
+    spec_columns,
+    with_reason,
+)
+from gdbench.numerics.verdict import judgement
+from gdbench.optimizer import NotMapped
+from gdbench.results.schema import Status, samples_frame, trajectory_frame
+from gdbench.spec import RunSpec
+
+# Generous: the default sweep's largest cell (N = 2.6e7, float32 and its float64 rerun,
+# timing) takes under a minute here.
+DEFAULT_CELL_TIMEOUT = 1800.0
+# Set in worker processes: there a KeyboardInterrupt can only come from user code (the
+# workers ignore SIGINT; the parent stops them), so it becomes an error row.
+_IN_WORKER = False
+
+
+@dataclass(frozen=True)
+class Options:
+    """How cells run: whether and how long to time, threads, plugins to load in workers."""
+
+    timing: bool = True
+    budget_s: float = 1.0
+    threads: int | None = None
+    plugins: tuple[str, ...] = ()
+    # The optimizer hyperparameters the user gave (--opt): all that a native-defaults cell
+    # passes to torch.optim / optax.
+    opt_given: frozenset[str] = frozenset()
+    # The user's --data, for cells whose data is "file:…".
+    data_file: DataFile | None = None
+    strict: bool = False  # imprecise cells count against the exit status too
+    # Measured read bandwidth, machine.json's (sweep): adds the roofline columns to each
+    # row, from the bandwidth of the host the cell ran on.
+    limits: dict | None = None
+    # Timing rounds (--rounds): every timed cell is timed again, in fresh worker processes,
+    # once all cells have finished the previous round.
+    rounds: int = 1
+    # Seconds one cell (or timing round) may take before it becomes an error row
+    # (--cell-timeout): user code that loops forever must not hang the run.
+    cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
+    # trajectories.csv keeps step 1, every K-th step and the last (--record-every); the
+    # agreement is decided on every step all the same.
+    record_every: int = 1
+
+
+def in_worker() -> None:
+    """Marks this process as a worker (``worker.start``)."""
+    global _IN_WORKER
+    _IN_WORKER = True
+
+
+def setup_of(spec: RunSpec, opts: Options) -> Setup:
+    """The backend's Setup for a cell: its optimizer and hyperparameters, and under
+    native defaults the names the user gave."""
+    import json
+
+    native = opts.opt_given if spec.native_defaults else None
+    optimizer = registry.optimizers()[spec.optimizer]
+    hyper = json.loads(spec.optimizer_args)
+    return Setup(spec.lr, spec.dtype, spec.device, spec.mode, optimizer, hyper, native)
+
+
+def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
+    """Runs one cell; returns its summary row, its trajectory rows and its timed blocks
+    (the rows of samples.csv), each frame None where there is none. Whatever the cell's
+    user code raises, ``SystemExit`` too, or a run past ``opts.cell_timeout``, becomes an
+    error row."""
+    row = base_row(spec, opts.threads, opts.data_file)
+    try:
+        with deadline(opts.cell_timeout, "the cell (--cell-timeout)"):
+            result = _execute(spec, opts, row)
+    except BaseException as exc:  # one failing cell is recorded; the rest of the run goes on
+        _reraise_interrupt(exc)
+        row.update(status=Status.ERROR.value, reason=exception_line(exc), agrees=False)
+        result = row, None, None
+    replaced = replacements(spec)
+    if replaced:
+        reason = str(row.get("reason") or "")
+        row["reason"] = ""
+        with_reason(row, replaced, reason)
+    return result
+
+
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Raises ``exc`` again where it is the user's Ctrl-C (in-process); in a worker, which
+    ignores SIGINT, a KeyboardInterrupt is user code's, and its cell's error."""
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit) and not _IN_WORKER:
+        raise exc
+
+
+def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, object]:
+    backend = registry.backends()[spec.backend]
+    problem = problem_of(spec.problem, spec.problem_args)
+    inst = instance(spec.instance_args(), opts.data_file)
+    ref64, ref_source, grow = reference(*spec.reference_args(), opts.data_file)
+    ref = ref64.in_range_of(spec.dtype)  # a run in this dtype overflows where ref does
+    row.update(
+        reference=ref_source,
+        ref_diverged_step=ref.diverged_step or "",
+        device_name=backend.device_name(spec.device),
+    )
+    setup = setup_of(spec, opts)
+    try:
+        session = backend.prepare(problem, inst, setup)
+    except NotMapped as exc:  # the library has no counterpart: skipped, with the reason
+        row.update(status=Status.SKIPPED.value, reason=str(exc))
+        return row, None, None
+    used = session.optimizer_used or setup.hyper
+    row.update(optimizer_impl=session.optimizer_impl, optimizer_used=_json(used))
+    traj = session.trajectory(spec.steps)
+
+    def again_in_float64():
+        setup64 = replace(setup, dtype="float64")
+        return backend.prepare(problem, inst, setup64).trajectory(spec.steps)
+
+    judged = judgement(
+        traj,
+        ref,
+        spec.dtype,
+        spec.steps,
+        inst.n_samples * inst.features or 1,
+        setup.optimizer,
+        setup.hyper,
+        spec.lr,
+        grow,
+        again_in_float64,
+        ref64,
+        differing(session.optimizer_used, setup.hyper, session.optimizer_impl),
+    )
+    row.update(_judged_columns(traj, judged, grow))
+    samples = _timed(spec, opts, session, row) if opts.timing and not traj.diverged_step else None
+    if opts.limits is not None:
+        from gdbench.timing.bandwidth import host_limits
+        from gdbench.timing.roofline import roofline_columns
+
+        row.update(roofline_columns(row, problem, inst, host_limits(opts.limits, row["host"])))
+    return row, trajectory_frame(spec_columns(spec), traj, opts.record_every), samples
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+def _judged_columns(traj, judged, grow: float) -> dict:
+    """The row's columns that the trajectory and its judgement give."""
+    agr = judged.agreement
+    cols: dict[str, object] = dict(
+        status=(Status.DIVERGED if traj.diverged_step else Status.OK).value,
+        reason=judged.detail,
+        noise_from_step=agr.noise_from_step or "",
+        steps_run=traj.steps,
+        diverged_step=traj.diverged_step or "",
+        max_rel_dev=agr.max_rel_dev,
+        tol=agr.tol,
+        first_bad_step=agr.first_bad_step or "",
+        agrees=agr.agrees,
+        tol_growth=grow,
+        verdict=judged.verdict.value,
+    )
+    if traj.steps:
+        w = traj.w[-1]
+        cols.update(
+            final_loss=float(traj.loss[-1]),
+            final_w=float(w.reshape(-1)[0]) if w.size == 1 else "",
+            final_w_norm=float(np.linalg.norm(w)),
+        )
+    return cols
+
+
+def _timed(spec: RunSpec, opts: Options, session, row: dict):
+    """Times the session (``gdbench.timing.timer.measure``): its blocks, and the row's
+    timing columns."""
+    from gdbench.timing.timer import measure
+
+    t = measure(session, opts.budget_s)
+    row.update(
+        time_per_step_s=t.median,
+        time_per_step_iqr_s=t.iqr,
+        repeats=t.repeats,
+        rounds=1,
+        steps_per_block=t.steps_per_block,
+        compile_s="" if t.compile_s is None else t.compile_s,
+        timing_warning=t.warning,
+    )
+    return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block)
+
+
+def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
+    """One more timing round of a cell already run and checked: ``(samples, "")``, or
+    ``(None, why)`` when it could not be timed this time."""
+    from gdbench.timing.timer import measure
+
+    try:
+        with deadline(opts.cell_timeout, "the timing round (--cell-timeout)"):
+            backend = registry.backends()[spec.backend]
+            problem = problem_of(spec.problem, spec.problem_args)
+            inst = instance(spec.instance_args(), opts.data_file)
+            session = backend.prepare(problem, inst, setup_of(spec, opts))
+            t = measure(session, opts.budget_s)
+    except BaseException as exc:
+        _reraise_interrupt(exc)
+        return None, exception_line(exc)
+    return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block, round_), ""

@@ -1,0 +1,115 @@
+"""The instances a run asks for: the sizes of generated data (``roof`` included), the
+user's ``--data`` checked against each problem and dtype, and ``--lr auto``."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import numpy as np
+
+from gdbench.errors import UsageError
+from gdbench.execution.data import load as load_data
+from gdbench.execution.data import open_data
+from gdbench.execution.instances import instance
+from gdbench.execution.limits import check_data_memory, roof_samples
+from gdbench.execution.options import ROOF, parse_seed, size_list
+
+
+def instance_sizes(problem, sizes: dict, data_file=None) -> dict:
+    """RunSpec's data fields: the user's data, generated data where sizes are given and
+    the problem takes them, else the problem's own instance."""
+    if data_file is not None:
+        loaded = load_data(data_file, problem.binary_target)
+        n, d = loaded.X.shape
+        check_data_memory(n, d)
+        return {"n_samples": n, "features": d, "seed": sizes["seed"], "data": data_file.key}
+    if problem.sized and (sizes["n_samples"] or sizes["features"]):
+        return {
+            "n_samples": sizes["n_samples"] or problem.default_n_samples,
+            "features": sizes["features"] or problem.default_features,
+            "seed": sizes["seed"],
+            "data": "generated",
+        }
+    inst = problem.make()
+    return {"n_samples": inst.n_samples, "features": inst.features, "seed": 0, "data": "default"}
+
+
+def data_choice(args, p_names: list[str], problems: dict):
+    """The problems that run on ``--data`` and the checked file, or (p_names, None)."""
+    path = getattr(args, "data", None)
+    if path is None:
+        if getattr(args, "target", None) is not None or getattr(args, "standardize", False):
+            raise UsageError("--target and --standardize apply to --data")
+        return p_names, None
+    if args.n_samples is not None or args.features is not None:
+        raise UsageError("--data gives the sizes: drop --n-samples and --features")
+    takers = [n for n in p_names if problems[n].takes_data]
+    if args.problem is not None and len(takers) < len(p_names):
+        others = ", ".join(n for n in p_names if n not in takers)
+        valid = ", ".join(n for n, p in problems.items() if p.takes_data)
+        raise UsageError(f"--data: {others} takes no data (problems that do: {valid})")
+    data_file = open_data(path, getattr(args, "target", None), args.standardize)
+    for n in takers:  # every check of the file's content, before any work
+        note = load_data(data_file, problems[n].binary_target).note
+        if note:
+            print(f"--data {path}: {n}: {note}", file=sys.stderr)
+    return takers, data_file
+
+
+def auto_rate(problem, sizes: dict, data_file) -> float:
+    """--lr auto: 1/L from the problem's smoothness bound on this instance, said aloud.
+    The instance is the cells' own (execution.instances.instance, cached for their reference)."""
+    problem_args = json.dumps(problem.opt, sort_keys=True)
+    inst = instance(
+        (
+            problem.name,
+            sizes["data"],
+            sizes["n_samples"],
+            sizes["features"],
+            sizes["seed"],
+            problem_args,
+        ),
+        data_file,
+    )
+    smooth = problem.smoothness(inst)
+    if not smooth or not math.isfinite(smooth) or smooth <= 0:
+        raise UsageError(f"--lr auto: {problem.name} states no smoothness bound; give --lr")
+    lr = 1.0 / smooth
+    print(
+        f"--lr auto: {problem.name} N×D = {sizes['n_samples']}×{sizes['features']}: "
+        f"L = {smooth:.6g}, lr = 1/L = {lr:.6g}",
+        file=sys.stderr,
+    )
+    return lr
+
+
+def size_grid(args, single: bool, itemsize: int = 4) -> list[dict]:
+    """Every (n_samples, features) asked for, each with the seed; `run` takes one of each.
+    ``roof`` among the sample counts is, per D, the smallest N whose X and y exceed 4× the
+    last-level cache at ``itemsize`` (the smallest of the run's dtypes)."""
+    ns = size_list(args.n_samples, "--n-samples", roof=True)
+    ds = size_list(args.features, "--features")
+    if single and (len(ns) > 1 or len(ds) > 1):
+        raise UsageError("run takes one --n-samples and one --features; use sweep for lists")
+    seed = parse_seed(args.seed)
+    grid = []
+    for d in ds:
+        per_d = [roof_samples(d or 1, itemsize) if n == ROOF else n for n in ns]
+        grid += [{"n_samples": n, "features": d, "seed": seed} for n in dict.fromkeys(per_d)]
+    for g in grid:
+        check_data_memory(g["n_samples"] or 0, g["features"] or 1)
+    return grid
+
+
+def check_data_range(loaded, data_file, dtypes) -> None:
+    """--data values must fit every run's dtype: 1e39 is inf in float32."""
+    for name, a in (("X", loaded.X), ("y", loaded.y)):
+        biggest = float(np.abs(a).max()) if a.size else 0.0
+        for dt in dtypes:
+            if biggest > float(np.finfo(dt).max):
+                raise UsageError(
+                    f"--data {data_file.path}: {name} holds {biggest:g}, beyond {dt}'s largest "
+                    f"finite value {float(np.finfo(dt).max):.4g}"
+                )

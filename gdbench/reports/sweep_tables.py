@@ -1,0 +1,120 @@
+"""The sweep report's tables: the fastest cell per size, every mode's fraction of the
+memory roofline, and where each series crosses NumPy eager."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from gdbench.backend import is_baseline
+from gdbench.reports import plots
+from gdbench.reports.table import seconds
+from gdbench.results.schema import flag
+
+
+def _frac(v) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
+def _resident(v) -> bool:
+    return flag(v)
+
+
+def _opt(df: pd.DataFrame, optimizer: str) -> str:
+    """The optimizer as a label's prefix, once a sweep has more than one."""
+    return f"{optimizer} " if df.optimizer.nunique() > 1 else ""
+
+
+def _on(df: pd.DataFrame, machine: str) -> str:
+    """The machine as a label's suffix, once a sweep ran on more than one."""
+    return f" on {machine}" if df.machine.nunique() > 1 else ""
+
+
+def fastest_per_size(df: pd.DataFrame) -> list[list]:
+    rows = []
+    several = df.optimizer.nunique() > 1
+    machines = df.machine.nunique() > 1
+    keys = ["n_samples", "features", "dtype", "optimizer", "machine"]
+    for (n, d, dtype, optimizer, machine), g in df.groupby(keys):
+        best = g.loc[g.time_per_step_s.idxmin()]
+        rows.append(
+            [
+                size_label(n)
+                + (f" {optimizer}" if several else "")
+                + (f" on {machine}" if machines else ""),
+                d,
+                dtype,
+                f"{best.backend}/{best['mode']} {best.device}",
+                f"{seconds(best.time_per_step_s)} ± {seconds(best.time_per_step_iqr_s)}",
+                f"{best.achieved_gbps:.1f}" if pd.notna(best.achieved_gbps) else "",
+                _frac(best.roofline_frac),
+                "yes (no memory bound)" if _resident(best.cache_resident) else "no",
+            ]
+        )
+    return rows
+
+
+def size_label(n) -> str:
+    """1e3, 2.6e7: two significant digits, so that a roof size is not shown rounded."""
+    mantissa, exp = f"{float(n):.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exp)}"
+
+
+def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
+    sizes = sorted(df.n_samples.unique())
+    header = ["backend/mode device", *[f"N={size_label(n)}" for n in sizes]]
+    rows = []
+    for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
+        by_n = dict(zip(g.n_samples, g.roofline_frac, strict=True))
+        cached = dict(zip(g.n_samples, g.cache_resident.map(_resident), strict=True))
+        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}{_on(df, machine)}"
+        # In the cache the memory bound does not apply: the figure is shown in parentheses.
+        rows.append(
+            [
+                name,
+                *[
+                    f"({_frac(by_n.get(n))})"
+                    if cached.get(n) and _frac(by_n.get(n))
+                    else _frac(by_n.get(n))
+                    for n in sizes
+                ],
+            ]
+        )
+    return header, rows
+
+
+def _crossing(n, s, i) -> float:
+    """N where the speed-up passes 1 between sizes i and i+1, log-log interpolated."""
+    return math.exp(
+        np.interp(
+            0.0,
+            sorted([math.log(s[i]), math.log(s[i + 1])]),
+            [math.log(n[i]), math.log(n[i + 1])][:: 1 if s[i] < s[i + 1] else -1],
+        )
+    )
+
+
+def crossovers(df: pd.DataFrame) -> list[list]:
+    """Where each series passes NumPy eager (speed-up 1), up or down, interpolated."""
+    rows = []
+    for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
+        if is_baseline(backend, mode):
+            continue
+        g = g.sort_values("n_samples")
+        n, s = g.n_samples.to_numpy(float), g.speedup.to_numpy(float)
+        if (s >= 1).all():
+            text = f"faster at every size tried ({s.min():.2f}× to {s.max():.2f}×)"
+        elif (s < 1).all():
+            text = f"slower at every size tried (at best {s.max():.2f}×)"
+        else:
+            events = []
+            for i in range(len(s) - 1):
+                if (s[i] < 1) != (s[i + 1] < 1):
+                    way = "faster" if s[i + 1] >= 1 else "slower again"
+                    events.append(f"{way} from N ≈ {_crossing(n, s, i):.2g}")
+            text = "; ".join(events) + f" ({s[-1]:.2f}× at N = {size_label(n[-1])})"
+        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}{_on(df, machine)}"
+        rows.append([name, text])
+    return rows
