@@ -61,6 +61,21 @@ def test_list_names_every_backend_with_availability(capsys):
         assert name in out
 
 
+def test_list_prints_each_mode_with_its_doc_and_devices(capsys):
+    from gdbench import registry
+    from gdbench.backend import as_mode
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for backend in registry.backends().values():
+        for mode in map(as_mode, backend.modes):
+            assert f"{mode:<10} {mode.doc}" in out
+    assert "cudagraph" in out and "(cuda only)" in out
+    # What list says is what the planner enforces: cudagraph is refused on the CPU.
+    ok, why = registry.backends()["torch-autograd"].mode_available("cudagraph", "cpu")
+    assert not ok and why == "cudagraph needs --device cuda"
+
+
 def test_list_and_help_import_no_framework():
     import subprocess
     import sys
