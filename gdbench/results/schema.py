@@ -147,8 +147,9 @@ def read_results(path: Path | str):
 
 def upgrade(df):
     """An earlier version's columns as this one's, in one place: the library versions of
-    before (``numpy``, ``torch``, ``jax`` columns) become the ``versions`` column, and a
-    spec field a folder predates gets its default (older rows ran with it)."""
+    before (``numpy``, ``torch``, ``jax`` columns) become the ``versions`` column, a
+    spec field a folder predates gets its default (older rows ran with it), and a spec
+    field's empty text reads back as "", not as missing."""
     import pandas as pd
 
     if "problem" not in df.columns:
@@ -171,6 +172,10 @@ def upgrade(df):
     for name, value in defaults.items():
         if name not in df.columns and value is not MISSING:
             df[name] = value
+        elif name in df.columns and SPEC_KINDS[name] == TEXT:
+            # An empty text field is "" in the spec, and must be in its key read back too
+            # (the CSV reader reads an empty cell as missing).
+            df[name] = df[name].fillna("")
     return df
 
 
