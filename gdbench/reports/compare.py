@@ -23,7 +23,7 @@ from gdbench.reports.significance import (
     adjust,
     compare_rounds,
 )
-from gdbench.reports.table import number, optimizer_label
+from gdbench.reports.table import number
 from gdbench.results.schema import SPEC_COLUMNS, Status, flag, read_results
 
 # What a row says about the environment that produced it; the header lists what differs.
@@ -190,13 +190,15 @@ def _show(v) -> str:
 
 
 def label(row: dict) -> str:
-    n, d = number(row.get("n_samples")), number(row.get("features"))
-    size = f" {int(n)}×{int(d)}" if n and d else ""
-    opt = optimizer_label(row)
-    opt = "" if opt == "sgd" else f" {opt}"
-    return (
-        f"{row['problem']}{size}{opt} {row['backend']}/{row['mode']} {row['device']} {row['dtype']}"
-    )
+    """A row's cell as every command names it (``RunSpec.label``)."""
+    from gdbench.spec import RunSpec
+
+    return RunSpec.from_row(normal_row(row)).label()
+
+
+def normal_row(row: dict) -> dict:
+    """Whole numbers read back as floats (20.0) given back as ints, for a label."""
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in row.items()}
 
 
 def invalid_samples(rounds: list[np.ndarray]) -> str:
