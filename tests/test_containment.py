@@ -151,9 +151,9 @@ def test_a_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path, monke
 
 def test_temporary_names_are_the_writer_s_own(tmp_path):
     df = pd.DataFrame({"a": [1]})
-    results._atomic_csv(df, tmp_path / "x.csv")
+    results.atomic_csv(df, tmp_path / "x.csv")
     (tmp_path / ".x.csv.tmp").write_text("another writer's half file")
-    results._atomic_csv(df, tmp_path / "x.csv")  # the old fixed name would have collided
+    results.atomic_csv(df, tmp_path / "x.csv")  # the old fixed name would have collided
     assert (tmp_path / ".x.csv.tmp").read_text() == "another writer's half file"
     assert pd.read_csv(tmp_path / "x.csv").a.tolist() == [1]
     assert oct((tmp_path / "x.csv").stat().st_mode & 0o777) != oct(0o600)

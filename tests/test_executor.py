@@ -10,8 +10,8 @@ import json
 import pandas as pd
 import pytest
 
+from gdbench.api.run_plan import execute_plan
 from gdbench.cli.commands import parse
-from gdbench.cli.run_command import execute_plan
 from gdbench.execution.executor import Finished
 from gdbench.execution.instances import seed
 from gdbench.execution.local import LocalExecutor
@@ -46,7 +46,7 @@ class InProcess:
 def _run(tmp_path, name, executor, *extra):
     plan = build_plan(parse([*ARGS, *extra, "--out", str(tmp_path / name)]))
     try:
-        code = execute_plan(plan, executor)
+        code = execute_plan(plan, executor).code
     finally:
         from gdbench.results import folder_lock
 

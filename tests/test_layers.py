@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("results", ("gdbench.results",)),
     ("execution", ("gdbench.execution",)),
     ("reports", ("gdbench.reports",)),
+    ("api", ("gdbench.api",)),
     ("cli", ("gdbench.cli", "gdbench.__main__")),
 ]
 # The public facade re-exports from every layer; nothing inside imports it.
@@ -194,3 +195,15 @@ def test_a_deliberate_circle_is_caught():
     edges["gdbench.timing.timer"] = {*edges["gdbench.timing.timer"], "gdbench.timing.roofline"}
     edges["gdbench.timing.roofline"] = {*edges["gdbench.timing.roofline"], "gdbench.timing.timer"}
     assert ["gdbench.timing.roofline", "gdbench.timing.timer"] in cycles(edges)
+
+
+def test_the_readme_layout_names_every_layer():
+    # The README's layout section is the map of the layers: each folder of a layer, and
+    # each contract module, appears there (a layer added without it fails here).
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1]
+    for _, prefixes in LAYERS:
+        for prefix in prefixes:
+            part = prefix.removeprefix("gdbench.")
+            shown = f"{part}/" if (PACKAGE / part).is_dir() else f"{part}.py"
+            assert shown in layout, f"README layout lacks {shown}"

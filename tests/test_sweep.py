@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from gdbench import registry
+from gdbench.api.sweep_plan import SWEEP_COLUMNS
 from gdbench.cli.commands import main
-from gdbench.cli.sweep import SWEEP_COLUMNS
 from gdbench.timing.roofline import roofline_columns
 
 from .conftest import ROOT, require

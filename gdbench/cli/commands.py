@@ -10,51 +10,17 @@ import sys
 from pathlib import Path
 
 from gdbench import registry
+from gdbench.api.parser import make_parser
+from gdbench.api.running import load_plugins
 from gdbench.backend import as_mode
 from gdbench.cli.console import Terminated, silence_stdout, terminal
-from gdbench.cli.parser import make_parser
 from gdbench.errors import MAX_MESSAGE, UsageError, one_line
-from gdbench.execution.data import load as load_data
-from gdbench.execution.limits import check_data_memory
 from gdbench.execution.options import (
-    parse_names,
-    parse_seed,
-    parse_settings,
     path_kind,
-    positive_int,
 )
 from gdbench.results import folder_lock
 
-FINITE_DIFFERENCE_BUDGET = 2 * 10**10  # multiply-adds: tens of seconds on this CPU at most
-FINITE_DIFFERENCE_S = 1800.0  # a plug-in's loss that never returns must not hang gradcheck
 COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report", "compare")
-
-
-def load_plugins(paths) -> None:
-    for p in paths:
-        try:
-            registry.load_plugin(p)
-        except registry.PluginError as exc:
-            raise UsageError(str(exc)) from None
-
-
-def instance_args(args) -> dict:
-    """gradcheck's instance sizes, checked against memory and against the cost of its
-    central differences (two loss evaluations of N·D terms for each of D parameters)."""
-    sizes = {
-        "n_samples": positive_int(args.n_samples, "--n-samples"),
-        "features": positive_int(args.features, "--features"),
-        "seed": parse_seed(args.seed),
-    }
-    n, d = sizes["n_samples"] or 1000, sizes["features"] or 1
-    check_data_memory(n, d)
-    if 2 * d * n * d > FINITE_DIFFERENCE_BUDGET:
-        raise UsageError(
-            f"gradcheck at N×D = {n}×{d} takes {2 * d} loss evaluations of {n * d} terms "
-            f"each for its finite differences; lower --features or --n-samples "
-            f"(N·D² up to {FINITE_DIFFERENCE_BUDGET // 2:.0e})"
-        )
-    return sizes
 
 
 # --- commands --------------------------------------------------------------------------
@@ -94,56 +60,29 @@ def cmd_notebook(args) -> int:
 
 
 def cmd_gradcheck(args) -> int:
-    from gdbench.compat.containment import deadline
-    from gdbench.execution.rows import exception_line
-    from gdbench.execution.sizes import data_choice
-    from gdbench.numerics.gradcheck import check_gradient, format_check
+    from gdbench.api.gradchecks import check_all
 
-    problems = registry.problems()
-    names = parse_names(args.problem, problems, "problem")
-    names, data_file = data_choice(args, names, problems)
-    settings, _ = parse_settings(
-        args.problem_opt, {n: problems[n].options for n in names}, "--problem-opt", "a setting"
-    )
-    sizes = instance_args(args) if data_file is None else {}
-    ok = True
-    for name in names:
-        problem = problems[name].configured(settings[name])
-        try:
-            with deadline(FINITE_DIFFERENCE_S, f"the gradient check of {name!r}"):
-                if data_file is not None:
-                    loaded = load_data(data_file, problem.binary_target)
-                    inst = problem.from_data(loaded.X, loaded.y, parse_seed(args.seed))
-                else:
-                    inst = problem.make(**sizes)
-                c = check_gradient(problem, inst)
-        except UsageError:
-            raise
-        except (Exception, SystemExit) as exc:  # the problem's own code (a plug-in's)
-            print(f"gradient check of {name!r} could not run: {exception_line(exc)}")
-            ok = False
-            continue
-        print("\n".join(format_check(c)))
-        ok &= c.ok
-    return 0 if ok else 1
+    checks = check_all(args)
+    for line in checks.lines():
+        print(line)
+    return 0 if checks.ok else 1
 
 
 def cmd_run(args) -> int:
-    from gdbench.cli.run_command import execute_plan
-    from gdbench.execution.plan import build_plan
+    from gdbench.api.running import execute
 
-    plan = build_plan(args)
-    plan.saved["command"] = "run"
-    from gdbench.execution.schedule import open_executor
-
-    with open_executor(plan) as executor:
-        return execute_plan(plan, executor)
+    outcome, _, _ = execute("run", args)
+    return outcome.print()
 
 
 def cmd_sweep(args) -> int:
-    from gdbench.cli.sweep import cmd_sweep as sweep
+    from gdbench.api.running import execute
 
-    return sweep(args)
+    outcome, report, _ = execute("sweep", args)
+    code = outcome.print()
+    if report is not None:
+        print(f"report: {report}")
+    return code
 
 
 def cmd_machine(args) -> int:

@@ -54,7 +54,7 @@ def available_cpus() -> int:
 def allocator() -> str:
     """The memory allocator's settings that the processes inherit: glibc's ``MALLOC_*``
     tunables and ``LD_PRELOAD`` (jemalloc, tcmalloc); "default" when none is set. They change
-    eager timings at large N (see README, "Where the time goes")."""
+    eager timings at large N (docs/sweeps.md, "The allocator")."""
     names = sorted(k for k in os.environ if k.startswith("MALLOC_") or k == "LD_PRELOAD")
     return " ".join(f"{k}={os.environ[k]}" for k in names) or "default"
 

@@ -64,6 +64,9 @@ class Options:
     # trajectories.csv keeps step 1, every K-th step and the last (--record-every); the
     # agreement is decided on every step all the same.
     record_every: int = 1
+    # Problems, backends and optimizers defined in a notebook (``gdbench.run(problem=
+    # MyProblem())``), pickled by value for the worker processes.
+    shipped: bytes = b""
 
 
 def in_worker() -> None:

@@ -34,8 +34,10 @@ def run(payload: dict):
             path = Path(folder) / name
             path.write_text(text, encoding="utf-8")
             paths.append(path)
-        start(paths, payload.get("threads"), payload.get("references", {}), os.getppid())
-        return run_task(payload["task"], payload["options"])
+        opts = payload["options"]
+        references = payload.get("references", {})
+        start(paths, payload.get("threads"), references, os.getppid(), opts.shipped)
+        return run_task(payload["task"], opts)
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ run here, in order, backend by backend.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import socket
@@ -75,11 +76,35 @@ class LocalExecutor:
         return {"hosts": {socket.gethostname(): limits}}
 
 
+@contextlib.contextmanager
+def _runnable_main():
+    """A spawned process runs the parent's ``__main__`` file again, and dies where that is
+    no file (a script piped to ``python -``: "<stdin>"). The workers need nothing of it (a
+    notebook's objects travel by value), so such a name is hidden while they start."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main.__spec__, "name", None) or os.path.isfile(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _in_worker(
     tasks: list[Task], opts: Options, references: dict, on_start: Callable[[Task], None]
 ) -> Generator[Finished, None, None]:
     """One spawned process for these tasks; a crashed or stopped worker fails its task and
     a fresh process takes the remaining ones."""
+    with _runnable_main():
+        yield from _in_workers(tasks, opts, references, on_start)
+
+
+def _in_workers(
+    tasks: list[Task], opts: Options, references: dict, on_start: Callable[[Task], None]
+) -> Generator[Finished, None, None]:
     pending = list(tasks)
     ctx = multiprocessing.get_context("spawn")
     limit = opts.cell_timeout + KILL_GRACE_S if opts.cell_timeout else None
@@ -88,7 +113,7 @@ def _in_worker(
             1,
             mp_context=ctx,
             initializer=start,
-            initargs=(opts.plugins, opts.threads, references, os.getpid()),
+            initargs=(opts.plugins, opts.threads, references, os.getpid(), opts.shipped),
         )
         try:
             while pending:

@@ -20,7 +20,7 @@ from gdbench.spec import RunSpec
 
 class Recorder(Protocol):
     """What the schedule tells of the run as it goes (the results writer and progress
-    lines, ``gdbench.cli.run_command``), and asks of what is already recorded."""
+    lines, ``gdbench.api.run_plan``), and asks of what is already recorded."""
 
     def started(self, spec: RunSpec) -> None: ...
 

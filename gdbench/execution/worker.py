@@ -57,9 +57,12 @@ def run_task(task: Task, opts: cell.Options):
     return profile_cell(task.spec, opts)
 
 
-def start(plugins, threads: int | None, references: dict, parent: int) -> None:
+def start(
+    plugins, threads: int | None, references: dict, parent: int, shipped: bytes = b""
+) -> None:
     """A worker process's start: it dies with its parent, leaves Ctrl-C to it, keeps to
-    ``threads`` CPUs, holds the planner's references and loads the run's plug-ins."""
+    ``threads`` CPUs, holds the planner's references and loads the run's plug-ins (files,
+    and objects pickled by value: ``shipped``)."""
     die_with_parent(parent)  # a killed run leaves no worker behind
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     cell.in_worker()
@@ -69,6 +72,26 @@ def start(plugins, threads: int | None, references: dict, parent: int) -> None:
             os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
     for path in plugins:
         registry.load_plugin(path)
+    register_shipped(shipped)
+
+
+def register_shipped(shipped: bytes) -> None:
+    """Registers the problems, backends and optimizers a notebook defined, pickled by value
+    by the process that planned the run (``gdbench.api.running.ship``)."""
+    if not shipped:
+        return
+    import pickle
+
+    from gdbench.backend import Backend
+    from gdbench.optimizer import Optimizer
+
+    for obj in pickle.loads(shipped):
+        if isinstance(obj, Backend):
+            registry.register_backend(obj)
+        elif isinstance(obj, Optimizer):
+            registry.register_optimizer(obj)
+        else:
+            registry.register_problem(obj)
 
 
 def thread_environment(threads: int | None) -> dict[str, str]:

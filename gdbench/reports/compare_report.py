@@ -179,22 +179,30 @@ def frame(cmp: Comparison):
 
 
 def plot_ratios(cmp: Comparison, path: Path) -> Path | None:
-    """The ratios with their intervals, log scale, sorted; None without matplotlib."""
+    """compare.png (``ratio_figure``); None where there is no figure."""
+    fig = ratio_figure(cmp)
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def ratio_figure(cmp: Comparison):
+    """The ratios with their intervals, log scale, sorted (a matplotlib Figure); None
+    without matplotlib or without a tested cell."""
     tested = sorted((c for c in cmp.cells if c.change), key=lambda c: c.change.ratio)  # type: ignore[union-attr]
     if not tested:
         return None
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         return None
     ratios = np.array([c.change.ratio for c in tested])  # type: ignore[union-attr]
     low = np.array([c.change.low for c in tested])  # type: ignore[union-attr]
     high = np.array([c.change.high for c in tested])  # type: ignore[union-attr]
     colours = {SLOWER: "tab:red", SAME: "tab:gray"}
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.3 * len(tested)))
+    fig = Figure(figsize=(8, 1.2 + 0.3 * len(tested)))
+    ax = fig.subplots()
     y = np.arange(len(tested))
     for i, c in enumerate(tested):
         ax.errorbar(
@@ -229,6 +237,4 @@ def plot_ratios(cmp: Comparison, path: Path) -> Path | None:
     ax.set_xlabel("time per step, new / old (95% bootstrap interval; log scale)")
     ax.set_title(f"{cmp.new.folder.name} vs {cmp.old.folder.name}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig

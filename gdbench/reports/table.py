@@ -6,7 +6,7 @@ import math
 
 from gdbench.backend import BASELINE, is_baseline
 from gdbench.numerics.verdict import Verdict
-from gdbench.reports.render import plain_table
+from gdbench.reports.render import html, plain_table
 from gdbench.results.schema import Status, flag
 
 
@@ -85,6 +85,32 @@ def optimizer_label(row: dict) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
+    """The table ``run`` prints: one line per cell."""
+    return plain_table(*table_cells(rows))
+
+
+def html_table(rows: list[dict]) -> str:
+    """The same table as HTML, each verdict coloured (for Jupyter)."""
+    header, lines = table_cells(rows)
+    return html(header, lines, [verdict_colour(r) for r in rows])
+
+
+def verdict_colour(row: dict) -> str:
+    """A row's verdict as a colour: green agrees, amber imprecise, red disagrees or error,
+    grey skipped."""
+    status = row.get("status")
+    if status == Status.SKIPPED:
+        return "#777777"
+    if status == Status.ERROR:
+        return "#c62828"
+    verdict_ = Verdict.of(row.get("verdict"))
+    if verdict_ is Verdict.IMPRECISE:
+        return "#e69500"
+    return "#2e7d32" if flag(row.get("agrees")) else "#c62828"
+
+
+def table_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The table's header and its cells, row by row (the verdict last)."""
     # The optimizer column appears once a run has more than plain gradient descent, so the
     # default run prints the table it always printed.
     show_opt = any(optimizer_label(r) != "sgd" for r in rows)
@@ -128,4 +154,4 @@ def format_table(rows: list[dict]) -> str:
         if show_opt:
             cells.insert(2, optimizer_label(r))
         lines.append(cells)
-    return plain_table(header, lines)
+    return header, lines

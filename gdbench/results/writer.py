@@ -1,7 +1,7 @@
 """Result CSVs: flat rows, written atomically as each cell finishes, never overwritten;
 the folders they go to.
 
-The columns are ``gdbench.results.schema``'s, documented in the README.
+The columns are ``gdbench.results.schema``'s, documented in docs/results.md.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class ResultsWriteError(Exception):
     """A result file could not be written (a full disk, say); every earlier row is kept."""
 
 
-def _atomic_csv(df, path: Path) -> None:
+def atomic_csv(df, path: Path) -> None:
     _atomic_write(path, lambda fh: df.to_csv(fh, index=False))
 
 
@@ -240,8 +240,8 @@ class ResultWriter:
             _atomic_write(self.traj_path, lambda fh: fh.writelines([header, *parts]))
         if samples_changed and self.samples:
             frames = list(self.samples.values())
-            _atomic_csv(pd.concat(frames, ignore_index=True), self.samples_path)
-        _atomic_csv(self.summary(), self.summary_path)
+            atomic_csv(pd.concat(frames, ignore_index=True), self.samples_path)
+        atomic_csv(self.summary(), self.summary_path)
 
     def _trajectory_csv(self) -> tuple[str, list[str]]:
         """The header and each run's rows of trajectories.csv, rendering only what changed.

@@ -1,4 +1,6 @@
-"""The command line's options: one parser per command. Every usage error it finds is a
+"""Every option of every command, declared once: the command line parses with this parser,
+and the Python API takes the same options as keywords (``gdbench.api.keywords``). One
+parser per command. Every usage error it finds is a
 ``UsageError`` (one line, exit status 2), never argparse's own exit."""
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""`gdbench run` (and `sweep`): executes a plan, writing every row as its cell finishes."""
+"""A planned run (or sweep) executed: every row written as its cell finishes, with progress
+lines; the command line and the Python API both run plans through here."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from gdbench.compat.containment import deadline
 from gdbench.execution.instances import reference_frame
@@ -118,9 +121,9 @@ def execute_plan(
     summary: str = "summary.csv",
     columns: list[str] | None = None,
     bar: bool = False,
-) -> int:
+) -> Outcome:
     """Runs the plan's cells not already done on ``executor``; every finished row is on
-    disk at once. The exit status: 1 where a cell failed (``failed``), else 0."""
+    disk at once. The rows in the table's order, the files written, the exit status."""
     stream = stream or sys.stderr
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
     todo = _cells_to_run(plan, writer, stream)
@@ -141,12 +144,27 @@ def execute_plan(
         writer.summary().to_dict("records"),
         key=lambda r: rank.get(normal_key(row_key(r)), len(rank)),
     )
-    print(format_table(rows))
     written = [writer.summary_path, writer.traj_path]
     if writer.samples_path.exists():
         written.append(writer.samples_path)
-    print(f"\nresults: {'  '.join(str(p) for p in written)}")
-    return 1 if any(failed(r, plan.options.strict) for r in rows) else 0
+    code = 1 if any(failed(r, plan.options.strict) for r in rows) else 0
+    return Outcome(code, rows, written)
+
+
+@dataclass
+class Outcome:
+    """What a run gave: its exit status (1 where a cell failed), its rows in the table's
+    order and the files it wrote."""
+
+    code: int
+    rows: list[dict]
+    written: list[Path]
+
+    def print(self) -> int:
+        """The command line's output: the table, then where the results are."""
+        print(format_table(self.rows))
+        print(f"\nresults: {'  '.join(str(p) for p in self.written)}")
+        return self.code
 
 
 def _cells_to_run(plan, writer: ResultWriter, stream) -> list[RunSpec]:

@@ -1,13 +1,13 @@
-"""`gdbench sweep`: a grid of sizes × backends × modes × devices × dtypes, timed, with the
+"""A sweep: a grid of sizes × backends × modes × devices × dtypes, timed, with the
 roofline columns, then plots and a report. Rows land in sweep.csv as each cell finishes."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
+from gdbench.api.run_plan import execute_plan
 from gdbench.errors import UsageError
 from gdbench.execution.local import LocalExecutor
 from gdbench.results.schema import SUMMARY_COLUMNS
@@ -44,39 +44,34 @@ def measure_limits(out: Path, resume: bool, executor, stream) -> dict:
     return limits
 
 
-def cmd_sweep(args) -> int:
-    from gdbench.execution.plan import build_plan
-    from gdbench.execution.schedule import open_executor
-
+def sweep_defaults(args) -> None:
+    """The default grid stays the two problems whose step is one pass over the data (about
+    2 minutes here); logreg and mlp at N = 1e7 would take it past 10."""
     if args.problem is None and getattr(args, "data", None) is None:
-        # The default grid stays the two problems whose step is one pass over the data
-        # (about 2 minutes here); logreg and mlp at N = 1e7 would take it past 10.
         args.problem = ",".join(DEFAULT_PROBLEMS)
-    plan = build_plan(args, single_size=False, out_prefix="sweep")
-    plan.saved["command"] = "sweep"
-    with open_executor(plan) as executor:
-        if plan.options.timing:
-            limits = measure_limits(plan.out, plan.resume, executor, sys.stderr)
-        else:
-            limits = {"hosts": {}}
-            (plan.out / "machine.json").write_text(json.dumps(limits) + "\n")
-        plan.options = dataclasses.replace(plan.options, limits=limits)
-        return _finish(plan, executor)
 
 
-def _finish(plan, executor) -> int:
-    from gdbench.cli.run_command import execute_plan
-
-    code = execute_plan(plan, executor, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True)
+def execute_sweep(plan, executor, stream, report: bool = True):
+    """The sweep's bandwidths, cells and step profile, then (with ``report`` and
+    matplotlib) its plots and report.md: ``(outcome, report path or None)``."""
+    if plan.options.timing:
+        limits = measure_limits(plan.out, plan.resume, executor, stream)
+    else:
+        limits = {"hosts": {}}
+        (plan.out / "machine.json").write_text(json.dumps(limits) + "\n")
+    plan.options = dataclasses.replace(plan.options, limits=limits)
+    outcome = execute_plan(
+        plan, executor, stream, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True
+    )
     if plan.options.timing:
         from gdbench.execution.step_profile import write_breakdown
 
-        write_breakdown(plan.out, plan.options, executor)
+        write_breakdown(plan.out, plan.options, executor, stream)
+    if not report:
+        return outcome, None
     try:
         from gdbench.reports.report import write_report
     except ImportError as exc:  # matplotlib is an extra
-        print(f"no plots or report: {exc} (pip install 'gdbench[plot]')", file=sys.stderr)
-        return code
-    report = write_report(plan.out)
-    print(f"report: {report}")
-    return code
+        print(f"no plots or report: {exc} (pip install 'gdbench[plot]')", file=stream)
+        return outcome, None
+    return outcome, write_report(plan.out)

@@ -1,0 +1,98 @@
+"""``gradcheck``: each problem's hand-derived gradient against central differences and
+autodiff, for the command line and the Python API alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gdbench import registry
+from gdbench.errors import UsageError
+
+FINITE_DIFFERENCE_BUDGET = 2 * 10**10  # multiply-adds: tens of seconds on this CPU at most
+FINITE_DIFFERENCE_S = 1800.0  # a plug-in's loss that never returns must not hang gradcheck
+
+
+@dataclass
+class GradChecks:
+    """The checks of a ``gradcheck``: ``checks`` by problem (a ``GradCheck``), ``errors``
+    by problem (why it could not run); ``ok`` when every check passed and none failed to
+    run; ``repr`` the command line's lines."""
+
+    checks: dict = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(c.ok for c in self.checks.values())
+
+    def lines(self) -> list[str]:
+        from gdbench.numerics.gradcheck import format_check
+
+        out = []
+        for name in self.order:
+            if name in self.errors:
+                out.append(f"gradient check of {name!r} could not run: {self.errors[name]}")
+            else:
+                out += format_check(self.checks[name])
+        return out
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def instance_sizes(args) -> dict:
+    """gradcheck's instance sizes, checked against memory and against the cost of its
+    central differences (two loss evaluations of N·D terms for each of D parameters)."""
+    from gdbench.execution.limits import check_data_memory
+    from gdbench.execution.options import parse_seed, positive_int
+
+    sizes = {
+        "n_samples": positive_int(args.n_samples, "--n-samples"),
+        "features": positive_int(args.features, "--features"),
+        "seed": parse_seed(args.seed),
+    }
+    n, d = sizes["n_samples"] or 1000, sizes["features"] or 1
+    check_data_memory(n, d)
+    if 2 * d * n * d > FINITE_DIFFERENCE_BUDGET:
+        raise UsageError(
+            f"gradcheck at N×D = {n}×{d} takes {2 * d} loss evaluations of {n * d} terms "
+            f"each for its finite differences; lower --features or --n-samples "
+            f"(N·D² up to {FINITE_DIFFERENCE_BUDGET // 2:.0e})"
+        )
+    return sizes
+
+
+def check_all(args) -> GradChecks:
+    """Every problem ``args`` names checked; a problem's own code that raises is its
+    error, the others are checked all the same."""
+    from gdbench.compat.containment import deadline
+    from gdbench.execution.data import load as load_data
+    from gdbench.execution.options import parse_names, parse_seed, parse_settings
+    from gdbench.execution.rows import exception_line
+    from gdbench.execution.sizes import data_choice
+    from gdbench.numerics.gradcheck import check_gradient
+
+    problems = registry.problems()
+    names = parse_names(args.problem, problems, "problem")
+    names, data_file = data_choice(args, names, problems)
+    settings, _ = parse_settings(
+        args.problem_opt, {n: problems[n].options for n in names}, "--problem-opt", "a setting"
+    )
+    sizes = instance_sizes(args) if data_file is None else {}
+    result = GradChecks(order=list(names))
+    for name in names:
+        problem = problems[name].configured(settings[name])
+        try:
+            with deadline(FINITE_DIFFERENCE_S, f"the gradient check of {name!r}"):
+                if data_file is not None:
+                    loaded = load_data(data_file, problem.binary_target)
+                    inst = problem.from_data(loaded.X, loaded.y, parse_seed(args.seed))
+                else:
+                    inst = problem.make(**sizes)
+                result.checks[name] = check_gradient(problem, inst)
+        except UsageError:
+            raise
+        except (Exception, SystemExit) as exc:  # the problem's own code (a plug-in's)
+            result.errors[name] = exception_line(exc)
+    return result
