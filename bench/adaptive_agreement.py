@@ -1,4 +1,4 @@
-"""The measurement behind the agreement rule for adaptive optimizers (README, Agreement).
+"""The measurement behind the agreement rule for adaptive optimizers (docs/agreement.md).
 
 For each adaptive optimizer, long float32 runs of every backend against the float64
 reference: where the reference's gradient first reaches the float32 noise floor, how far

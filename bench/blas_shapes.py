@@ -4,7 +4,7 @@ the data matrix, in NumPy and torch, row-major and column-major, at the roof siz
     python bench/blas_shapes.py
 
 float32, N×D = 2.6e7×1 and 3e6×16 (X about 200 MB, beyond 4× a 48 MiB L3); each expression
-run once untimed, then 7 times; the median and the GB/s of X's bytes over it. The README's
+run once untimed, then 7 times; the median and the GB/s of X's bytes over it. The docs'
 table ("Eager as an expert writes it") is one run of this script.
 """
 

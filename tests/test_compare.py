@@ -74,7 +74,7 @@ def test_a_doubling_is_detected_with_five_rounds():
 
 def test_a_slowdown_of_1_3_needs_thirty_rounds_on_this_machine():
     # Measured 94.0% and 95.3% (two seeded sets of 800 trials); 24% with 5 rounds, 61%
-    # with 10, 90% with 20: the README's power table. This machine's run-to-run noise,
+    # with 10, 90% with 20: the power table of docs/compare.md. This machine's run-to-run noise,
     # not the test, sets the number of rounds.
     _, slower = trial_rates(1.3, per_side=30)
     assert slower >= 0.93, f"1.3× slower detected in only {slower:.1%} of trials"
