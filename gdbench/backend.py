@@ -178,6 +178,9 @@ class Backend(ABC):
     requires: tuple[str, ...] = ()
     packages: tuple[str, ...] | None = None  # None: ``requires``
     order: int = 100  # listing order; built-ins use the notebook's order
+    # Whether its sessions run the problem's hand-derived gradient (``Problem.grad``): a
+    # disagreement is then pointed at ``gradcheck``.
+    hand_gradient: bool = False
     # The optimizers it implements, by name; None: every one (through the Setup's
     # optimizer). A backend that writes w − lr·g itself implements only "sgd".
     optimizers: tuple[str, ...] | None = ("sgd",)

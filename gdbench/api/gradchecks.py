@@ -21,29 +21,51 @@ class GradChecks:
     checks: dict = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    # Every point checked, by problem: [(Point, GradCheck)]; ``checks`` holds the first
+    # failing one, else the first.
+    points: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors and all(c.ok for c in self.checks.values())
 
     def lines(self) -> list[str]:
+        """The command line's lines: each problem's first point in full, then the first
+        failing one in full (with how it was chosen), or one line saying the others agree."""
         from gdbench.numerics.gradcheck import format_check
 
         out = []
         for name in self.order:
             if name in self.errors:
                 out.append(f"gradient check of {name!r} could not run: {self.errors[name]}")
-            else:
+                continue
+            checked = self.points.get(name) or []
+            if not checked:
                 out += format_check(self.checks[name])
+                continue
+            (_, c0), rest = checked[0], checked[1:]
+            out += format_check(c0)
+            if not c0.ok:
+                continue
+            failing = next(((p, c) for p, c in rest if not c.ok), None)
+            if failing is not None:
+                out.append(f"  … but at {failing[0].label} (of {len(checked)} points checked):")
+                out += format_check(failing[1])
+            elif rest:
+                out.append(
+                    f"  also at {', '.join(p.label for p, _ in rest)}: the hand-derived "
+                    "gradient agrees"
+                )
         return out
 
     def __repr__(self) -> str:
         return "\n".join(self.lines())
 
 
-def instance_sizes(args) -> dict:
+def instance_sizes(args, points: int = 1) -> dict:
     """gradcheck's instance sizes, checked against memory and against the cost of its
-    central differences (two loss evaluations of N·D terms for each of D parameters)."""
+    central differences (two loss evaluations of N·D terms for each of D parameters, at
+    each of ``points`` points)."""
     from gdbench.execution.limits import check_data_memory
     from gdbench.execution.options import parse_seed, positive_int
 
@@ -54,11 +76,12 @@ def instance_sizes(args) -> dict:
     }
     n, d = sizes["n_samples"] or 1000, sizes["features"] or 1
     check_data_memory(n, d)
-    if 2 * d * n * d > FINITE_DIFFERENCE_BUDGET:
+    if 2 * d * n * d * points > FINITE_DIFFERENCE_BUDGET:
         raise UsageError(
             f"gradcheck at N×D = {n}×{d} takes {2 * d} loss evaluations of {n * d} terms "
-            f"each for its finite differences; lower --features or --n-samples "
-            f"(N·D² up to {FINITE_DIFFERENCE_BUDGET // 2:.0e})"
+            f"each for its finite differences, at {points} point(s); lower --features or "
+            f"--n-samples, or check fewer points (--at w0) "
+            f"(N·D²·points up to {FINITE_DIFFERENCE_BUDGET // 2:.0e})"
         )
     return sizes
 
@@ -71,7 +94,7 @@ def check_all(args) -> GradChecks:
     from gdbench.execution.options import parse_names, parse_seed, parse_settings
     from gdbench.execution.rows import exception_line
     from gdbench.execution.sizes import data_choice
-    from gdbench.numerics.gradcheck import check_gradient
+    from gdbench.numerics.gradcheck import POINT_COUNTS, check_at, parse_points
 
     problems = registry.problems()
     names = parse_names(args.problem, problems, "problem")
@@ -79,7 +102,9 @@ def check_all(args) -> GradChecks:
     settings, _ = parse_settings(
         args.problem_opt, {n: problems[n].options for n in names}, "--problem-opt", "a setting"
     )
-    sizes = instance_sizes(args) if data_file is None else {}
+    where = parse_points(getattr(args, "at", None))
+    count = sum(POINT_COUNTS[w] for w in where)
+    sizes = instance_sizes(args, count) if data_file is None else {}
     result = GradChecks(order=list(names))
     for name in names:
         problem = problems[name].configured(settings[name])
@@ -90,7 +115,10 @@ def check_all(args) -> GradChecks:
                     inst = problem.from_data(loaded.X, loaded.y, parse_seed(args.seed))
                 else:
                     inst = problem.make(**sizes)
-                result.checks[name] = check_gradient(problem, inst)
+                checked = check_at(problem, inst, where, parse_seed(args.seed))
+                result.points[name] = checked
+                bad = [c for _, c in checked if not c.ok]
+                result.checks[name] = bad[0] if bad else checked[0][1]
         except UsageError:
             raise
         except (Exception, SystemExit) as exc:  # the problem's own code (a plug-in's)

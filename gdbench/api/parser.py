@@ -67,6 +67,15 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     )
     p.add_argument("--target", default=None, metavar="COLUMN", help="the CSV's target column")
     p.add_argument(
+        "--columns",
+        default=None,
+        metavar="A,B,…",
+        help="--data's feature columns (default: every column but the target)",
+    )
+    p.add_argument(
+        "--drop", default=None, metavar="A,B,…", help="--data columns left out of the features"
+    )
+    p.add_argument(
         "--standardize",
         action="store_true",
         help="scale --data features to mean 0, variance 1 (and centre a regression target)",
@@ -184,6 +193,12 @@ def _output_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         help="run the cells on a Dask cluster: a running scheduler (tcp://host:8786) or "
         "local:N, N worker processes started here (needs gdbench[cluster])",
     )
+    if not sweep:
+        p.add_argument(
+            "--plots",
+            action="store_true",
+            help="also draw loss_vs_step.png: each cell's loss against its float64 reference",
+        )
     p.add_argument(
         "--strict",
         action="store_true",
@@ -241,6 +256,14 @@ def make_parser() -> argparse.ArgumentParser:
     )
     _common(gc)
     _instance_options(gc)
+    gc.add_argument(
+        "--at",
+        default=None,
+        metavar="w0|random|trajectory|all",
+        help="where to check: w0 (the start), random (3 seeded points at the data's scale), "
+        "trajectory (the float64 reference's path), all, or a comma list (default w0,random: "
+        "a penalty's gradient vanishes at w0 = 0)",
+    )
     return parser
 
 

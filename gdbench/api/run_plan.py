@@ -206,7 +206,13 @@ def _with_references(plan, writer: ResultWriter, todo: list[RunSpec]) -> list[Ru
             with deadline(opts.cell_timeout, "the float64 reference"):
                 frame = reference_frame(s, opts.data_file, opts.record_every)
         except (Exception, SystemExit) as exc:  # user code: a plug-in's loss, its data
-            failed_refs[ref_key] = f"the float64 reference failed: {exception_line(exc)}"
+            hint = ""
+            if isinstance(exc, TypeError | AttributeError):
+                hint = (
+                    " (its gradient is autodiff's, on torch or JAX arrays: for anything beyond "
+                    "operators and array methods the loss needs gdbench.namespace(w))"
+                )
+            failed_refs[ref_key] = f"the float64 reference failed: {exception_line(exc)}{hint}"
         else:
             writer.traj.append(frame)
     for s in todo:

@@ -98,6 +98,7 @@ class NumpyBackend(Backend):
     )
     default_mode = "eager"
     requires = ("numpy",)
+    hand_gradient = True
     optimizers = None  # every one, through its specification
 
     def prepare(self, problem, inst, setup):

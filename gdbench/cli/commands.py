@@ -71,8 +71,11 @@ def cmd_gradcheck(args) -> int:
 def cmd_run(args) -> int:
     from gdbench.api.running import execute
 
-    outcome, _, _ = execute("run", args)
-    return outcome.print()
+    outcome, _, folder = execute("run", args)
+    code = outcome.print()
+    if getattr(args, "plots", False):
+        code = max(code, report_run(folder))
+    return code
 
 
 def cmd_sweep(args) -> int:
@@ -93,9 +96,16 @@ def cmd_machine(args) -> int:
 
 def cmd_report(args) -> int:
     folder = Path(args.folder)
+    run = all(
+        path_kind(folder / n, "report") == "file" for n in ("summary.csv", "trajectories.csv")
+    )
+    if run and path_kind(folder / "sweep.csv", "report") != "file":
+        return report_run(folder)
     for name in ("sweep.csv", "trajectories.csv", "machine.json"):
         if path_kind(folder / name, "report") != "file":
-            raise UsageError(f"{folder} is not a sweep folder (no {name})")
+            raise UsageError(
+                f"{folder} is not a sweep folder (no {name}) nor a run folder (no summary.csv)"
+            )
     try:
         from gdbench.reports.report import load_sweep, write_report
     except ImportError as exc:
@@ -104,6 +114,18 @@ def cmd_report(args) -> int:
         ) from None
     load_sweep(folder)  # a folder whose files do not parse is a usage error, not a crash
     print(f"report: {write_report(folder)}")
+    return 0
+
+
+def report_run(folder: Path) -> int:
+    """A run folder's plot: every cell's loss against its reference (loss_vs_step.png)."""
+    try:
+        from gdbench.reports.loss_plot import write_run_plot
+    except ImportError as exc:
+        raise UsageError(
+            f"the plot needs matplotlib ({exc}); pip install 'gdbench[plot]'"
+        ) from None
+    print(f"plot: {write_run_plot(folder)}")
     return 0
 
 

@@ -25,7 +25,7 @@ from gdbench.execution.rows import (
     spec_columns,
     with_reason,
 )
-from gdbench.numerics.verdict import judgement
+from gdbench.numerics.verdict import Verdict, judgement
 from gdbench.optimizer import NotMapped
 from gdbench.results.schema import Status, samples_frame, trajectory_frame
 from gdbench.spec import RunSpec
@@ -97,7 +97,8 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
             result = _execute(spec, opts, row)
     except BaseException as exc:  # one failing cell is recorded; the rest of the run goes on
         _reraise_interrupt(exc)
-        row.update(status=Status.ERROR.value, reason=exception_line(exc), agrees=False)
+        reason = exception_line(exc) + namespace_hint(exc, spec.backend)
+        row.update(status=Status.ERROR.value, reason=reason, agrees=False)
         result = row, None, None
     replaced = replacements(spec)
     if replaced:
@@ -105,6 +106,22 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
         row["reason"] = ""
         with_reason(row, replaced, reason)
     return result
+
+
+def namespace_hint(exc: BaseException, backend: str) -> str:
+    """For a loss written the NumPy way that fails on another library's arrays (torch's
+    ``Z.max(axis=1)`` is a (values, indices) pair; ``np.exp`` of a JAX tracer raises): which
+    library, and the helper that fits every one. "" where the error is of another kind."""
+    if not isinstance(exc, TypeError | AttributeError):
+        return ""
+    known = registry.backends().get(backend)
+    if known is None or known.hand_gradient:
+        return ""
+    library = ", ".join(known.recorded_packages()) or backend
+    return (
+        f" (the loss runs on {library} arrays here: for anything beyond operators and array "
+        "methods use gdbench.namespace(w), e.g. xp.max(Z, axis=1), xp.exp)"
+    )
 
 
 def _reraise_interrupt(exc: BaseException) -> None:
@@ -154,6 +171,13 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         differing(session.optimizer_used, setup.hyper, session.optimizer_impl),
     )
     row.update(_judged_columns(traj, judged, grow))
+    if backend.hand_gradient and judged.verdict is Verdict.DISAGREES:
+        plugin = "" if type(problem).__module__.startswith("gdbench.") else " --plugin …"
+        with_reason(
+            row,
+            "this backend runs the hand-derived gradient: python -m gdbench gradcheck "
+            f"--problem {spec.problem}{plugin} --at all shows where it is wrong",
+        )
     samples = _timed(spec, opts, session, row) if opts.timing and not traj.diverged_step else None
     if opts.limits is not None:
         from gdbench.timing.bandwidth import host_limits

@@ -26,10 +26,17 @@ class DataFile:
     target: str | None = None  # the target column of a CSV; None: the last one
     standardize: bool = False
     sha256: str = ""
+    columns: tuple[str, ...] = ()  # --columns: the feature columns (default: all but the target)
+    drop: tuple[str, ...] = ()  # --drop: columns left out
 
     @property
     def key(self) -> str:
-        return f"file:{self.sha256[:16]}" + ("+standardized" if self.standardize else "")
+        """The file's content and the columns chosen (another choice is other data)."""
+        chosen = ""
+        if self.columns or self.drop:
+            text = repr((self.columns, self.drop)).encode()
+            chosen = f"+columns:{hashlib.sha256(text).hexdigest()[:8]}"
+        return f"file:{self.sha256[:16]}" + chosen + ("+standardized" if self.standardize else "")
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,13 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def open_data(path: str, target: str | None, standardize: bool) -> DataFile:
+def open_data(
+    path: str,
+    target: str | None,
+    standardize: bool,
+    columns: tuple[str, ...] = (),
+    drop: tuple[str, ...] = (),
+) -> DataFile:
     """The file, checked to exist and be readable; its content hash."""
     p = Path(path)
     kind = path_kind(p, "--data")
@@ -61,7 +74,44 @@ def open_data(path: str, target: str | None, standardize: bool) -> DataFile:
         sha = digest(p)
     except OSError as exc:
         raise UsageError(f"--data {path}: {exc.strerror or exc}") from None
-    return DataFile(str(p.resolve()), target, standardize, sha)
+    return DataFile(str(p.resolve()), target, standardize, sha, tuple(columns), tuple(drop))
+
+
+def choose_features(
+    path, names: list[str], target: str, columns: tuple[str, ...], drop: tuple[str, ...]
+) -> list[str]:
+    """The feature columns: ``columns`` if given, else every one but the target, less
+    ``drop``; a usage error naming a column the file lacks or the target among them."""
+    for flag, listed in (("--columns", columns), ("--drop", drop)):
+        missing = [c for c in listed if c not in names]
+        if missing:
+            raise UsageError(f"{flag} {missing[0]!r} is not a column of {path}: {', '.join(names)}")
+    if target in columns:
+        raise UsageError(f"--columns names the target {target!r}; it cannot be a feature")
+    features = list(columns) if columns else [c for c in names if c != target]
+    features = [c for c in features if c not in drop]
+    if not features:
+        raise UsageError(f"--data {path}: no feature column is left (--columns, --drop)")
+    return features
+
+
+def target_like(X: np.ndarray, features: list[str], target: str) -> str:
+    """A warning for a feature column that looks like a second target: 0/1 values only
+    while the target has more, or a name like the target's; "" when none."""
+
+    def stem(name: str) -> str:
+        return "".join(ch for ch in name.lower() if ch.isalpha())
+
+    for j, c in enumerate(features):
+        if stem(c) and stem(c) == stem(target):
+            return f"column {c!r} is named like the target {target!r}: --drop {c} if it is one"
+        values = np.unique(X[:, j])
+        if len(values) <= 2 and set(values.tolist()) <= {0.0, 1.0} and len(X) > 2:
+            return (
+                f"column {c!r} holds only 0 and 1 (a label?): it is a feature here; "
+                f"--drop {c} if it is a second target"
+            )
+    return ""
 
 
 def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str], str]:
@@ -95,10 +145,7 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
         raise UsageError(
             f"--data {path}: row {i + 2} (line {i + 2} of the file), column {columns[j]!r}: {what}"
         )
-    features = [c for c in columns if c != tcol]
-    X = values[:, [columns.index(c) for c in features]]
-    y = values[:, columns.index(tcol)]
-    return X, y, features, tcol
+    return values, values[:, columns.index(tcol)], columns, tcol
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], str]:
@@ -137,9 +184,15 @@ def load(source: DataFile, binary: bool) -> Loaded:
     path = Path(source.path)
     if path.suffix.lower() == ".npz":
         X, y, columns, target = _read_npz(path)
+        if source.columns or source.drop:
+            features = choose_features(path, columns, target, source.columns, source.drop)
+            X = X[:, [columns.index(c) for c in features]]
+            columns = features
     else:
-        X, y, columns, target = _read_csv(path, source.target)
-    note = ""
+        table, y, names, target = _read_csv(path, source.target)
+        columns = choose_features(path, names, target, source.columns, source.drop)
+        X = table[:, [names.index(c) for c in columns]]
+    notes = [target_like(X, columns, target)]
     if binary:
         labels = np.unique(y)
         if len(labels) != 2:
@@ -149,7 +202,7 @@ def load(source: DataFile, binary: bool) -> Loaded:
                 f"{target!r} has {len(labels)} ({shown})"
             )
         if not np.array_equal(labels, [0.0, 1.0]):
-            note = f"labels {labels[0]:g} → 0 and {labels[1]:g} → 1"
+            notes.insert(0, f"labels {labels[0]:g} → 0 and {labels[1]:g} → 1")
         y = (y == labels[1]).astype(np.float64)
     if source.standardize:
         sd = X.std(axis=0)
@@ -159,4 +212,5 @@ def load(source: DataFile, binary: bool) -> Loaded:
         X = (X - X.mean(axis=0)) / sd
         if not binary:
             y = y - y.mean()  # a regression target is centred, as the model has no bias
+    note = "; ".join(n for n in notes if n)
     return Loaded(X, y, tuple(columns), target, note)

@@ -19,6 +19,13 @@ def spec_columns(spec: RunSpec) -> dict:
     return cols
 
 
+def feature_columns(data_file: DataFile) -> tuple[str, ...]:
+    """The feature columns a cell on ``data_file`` used (for its row)."""
+    from gdbench.execution.data import load
+
+    return load(data_file, False).columns
+
+
 def recorded_packages() -> tuple[str, ...]:
     """What the ``versions`` column names: every registered backend's packages, and NumPy
     (gdbench's own: data, references)."""
@@ -31,6 +38,7 @@ def base_row(spec: RunSpec, threads: int | None, data_file: DataFile | None = No
     row = spec.asdict()
     if data_file is not None and spec.data.startswith("file:"):
         row["data_path"] = data_file.path
+        row["data_columns"] = ",".join(feature_columns(data_file))
     row.update(environment(recorded_packages()))
     row["threads"] = threads or available_cpus()
     # Where it ran: a cluster's rows overwrite these with the worker that ran the cell.
@@ -85,7 +93,12 @@ def differing(used: dict | None, spec_hyper: dict, impl: str) -> str:
         for k in spec_hyper
         if k in used and used[k] != spec_hyper[k]
     ]
-    return f"{impl.split('(')[0]} " + "; ".join(diffs) if diffs else ""
+    import re
+
+    calls = re.findall(r"([\w.]+)\(", impl)
+    names = [c for c in calls if c not in ("optax.chain", "optax.add_decayed_weights")]
+    head = names[0] if names else impl.split("(")[0]
+    return f"{head} " + "; ".join(diffs) if diffs else ""
 
 
 def with_reason(row: dict, *more: str) -> None:

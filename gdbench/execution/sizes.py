@@ -39,9 +39,13 @@ def instance_sizes(problem, sizes: dict, data_file=None) -> dict:
 def data_choice(args, p_names: list[str], problems: dict):
     """The problems that run on ``--data`` and the checked file, or (p_names, None)."""
     path = getattr(args, "data", None)
+    columns = parse_column_list(getattr(args, "columns", None), "--columns")
+    drop = parse_column_list(getattr(args, "drop", None), "--drop")
     if path is None:
         if getattr(args, "target", None) is not None or getattr(args, "standardize", False):
             raise UsageError("--target and --standardize apply to --data")
+        if columns or drop:
+            raise UsageError("--columns and --drop apply to --data")
         return p_names, None
     if args.n_samples is not None or args.features is not None:
         raise UsageError("--data gives the sizes: drop --n-samples and --features")
@@ -50,12 +54,34 @@ def data_choice(args, p_names: list[str], problems: dict):
         others = ", ".join(n for n in p_names if n not in takers)
         valid = ", ".join(n for n, p in problems.items() if p.takes_data)
         raise UsageError(f"--data: {others} takes no data (problems that do: {valid})")
-    data_file = open_data(path, getattr(args, "target", None), args.standardize)
+    data_file = open_data(path, getattr(args, "target", None), args.standardize, columns, drop)
     for n in takers:  # every check of the file's content, before any work
-        note = load_data(data_file, problems[n].binary_target).note
-        if note:
-            print(f"--data {path}: {n}: {note}", file=sys.stderr)
+        loaded = load_data(data_file, problems[n].binary_target)
+        if loaded.note:
+            print(f"--data {path}: {n}: {loaded.note}", file=sys.stderr)
+        check_from_data(problems[n], loaded, path)
     return takers, data_file
+
+
+def check_from_data(problem, loaded, path) -> None:
+    """A problem's own checks of the data (its ``from_data``), run before any work: a
+    ValueError or TypeError it raises is the user's one-line usage error, its message
+    kept; anything else it raises fails its cells later, as error rows."""
+    try:
+        problem.from_data(loaded.X, loaded.y, 0)
+    except (ValueError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"--data {path}: {problem.name}: {first}") from None
+
+
+def parse_column_list(value: str | None, flag: str) -> tuple[str, ...]:
+    """``--columns`` / ``--drop``: column names, comma separated."""
+    if value is None:
+        return ()
+    names = tuple(c.strip() for c in str(value).split(","))
+    if not names or any(not c for c in names):
+        raise UsageError(f"{flag} takes column names, comma separated, got {value!r}")
+    return tuple(dict.fromkeys(names))
 
 
 def auto_rate(problem, sizes: dict, data_file) -> float:

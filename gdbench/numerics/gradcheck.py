@@ -118,3 +118,67 @@ def format_check(c: GradCheck) -> list[str]:
         )
     lines.append(f"  ratio hand/true = {c.ratio:.6g}: {'OK' if c.ok else 'WRONG'}, {c.explanation}")
     return lines
+
+
+# Where gradcheck looks (``--at``): the start, seeded random points, the reference's path.
+POINTS = ("w0", "random", "trajectory")
+DEFAULT_POINTS = ("w0", "random")
+RANDOM_POINTS = 3
+TRAJECTORY_POINTS = 3  # a quarter, half and the end of the reference
+POINT_COUNTS = {"w0": 1, "random": RANDOM_POINTS, "trajectory": TRAJECTORY_POINTS}
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point to check the gradient at, and how it was chosen (for the printed line)."""
+
+    label: str
+    w: np.ndarray
+
+
+def parse_points(value: str | None) -> tuple[str, ...]:
+    """``--at``: w0, random, trajectory, all, or a comma list of the first three."""
+    from gdbench.errors import UsageError
+
+    if value is None:
+        return DEFAULT_POINTS
+    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    if names == ["all"]:
+        return POINTS
+    bad = [n for n in names if n not in POINTS]
+    if not names or bad:
+        raise UsageError(
+            f"--at takes w0, random, trajectory, all or a comma list of the first three, "
+            f"got {value!r}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def points(problem: Problem, inst: Instance, where: tuple[str, ...], seed: int = 0) -> list[Point]:
+    """The points ``where`` names. Random points are w0 + N(0, s²) draws, s = max(1,
+    max|w0|) (the data's scale where w0 is zero: standardised data has weights of order
+    1), seeded; trajectory points are the float64 reference's iterates at a quarter, half
+    and the end of the problem's default steps (plain gradient descent at its default rate:
+    where a run goes)."""
+    w0 = np.asarray(inst.w0, dtype=np.float64)
+    out = [Point("w0", w0)] if "w0" in where else []
+    if "random" in where:
+        rng = np.random.default_rng(seed)
+        scale = max(1.0, float(np.abs(w0).max()) if w0.size else 1.0)
+        for i in range(RANDOM_POINTS):
+            w = w0 + scale * rng.standard_normal(w0.shape)
+            out.append(Point(f"random point {i + 1} of {RANDOM_POINTS} (seed {seed})", w))
+    if "trajectory" in where:
+        from gdbench.numerics.reference import float64_iteration
+
+        steps = max(int(problem.default_steps), 1)
+        traj, _ = float64_iteration(problem, inst, problem.default_lr, steps)
+        for k in sorted({max(traj.steps // 4, 1), max(traj.steps // 2, 1), traj.steps}):
+            if k <= traj.steps:
+                out.append(Point(f"the reference's step {k}", np.asarray(traj.w[k - 1])))
+    return out
+
+
+def check_at(problem: Problem, inst: Instance, where: tuple[str, ...], seed: int = 0):
+    """``[(point, GradCheck)]`` at every point ``where`` names, in order."""
+    return [(p, check_gradient(problem, inst, p.w)) for p in points(problem, inst, where, seed)]

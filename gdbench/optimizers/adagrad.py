@@ -16,7 +16,7 @@ from gdbench.optimizer import (
     zeros_like,
 )
 from gdbench.optimizers.rmsprop import EPS_IN_SQRT
-from gdbench.optimizers.sgd import WEIGHT_DECAY, optax_with_decay
+from gdbench.optimizers.sgd import WEIGHT_DECAY, decay_text, optax_with_decay
 from gdbench.registry import register_optimizer
 
 TORCH_NAMES = {
@@ -109,7 +109,7 @@ class Adagrad(Optimizer):
             "weight_decay": wd,
         }
         shown = {k: ("schedule" if callable(v) else v) for k, v in kwargs.items()}
-        return tx, call_text("optax.adagrad", shown), used
+        return tx, decay_text(call_text("optax.adagrad", shown), wd), used
 
 
 register_optimizer(Adagrad())

@@ -16,7 +16,7 @@ from gdbench.optimizer import (
     weight_decayed,
     zeros_like,
 )
-from gdbench.optimizers.sgd import WEIGHT_DECAY, optax_with_decay
+from gdbench.optimizers.sgd import WEIGHT_DECAY, decay_text, optax_with_decay
 from gdbench.registry import register_optimizer
 
 BETAS = (
@@ -94,7 +94,7 @@ class Adam(Optimizer):
             return optax.adamw(**kwargs), call_text("optax.adamw", kwargs), used
         tx, wd = optax_with_decay(optax.adam(**kwargs), hp, given)
         used = {**optax_used(optax.adam, kwargs, OPTAX_NAMES), "weight_decay": wd}
-        return tx, call_text("optax.adam", kwargs), used
+        return tx, decay_text(call_text("optax.adam", kwargs), wd), used
 
 
 register_optimizer(Adam())

@@ -13,7 +13,7 @@ from gdbench.optimizer import (
     weight_decayed,
     zeros_like,
 )
-from gdbench.optimizers.sgd import WEIGHT_DECAY, optax_with_decay
+from gdbench.optimizers.sgd import WEIGHT_DECAY, decay_text, optax_with_decay
 from gdbench.registry import register_optimizer
 
 MOMENTUM = Hyper("momentum", 0.9, 0.0, 1.0, high_open=True, doc="momentum factor μ")
@@ -67,7 +67,7 @@ class Momentum(Optimizer):
         used = {"momentum": float(mu or 0.0), "weight_decay": wd}
         if not self.nesterov:
             used["dampening"] = 0.0
-        return tx, call_text("optax.sgd", kwargs), used
+        return tx, decay_text(call_text("optax.sgd", kwargs), wd), used
 
 
 register_optimizer(Momentum())

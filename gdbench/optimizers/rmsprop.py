@@ -16,7 +16,7 @@ from gdbench.optimizer import (
     weight_decayed,
     zeros_like,
 )
-from gdbench.optimizers.sgd import WEIGHT_DECAY, optax_with_decay
+from gdbench.optimizers.sgd import WEIGHT_DECAY, decay_text, optax_with_decay
 from gdbench.registry import register_optimizer
 
 EPS_IN_SQRT = Hyper("eps_in_sqrt", False, doc="eps inside the square root (optax's default)")
@@ -90,7 +90,7 @@ class RMSprop(Optimizer):
         tx, wd = optax_with_decay(optax.rmsprop(**kwargs), hp, given)
         used = optax_used(optax.rmsprop, kwargs, {**OPTAX_NAMES, "momentum": "momentum"})
         used["momentum"] = used["momentum"] or 0.0
-        return tx, call_text("optax.rmsprop", kwargs), {**used, "weight_decay": wd}
+        return tx, decay_text(call_text("optax.rmsprop", kwargs), wd), {**used, "weight_decay": wd}
 
 
 register_optimizer(RMSprop())

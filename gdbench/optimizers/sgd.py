@@ -19,6 +19,11 @@ def optax_with_decay(tx, hp: dict, given: set | None):
     return optax.chain(optax.add_decayed_weights(wd), tx), wd
 
 
+def decay_text(text: str, wd: float) -> str:
+    """The optax call as written, the coupled decay included: what a port must write."""
+    return f"optax.chain(optax.add_decayed_weights({wd!r}), {text})" if wd else text
+
+
 class SGD(Optimizer):
     """g ← ∇L(w) + weight_decay·w;  w ← w − lr·g.
 
@@ -47,7 +52,8 @@ class SGD(Optimizer):
 
     def optax_transform(self, lr, hp, given):
         tx, wd = optax_with_decay(import_optax().sgd(lr), hp, given)
-        return tx, call_text("optax.sgd", {"learning_rate": lr}), {"weight_decay": wd}
+        text = decay_text(call_text("optax.sgd", {"learning_rate": lr}), wd)
+        return tx, text, {"weight_decay": wd}
 
 
 register_optimizer(SGD())

@@ -9,6 +9,7 @@ changes are decided from the raw blocks in each folder's samples.csv
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from gdbench.reports.significance import (
     Change,
     adjust,
     compare_rounds,
+    testability,
 )
 from gdbench.reports.table import number
 from gdbench.results.schema import SPEC_COLUMNS, Status, flag, read_results
@@ -267,7 +269,10 @@ def compare(
     tested = [(c, c.change) for c in cells if c.change is not None]
     changes = adjust([ch for _, ch in tested], threshold)
     for (c, _), adjusted in zip(tested, changes, strict=True):
-        c.change = adjusted
+        # A verdict only where the data can support one: never from one round's blocks,
+        # never "no change" where no change could have reached significance.
+        why = testability(adjusted, len(changes))
+        c.change = dataclasses.replace(adjusted, verdict=why) if why else adjusted
     # Numerics that broke first, whatever their speed; then the slowest changes first.
     cells.sort(key=lambda c: (not c.broke, -(c.change.ratio if c.change else 0.0)))
     return Comparison(old, new, threshold, cells, unmatched, ignore)

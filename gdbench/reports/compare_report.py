@@ -4,6 +4,7 @@ of the ratios. The decisions are made in ``gdbench.reports.compare`` and
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,9 @@ def _timing_text(c: Cell) -> list[str]:
         f"{seconds(ch.new_median)} ± {seconds(ch.new_iqr)}, {ch.n_new} {ch.unit}",
         f"{ch.ratio:.2f}× [{ch.low:.2f}, {ch.high:.2f}]",
         f"{ch.p:.2g}",
-        ch.verdict,
+        ch.verdict
+        if ch.verdict != SAME or not math.isfinite(ch.detectable)
+        else f"{SAME} (detectable here: beyond {ch.detectable:.2f}×)",
     ]
 
 
@@ -162,6 +165,7 @@ def frame(cmp: Comparison):
                 ratio_high=ch.high,
                 p_value=ch.p_value,
                 p_adjusted=ch.p,
+                detectable_ratio=ch.detectable,
                 timing=ch.verdict,
             )
         else:

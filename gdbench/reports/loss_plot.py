@@ -5,6 +5,8 @@ agreement rule scales it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -66,3 +68,19 @@ def _instance(top, bottom, t: pd.DataFrame) -> None:
         ax.grid(True, which="both", alpha=0.3)
     if top.get_legend_handles_labels()[0]:
         top.legend(fontsize=6)
+
+
+def write_run_plot(folder) -> Path:
+    """``loss_vs_step.png`` of a run folder (``report`` of a run, ``run --plots``)."""
+    from gdbench.errors import UsageError
+    from gdbench.results.schema import check_values, read_results
+
+    path = Path(folder) / "trajectories.csv"
+    try:
+        traj = read_results(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise UsageError(f"{path}: cannot be read ({exc})") from None
+    check_values(traj, path)
+    out = Path(folder) / "loss_vs_step.png"
+    loss_figure(traj).savefig(out, dpi=110)
+    return out

@@ -161,15 +161,16 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
         n = t.n_samples.max()
         t = t[t.n_samples == n]
         several = t.optimizer.nunique() > 1
+        sizes = t.features.nunique() > 1  # one line per cell: D apart, never joined
         top, bottom = axes[0][col], axes[1][col]
         # A log axis where every loss is positive (the built-ins'); a plug-in's loss may be
         # negative, and then the axis is linear and the values are drawn as they are.
         finite = t.loss[np.isfinite(t.loss)]
         log = bool(len(finite)) and bool((finite > 0).all())
         floor = 1e-300 if log else -np.inf
-        keys = ["optimizer", "backend", "mode", "device", "dtype"]
-        for (optimizer, backend, mode, device, dtype), g in t.groupby(keys):
-            prefix = f"{optimizer} " if several else ""
+        keys = ["optimizer", "features", "backend", "mode", "device", "dtype"]
+        for (optimizer, d, backend, mode, device, dtype), g in t.groupby(keys):
+            prefix = (f"{optimizer} " if several else "") + (f"D={d} " if sizes else "")
             if backend == REFERENCE:
                 top.plot(
                     g.step,
@@ -181,7 +182,7 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
                     label=f"{prefix}float64 reference",
                 )
                 continue
-            is_ref = (t.backend == REFERENCE) & (t.optimizer == optimizer)
+            is_ref = (t.backend == REFERENCE) & (t.optimizer == optimizer) & (t.features == d)
             ref = t[is_ref].set_index("step").loss
             name = f"{prefix}{backend}/{mode} {device} {dtype}"
             top.plot(g.step, np.maximum(g.loss, floor), lw=1, label=name)

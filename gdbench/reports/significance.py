@@ -27,6 +27,7 @@ draw of that run-to-run variation, as pyperf's worker processes are.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,46 @@ RESAMPLES = 2000
 CONFIDENCE = 0.95
 
 SLOWER, FASTER, SAME = "slower", "faster", "no significant change"
+NOT_TESTABLE = "not testable with these rounds"
+
+
+def smallest_p(n_old: int, n_new: int) -> float:
+    """Mann–Whitney's smallest two-sided p for ``n_old`` against ``n_new`` units (every one
+    of one side beyond every one of the other): 2 / C(n_old + n_new, n_old)."""
+    return min(1.0, 2 / math.comb(n_old + n_new, n_old))
+
+
+def floor_p(n_old: int, n_new: int, cells: int) -> float:
+    """The smallest adjusted p a lone change can reach among ``cells`` tested cells
+    (Benjamini–Hochberg multiplies the smallest p of m by m)."""
+    return min(1.0, smallest_p(n_old, n_new) * max(cells, 1))
+
+
+def rounds_needed(cells: int) -> int:
+    """The rounds a side that let a lone change among ``cells`` reach p < ALPHA."""
+    n = MIN_ROUNDS
+    while floor_p(n, n, cells) >= ALPHA:
+        n += 1
+    return n
+
+
+def testability(change: Change, cells: int) -> str:
+    """Why ``change`` cannot support a verdict among ``cells`` tested cells, or "": blocks
+    of one round (within-run noise only), or too few rounds for any lone change to reach
+    significance after the adjustment."""
+    needed = rounds_needed(cells)
+    if change.unit == "blocks":
+        return (
+            f"{NOT_TESTABLE}: {needed} a side needed (blocks of one round show within-run "
+            "noise only)"
+        )
+    floor = floor_p(change.n_old, change.n_new, cells)
+    if floor >= ALPHA:
+        return (
+            f"{NOT_TESTABLE}: {needed} a side needed ({change.n_old} against {change.n_new} "
+            f"over {cells} cells: adjusted p cannot go below {floor:.2g})"
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +99,9 @@ class Change:
     verdict: str
     unit: str = "blocks"  # what n_old, n_new and the statistics count: "rounds" or "blocks"
     p_adjusted: float | None = None  # over the comparison's cells (``adjust``)
+    # The smallest ratio that could be called a change here: every new unit beyond every
+    # old one (old's spread, max/min) and beyond the threshold.
+    detectable: float = math.nan
 
     @property
     def p(self) -> float:
@@ -66,7 +110,7 @@ class Change:
 
     def slower_than(self, threshold: float) -> bool:
         """Significantly slower by more than ``threshold`` (0.05 for 5%)."""
-        return self.p < ALPHA and self.ratio > 1 + threshold
+        return self.verdict == SLOWER and self.p < ALPHA and self.ratio > 1 + threshold
 
 
 def decide(ratio: float, p: float, threshold: float) -> str:
@@ -142,6 +186,7 @@ def compare_samples(
         rng=np.random.default_rng(seed),
     ).confidence_interval
     verdict = decide(ratio, p, threshold)
+    spread = float(old.max() / old.min()) if old.min() > 0 else math.inf
     return Change(
         old_median=float(np.median(old)),
         old_iqr=median_iqr(old)[1],
@@ -155,4 +200,5 @@ def compare_samples(
         p_value=p,
         verdict=verdict,
         unit=unit,
+        detectable=max(1 + threshold, spread),
     )

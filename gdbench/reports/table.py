@@ -54,7 +54,8 @@ def _speedup_key(r: dict) -> tuple:
         r.get("n_samples"),
         r.get("features"),
         r["dtype"],
-        optimizer_label(r),
+        str(r.get("optimizer") or "sgd"),
+        flag(r.get("native_defaults")),
         r.get("optimizer_args"),
         r.get("host"),  # on a cluster, the speed-up over NumPy on the same machine
     )
@@ -78,9 +79,12 @@ def speedups(rows: list[dict]) -> dict[int, float]:
 
 
 def optimizer_label(row: dict) -> str:
-    """The optimizer as the table names it: ``adamw``, or ``adamw (native)``."""
+    """The optimizer as the table names it: ``adamw``, or ``adamw (native)`` where a native
+    library's optimizer ran with its own defaults (not on a row that runs gdbench's
+    specification, as NumPy's do: it has no native optimizer)."""
     name = str(row.get("optimizer") or "sgd")
-    native = flag(row.get("native_defaults"))
+    impl = str(row.get("optimizer_impl") or "")
+    native = flag(row.get("native_defaults")) and not impl.startswith("gdbench specification")
     return f"{name} (native)" if native else name
 
 

@@ -45,6 +45,7 @@ OUTCOME_KINDS = {
     "noise_from_step": NUMBER,
     "reference": TEXT,
     "data_path": TEXT,
+    "data_columns": TEXT,  # --data's feature columns, comma separated
     "optimizer_impl": TEXT,
     "optimizer_used": TEXT,
 }
