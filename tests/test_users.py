@@ -278,3 +278,35 @@ def test_compare_says_what_its_rounds_cannot_support(tmp_path):
     table = gdbench.compare(*four).table
     # 4 against 4 over 2 cells: adjusted p cannot go below 0.057, so not "no change" either
     assert table.timing.str.contains("adjusted p cannot go below 0.057").all()
+
+
+def test_fastest_per_size_marks_ties_within_noise_and_the_report_says_where_no_bound_applies():
+    import pandas as pd
+
+    from gdbench.reports.report import cache_lines
+    from gdbench.reports.sweep_tables import fastest_per_size
+
+    # The figures: 564 µs against 629 µs ± 2.21 ms is no winner; 1 ms ± 10 µs is.
+    cells = pd.DataFrame(
+        {
+            "n_samples": [1000, 1000, 1000],
+            "features": [1, 1, 1],
+            "dtype": ["float32"] * 3,
+            "optimizer": ["sgd"] * 3,
+            "machine": [""] * 3,
+            "backend": ["numpy", "jax", "torch-nn"],
+            "mode": ["eager", "jit", "eager"],
+            "device": ["cpu"] * 3,
+            "time_per_step_s": [564e-6, 629e-6, 1e-3],
+            "time_per_step_iqr_s": [10e-6, 2.21e-3, 10e-6],
+            "achieved_gbps": [1.0, 1.0, 1.0],
+            "roofline_frac": [0.5, 0.4, 0.3],
+            "cache_resident": [True, True, True],
+        }
+    )
+    (row,) = fastest_per_size(cells)
+    assert row[3] == "numpy/eager cpu (a tie: within the IQRs of jax/jit cpu)"
+    note = " ".join(cache_lines(cells))
+    assert "At N up to 1e3 the data fit in the last-level cache" in note
+    assert "--n-samples roof" in note
+    assert cache_lines(cells.assign(cache_resident=False)) == []

@@ -10,7 +10,12 @@ import pandas as pd
 
 from gdbench.reports import plots
 from gdbench.reports.render import markdown_table
-from gdbench.reports.sweep_tables import crossovers, fastest_per_size, fraction_table
+from gdbench.reports.sweep_tables import (
+    crossovers,
+    fastest_per_size,
+    fraction_table,
+    size_label,
+)
 from gdbench.results.schema import Status, check_values, flag, read_results
 from gdbench.timing.bandwidth import check_limits, machine_hosts
 
@@ -123,6 +128,7 @@ def write_report(folder: Path | str) -> Path:
         "",
         *agreement_lines(sweep),
         "",
+        *cache_lines(timed),
         "## Fastest per size",
         "",
         markdown_table(FASTEST_HEADER, fastest_per_size(timed)),
@@ -193,6 +199,22 @@ def machine_lines(sweep: pd.DataFrame, limits: dict) -> list[str]:
             f"Rows ran on {sweep.host.nunique()} hosts: {', '.join(sorted(sweep.host.unique()))}."
         )
     return lines
+
+
+def cache_lines(timed: pd.DataFrame) -> list[str]:
+    """Said once where some sizes fit in the last-level cache: there the memory bound does
+    not apply, and how to reach sizes where it does."""
+    if "cache_resident" not in timed or not timed.cache_resident.map(flag).any():
+        return []
+    resident = timed[timed.cache_resident.map(flag)]
+    largest = size_label(resident.n_samples.max())
+    return [
+        f"At N up to {largest} the data fit in the last-level cache: the memory bound does "
+        "not apply there (fractions in parentheses, above 1 possible, and the roof itself "
+        "moves between runs). `--n-samples roof` adds, per D, the smallest N whose data "
+        "exceed 4× the cache, where the bound applies.",
+        "",
+    ]
 
 
 def agreement_lines(sweep: pd.DataFrame) -> list[str]:

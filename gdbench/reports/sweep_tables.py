@@ -39,6 +39,7 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
     keys = ["n_samples", "features", "dtype", "optimizer", "machine"]
     for (n, d, dtype, optimizer, machine), g in df.groupby(keys):
         best = g.loc[g.time_per_step_s.idxmin()]
+        tied = ties(g, best)
         rows.append(
             [
                 size_label(n)
@@ -46,7 +47,8 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
                 + (f" on {machine}" if machines else ""),
                 d,
                 dtype,
-                f"{best.backend}/{best['mode']} {best.device}",
+                f"{best.backend}/{best['mode']} {best.device}"
+                + (f" (a tie: within the IQRs of {', '.join(tied)})" if tied else ""),
                 f"{seconds(best.time_per_step_s)} ± {seconds(best.time_per_step_iqr_s)}",
                 f"{best.achieved_gbps:.1f}" if pd.notna(best.achieved_gbps) else "",
                 _frac(best.roofline_frac),
@@ -54,6 +56,22 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
             ]
         )
     return rows
+
+
+def ties(g: pd.DataFrame, best) -> list[str]:
+    """The other cells of ``g`` whose median ± IQR/2 overlaps the fastest's: not told
+    apart by this run, so the fastest is not named a winner over them."""
+    def half_iqr(row) -> float:
+        return float(row.time_per_step_iqr_s) / 2 if pd.notna(row.time_per_step_iqr_s) else 0.0
+
+    top = best.time_per_step_s + half_iqr(best)
+    out = []
+    for _, r in g.iterrows():
+        if r.name == best.name:
+            continue
+        if r.time_per_step_s - half_iqr(r) <= top:
+            out.append(f"{r.backend}/{r['mode']} {r.device}")
+    return out
 
 
 def size_label(n) -> str:
