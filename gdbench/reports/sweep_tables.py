@@ -61,6 +61,7 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
 def ties(g: pd.DataFrame, best) -> list[str]:
     """The other cells of ``g`` whose median ± IQR/2 overlaps the fastest's: not told
     apart by this run, so the fastest is not named a winner over them."""
+
     def half_iqr(row) -> float:
         return float(row.time_per_step_iqr_s) / 2 if pd.notna(row.time_per_step_iqr_s) else 0.0
 
