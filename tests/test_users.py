@@ -310,3 +310,15 @@ def test_fastest_per_size_marks_ties_within_noise_and_the_report_says_where_no_b
     assert "At N up to 1e3 the data fit in the last-level cache" in note
     assert "--n-samples roof" in note
     assert cache_lines(cells.assign(cache_resident=False)) == []
+
+
+def test_a_loss_that_ends_above_its_start_is_said(tmp_path):
+    # w ← w − 1.05·2w = −1.1·w: the loss grows 1.21× a step without leaving the range gdbench
+    # calls diverged; every backend agrees with the reference, which grows the same way.
+    out = tmp_path / "up"
+    argv = ["run", "--problem", "quadratic", "--backend", "numpy", "--lr", "1.05"]
+    assert main([*argv, "--no-timing", "--out", str(out)]) == 0
+    row = read_results(out / "summary.csv").iloc[0]
+    assert row.status == "ok" and row.verdict == "agrees"
+    assert "the loss ended above where it started (100 → " in row.reason
+    assert "lr 1.05 may be too large for sgd" in row.reason

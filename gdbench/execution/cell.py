@@ -171,6 +171,12 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         differing(session.optimizer_used, setup.hyper, session.optimizer_impl),
     )
     row.update(_judged_columns(traj, judged, grow))
+    if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):
+        with_reason(
+            row,
+            f"the loss ended above where it started ({float(traj.loss[0]):.4g} → "
+            f"{float(traj.loss[-1]):.4g}): lr {spec.lr:g} may be too large for {spec.optimizer}",
+        )
     if backend.hand_gradient and judged.verdict is Verdict.DISAGREES:
         plugin = "" if type(problem).__module__.startswith("gdbench.") else " --plugin …"
         with_reason(
