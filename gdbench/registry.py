@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,21 @@ def register_backend(backend: Backend) -> Backend:
 def register_optimizer(optimizer: Optimizer) -> Optimizer:
     """Makes ``optimizer`` available under ``optimizer.name`` (as ``register_problem``)."""
     return _register("optimizer", _OPTIMIZERS, optimizer)
+
+
+class _CallablePackage(types.ModuleType):
+    """A package of built-ins that answers, when called, as the registry function of its
+    name does (``gdbench.problems()``)."""
+
+    def __call__(self):
+        return globals()[self.__name__.rpartition(".")[2]]()
+
+
+def callable_package(name: str) -> None:
+    """Makes the package ``name`` (gdbench.problems, .backends, .optimizers) callable.
+    Importing it makes it the attribute of ``gdbench`` where the registry function of the
+    same name stood, so ``gdbench.problems()`` works before and after any import."""
+    sys.modules[name].__class__ = _CallablePackage
 
 
 def _discover() -> None:

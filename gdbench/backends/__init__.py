@@ -1,18 +1,8 @@
 """Built-in backends, one file each; each registers itself on import.
 
-This package shares its name with ``gdbench.backends()``, the registry's function: importing
-the package makes it the attribute ``gdbench.backends``, so the package is callable and
-answers as the function does (``gdbench.backends()`` works before and after any import)."""
+This package shares its name with ``gdbench.backends()``, the registry's function: it is
+callable and answers as that function does (``registry.callable_package``)."""
 
-import sys
-import types
+from gdbench.registry import callable_package
 
-
-class _Registry(types.ModuleType):
-    def __call__(self):
-        from gdbench import registry
-
-        return registry.backends()
-
-
-sys.modules[__name__].__class__ = _Registry
+callable_package(__name__)
