@@ -152,13 +152,9 @@ def as_mode(mode: str) -> Mode:
     return mode if isinstance(mode, Mode) else Mode(mode)
 
 
-# What speed-ups are relative to: this backend in this mode, on the same problem, size,
-# dtype and optimizer (the notebook's NumPy cell).
+# What speed-ups are relative to by default (--baseline chooses another): this backend in
+# this mode, on the same problem, size, dtype and optimizer (the notebook's NumPy cell).
 BASELINE = ("numpy", "eager")
-
-
-def is_baseline(backend: object, mode: object) -> bool:
-    return (backend, mode) == BASELINE
 
 
 class Backend(ABC):

@@ -350,8 +350,8 @@ def test_optimizer_rows_and_resume_keys(tmp_path):
         (["--optimizer", "adam", "--opt", "eps=-1"], "eps must be in [0, inf)"),
         (["--optimizer", "adam", "--opt", "eps=nan"], "eps must be in"),
         (["--optimizer", "rmsprop", "--opt", "centered=maybe"], "centered takes true or false"),
-        (["--optimizer", "adam", "--opt", "beta1"], "--opt takes KEY=VALUE"),
-        (["--optimizer", "adam", "--opt", "beta1=0.8,,eps=1"], "--opt takes KEY=VALUE"),
+        (["--optimizer", "adam", "--opt", "beta1"], "--opt takes [NAME:]KEY=VALUE"),
+        (["--optimizer", "adam", "--opt", "beta1=0.8,,eps=1"], "--opt takes [NAME:]KEY=VALUE"),
         (["--optimizer", "adam", "--opt", "beta1=0.8,beta1=0.7"], "gives beta1 twice"),
     ],
 )

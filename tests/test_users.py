@@ -4,6 +4,7 @@ CSV whose second target column was silently fed to the model."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import numpy as np
@@ -87,6 +88,8 @@ def test_a_hand_gradient_disagreement_points_at_gradcheck(ridge, tmp_path):
     rows = read_results(out / "summary.csv").set_index("backend")
     assert rows.loc["numpy", "verdict"] == "disagrees"
     assert "gradcheck --problem ridge-forgot-2 --plugin … --at all" in rows.loc["numpy", "reason"]
+    # the gradient, recorded beside w at each step, is what leaves the tolerance first
+    assert "gradient first" in rows.loc["numpy", "reason"]
     assert rows.loc["jax", "verdict"] == "agrees"  # autodiff never sees the hand gradient
 
 
@@ -155,6 +158,31 @@ def test_run_plots_one_line_per_cell_and_report_takes_run_folders(tmp_path, caps
     assert len(tops) == 2  # one column per problem instance
     for ax in tops:
         assert len(ax.get_lines()) == 3  # two cells and their reference
+    assert_legends_beside_the_data(fig)
+
+
+def assert_legends_beside_the_data(fig) -> None:
+    """Every legend of ``fig`` lies outside its axes' plot area, as drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [(ax, ax.get_legend()) for ax in fig.axes if ax.get_legend()]
+    assert legends
+    for ax, legend in legends:
+        box, area = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert not box.overlaps(area), (box, area)
+        assert fig.bbox.contains(box.x1 - 1, box.y0 + 1)  # and still inside the figure
+
+
+def test_a_changed_update_rule_shows_in_w_before_the_gradient(tmp_path):
+    # optax's rmsprop with its own defaults (alpha 0.9, eps inside the root) at step 1: the
+    # gradient at w0 is the same, the step taken from it is not.
+    out = tmp_path / "u"
+    argv = ["run", "--problem", "quadratic", "--backend", "jax", "--optimizer", "rmsprop"]
+    assert main([*argv, "--native-defaults", "--no-timing", "--out", str(out)]) == 1
+    reason = read_results(out / "summary.csv").iloc[0].reason
+    assert reason.startswith("leaves the tolerance at step 1, w first;")
 
 
 def test_the_sweep_loss_plot_never_joins_two_sizes(tmp_path, monkeypatch):
@@ -275,9 +303,10 @@ def test_compare_says_what_its_rounds_cannot_support(tmp_path):
     assert set(cmp.table.timing.str.split(":").str[0]) == {"not testable with these rounds"}
     assert cmp.table.timing.str.contains("5 a side needed").all()
     four = [gdbench.run(**argv, rounds=4, progress=False) for _ in range(2)]
-    table = gdbench.compare(*four).table
+    cmp = gdbench.compare(*four)
     # 4 against 4 over 2 cells: adjusted p cannot go below 0.057, so not "no change" either
-    assert table.timing.str.contains("adjusted p cannot go below 0.057").all()
+    assert cmp.table.timing.str.contains("adjusted p cannot go below 0.057").all()
+    assert_legends_beside_the_data(cmp.plot())  # compare.png's legend
 
 
 def test_fastest_per_size_marks_ties_within_noise_and_the_report_says_where_no_bound_applies():
@@ -322,3 +351,81 @@ def test_a_loss_that_ends_above_its_start_is_said(tmp_path):
     assert row.status == "ok" and row.verdict == "agrees"
     assert "the loss ended above where it started (100 → " in row.reason
     assert "lr 1.05 may be too large for sgd" in row.reason
+
+
+def test_opt_scoped_to_one_optimizer_keeps_the_others_defaults(tmp_path, capsys):
+    # "Adam with defaults and AdamW with weight_decay 0.05" in one run; eps for both, and
+    # adam's own eps over it.
+    out = tmp_path / "s"
+    argv = ["run", "--problem", "quadratic", "--backend", "numpy,jax", "--no-timing"]
+    argv += ["--optimizer", "adam,adamw", "--native-defaults"]
+    opts = "adamw:weight_decay=0.05,eps=1e-6,adam:eps=1e-7"
+    assert main([*argv, "--opt", opts, "--out", str(out)]) in (0, 1)
+    rows = read_results(out / "summary.csv")
+    args = {(r.optimizer, r.backend): json.loads(r.optimizer_args) for r in rows.itertuples()}
+    assert args["adam", "numpy"] == {"beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "weight_decay": 0}
+    assert args["adamw", "jax"]["weight_decay"] == 0.05 and args["adamw", "jax"]["eps"] == 1e-6
+    impl = rows.set_index(["optimizer", "backend"]).optimizer_impl
+    # native defaults pass each optimizer the names given to it, and only those
+    assert impl["adam", "jax"] == "optax.adam(learning_rate=0.1, eps=1e-07)"
+    assert impl["adamw", "jax"] == "optax.adamw(learning_rate=0.1, eps=1e-06, weight_decay=0.05)"
+    capsys.readouterr()
+    for bad, needle in (
+        ("sgd:eps=1", "--opt sgd:eps: 'sgd' is not among the chosen (adam, adamw)"),
+        ("adam:momentum=0.5", "'momentum' is not a hyperparameter of adam; valid: beta1,"),
+        (":eps=1", "--opt takes [NAME:]KEY=VALUE"),
+    ):
+        assert main([*argv, "--opt", bad, "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
+
+
+def test_the_speed_column_names_its_baseline_and_can_be_chosen(tmp_path):
+    import re
+
+    import gdbench
+    from gdbench.reports.table import speedups
+
+    argv = {"problem": "quadratic", "backend": "torch-autograd,jax", "time_budget": 0.02}
+    plain = gdbench.run(**argv, progress=False)  # no NumPy: the first timed cell's, named
+    assert "vs torch-autograd/eager" in repr(plain).splitlines()[0]
+    chosen = gdbench.run(**argv, baseline="jax", progress=False)
+    rows = chosen.summary.to_dict("records")
+    t = {r["backend"]: r["time_per_step_s"] for r in rows}
+    assert "vs jax/jit" in repr(chosen).splitlines()[0]
+    assert speedups(rows, chosen.command["baseline"]) == pytest.approx(
+        {0: t["jax"] / t["torch-autograd"], 1: 1.0}
+    )
+    assert gdbench.load(chosen.save(tmp_path / "b")).command["baseline"] == "jax/jit"
+    for bad, needle in (
+        ("numpy", "--baseline numpy: 'numpy' is not among this run's backends"),
+        ("jax/eager", "--baseline jax/eager: jax has no mode 'eager' in this run; valid: jit"),
+    ):
+        with pytest.raises(gdbench.UsageError, match=re.escape(needle)):
+            gdbench.run(**argv, baseline=bad, progress=False)
+
+
+def test_the_sweep_report_speaks_of_the_chosen_baseline():
+    import pandas as pd
+
+    from gdbench.reports.sweep_tables import crossovers
+
+    # jax/jit at 2 µs and 4 µs where torch takes 4 µs and 2 µs: torch passes it once
+    cells = pd.DataFrame(
+        {
+            "n_samples": [1000, 1000, 2000, 2000],
+            "features": [1] * 4,
+            "dtype": ["float32"] * 4,
+            "optimizer": ["sgd"] * 4,
+            "machine": [""] * 4,
+            "backend": ["jax", "torch-autograd"] * 2,
+            "mode": ["jit", "eager"] * 2,
+            "device": ["cpu"] * 4,
+            "speedup": [1.0, 0.5, 1.0, 2.0],
+        }
+    )
+    ((name, text),) = crossovers(cells, ("jax", "jit"))
+    assert name.startswith("torch-autograd/eager cpu float32 D=1")
+    # 0.5× to 2× crosses 1× halfway in log N: √(1000·2000) = 1414
+    assert text == "faster from N ≈ 1.4e+03 (2.00× at N = 2e3)"

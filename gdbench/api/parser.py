@@ -55,8 +55,9 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     p.add_argument(
         "--problem-opt",
         default=None,
-        metavar="KEY=VALUE[,KEY=VALUE]",
-        help="problem settings, e.g. l2=0.01, hidden=32, b=10 (see list)",
+        metavar="[NAME:]KEY=VALUE[,…]",
+        help="problem settings, e.g. l2=0.01, hidden=32, b=10 (see list); NAME:KEY=VALUE "
+        "for one problem alone",
     )
     p.add_argument(
         "--data",
@@ -112,8 +113,9 @@ def _cell_options(p: argparse.ArgumentParser, sweep: bool) -> None:
     p.add_argument(
         "--opt",
         default=None,
-        metavar="KEY=VALUE[,KEY=VALUE]",
-        help="optimizer hyperparameters, e.g. momentum=0.8,eps=1e-6 (default: gdbench's)",
+        metavar="[NAME:]KEY=VALUE[,…]",
+        help="optimizer hyperparameters, e.g. momentum=0.8,eps=1e-6 (default: gdbench's); "
+        "NAME:KEY=VALUE for one optimizer alone, e.g. adamw:weight_decay=0.01",
     )
     p.add_argument(
         "--native-defaults",
@@ -168,6 +170,13 @@ def _timing_options(p: argparse.ArgumentParser, sweep: bool) -> None:
         "tests (default 1)",
     )
     p.add_argument("--no-timing", action="store_true", help="check agreement only")
+    p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="BACKEND[/MODE]",
+        help="what the speed-up column divides by (default: numpy/eager where the run has "
+        "it, else the first timed cell's backend/mode, named in the header)",
+    )
     p.add_argument(
         "--cell-timeout",
         default=None,

@@ -49,12 +49,12 @@ class Result:
         from gdbench.reports.table import format_table
 
         where = f"\n(in {self.path})" if self.path else ""
-        return format_table(self._rows()) + where
+        return format_table(self._rows(), self.command.get("baseline")) + where
 
     def _repr_html_(self) -> str:
         from gdbench.reports.table import html_table
 
-        return html_table(self._rows())
+        return html_table(self._rows(), self.command.get("baseline"))
 
     def plot(self):
         """The loss of every cell against its float64 reference, and their distance (a

@@ -148,7 +148,7 @@ def execute_plan(
     if writer.samples_path.exists():
         written.append(writer.samples_path)
     code = 1 if any(failed(r, plan.options.strict) for r in rows) else 0
-    return Outcome(code, rows, written)
+    return Outcome(code, rows, written, plan.saved.get("baseline"))
 
 
 @dataclass
@@ -159,10 +159,11 @@ class Outcome:
     code: int
     rows: list[dict]
     written: list[Path]
+    baseline: str | None = None  # --baseline, "backend/mode"
 
     def print(self) -> int:
         """The command line's output: the table, then where the results are."""
-        print(format_table(self.rows))
+        print(format_table(self.rows, self.baseline))
         print(f"\nresults: {'  '.join(str(p) for p in self.written)}")
         return self.code
 

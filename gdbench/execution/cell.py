@@ -8,7 +8,7 @@ cannot disturb another's timings. Whatever user code raises becomes an error row
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,9 +46,9 @@ class Options:
     budget_s: float = 1.0
     threads: int | None = None
     plugins: tuple[str, ...] = ()
-    # The optimizer hyperparameters the user gave (--opt): all that a native-defaults cell
-    # passes to torch.optim / optax.
-    opt_given: frozenset[str] = frozenset()
+    # Per optimizer, the hyperparameters the user gave it (--opt): all that a
+    # native-defaults cell passes to torch.optim / optax.
+    opt_given: dict[str, frozenset[str]] = field(default_factory=dict)
     # The user's --data, for cells whose data is "file:…".
     data_file: DataFile | None = None
     strict: bool = False  # imprecise cells count against the exit status too
@@ -80,7 +80,7 @@ def setup_of(spec: RunSpec, opts: Options) -> Setup:
     native defaults the names the user gave."""
     import json
 
-    native = opts.opt_given if spec.native_defaults else None
+    native = opts.opt_given.get(spec.optimizer, frozenset()) if spec.native_defaults else None
     optimizer = registry.optimizers()[spec.optimizer]
     hyper = json.loads(spec.optimizer_args)
     return Setup(spec.lr, spec.dtype, spec.device, spec.mode, optimizer, hyper, native)

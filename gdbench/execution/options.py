@@ -134,44 +134,68 @@ def make_out(path: Path) -> None:
 
 def parse_settings(
     text: str | None, owners: dict[str, tuple], flag: str, kind: str
-) -> tuple[dict[str, dict], frozenset[str]]:
-    """``KEY=VALUE[,KEY=VALUE]`` for the chosen owners (optimizers or problems), each a
-    tuple of ``Hyper``: per owner the values given for its keys (parsed), and the names
-    given. A key that no owner has or a value out of its range is a usage error."""
-    given: dict[str, str] = {}
-    form = f"{flag} takes KEY=VALUE[,KEY=VALUE]"
-    if text is not None:
-        for item in str(text).split(","):
-            key, sep, value = (part.strip() for part in item.partition("="))
-            if not (sep and key and value):
-                raise UsageError(f"{form}, got {text!r}")
-            if given.get(key, value) != value:
-                raise UsageError(f"{flag} gives {key} twice ({given[key]!r} and {value!r})")
-            given[key] = value
+) -> tuple[dict[str, dict], dict[str, frozenset[str]]]:
+    """``[OWNER:]KEY=VALUE[,…]`` for the chosen owners (optimizers or problems), each a
+    tuple of ``Hyper``: per owner the values given for its keys (parsed), and per owner the
+    names given. A plain ``KEY=VALUE`` is for every owner that has the key; ``OWNER:KEY=VALUE``
+    for that owner alone, over a plain value of the same key. A key that no owner has, an
+    owner not chosen or a value out of its range is a usage error."""
+    plain, scoped = _settings_items(text, flag)
     valid = sorted({h.name for hypers in owners.values() for h in hypers})
-    for key in given:
+    for key in plain:
         if key not in valid:
             raise UsageError(
                 f"{flag} {key!r} is not {kind} of {', '.join(owners)}; "
                 f"valid: {', '.join(valid) or 'none'}"
             )
+    for owner, key in scoped:
+        if owner not in owners:
+            raise UsageError(
+                f"{flag} {owner}:{key}: {owner!r} is not among the chosen ({', '.join(owners)})"
+            )
+        mine = sorted(h.name for h in owners[owner])
+        if key not in mine:
+            raise UsageError(
+                f"{flag} {owner}:{key}: {key!r} is not {kind} of {owner}; "
+                f"valid: {', '.join(mine) or 'none'}"
+            )
     parsed: dict[str, dict] = {}
+    given: dict[str, frozenset[str]] = {}
     for name, hypers in owners.items():
-        mine = {}
+        texts = {k: v for k, v in plain.items() if any(h.name == k for h in hypers)}
+        texts.update({k: v for (o, k), v in scoped.items() if o == name})
         try:
-            for h in hypers:
-                if h.name in given:
-                    mine[h.name] = h.parse(given[h.name])
+            parsed[name] = {h.name: h.parse(texts[h.name]) for h in hypers if h.name in texts}
         except ValueError as exc:
             raise UsageError(f"{flag} for {name}: {exc}") from None
-        parsed[name] = mine
-    return parsed, frozenset(given)
+        given[name] = frozenset(texts)
+    return parsed, given
 
 
-def parse_opt(text: str | None, optimizers: dict) -> tuple[dict[str, dict], frozenset[str]]:
-    """``--opt KEY=VALUE[,KEY=VALUE]`` for the chosen optimizers: every hyperparameter of
-    each (given or default), and the names the user gave. A key that no chosen optimizer
-    has, a value out of its range, or an invalid combination is a usage error."""
+def _settings_items(text: str | None, flag: str) -> tuple[dict[str, str], dict[tuple, str]]:
+    """The ``KEY=VALUE`` items of ``text`` (plain) and the ``OWNER:KEY=VALUE`` ones (scoped,
+    by (owner, key)); malformed text or a key given twice is a usage error."""
+    items: dict[tuple[str, str], str] = {}  # ("", key) for a plain item
+    form = f"{flag} takes [NAME:]KEY=VALUE[,[NAME:]KEY=VALUE]"
+    for item in [] if text is None else str(text).split(","):
+        lhs, sep, value = (part.strip() for part in item.partition("="))
+        owner, colon, key = (part.strip() for part in lhs.rpartition(":"))
+        if not (sep and key and value) or (colon and not owner):
+            raise UsageError(f"{form}, got {text!r}")
+        if items.get((owner, key), value) != value:
+            raise UsageError(f"{flag} gives {lhs} twice ({items[owner, key]!r} and {value!r})")
+        items[owner, key] = value
+    plain = {k: v for (o, k), v in items.items() if not o}
+    return plain, {(o, k): v for (o, k), v in items.items() if o}
+
+
+def parse_opt(
+    text: str | None, optimizers: dict
+) -> tuple[dict[str, dict], dict[str, frozenset[str]]]:
+    """``--opt [NAME:]KEY=VALUE[,…]`` for the chosen optimizers: every hyperparameter of
+    each (given or default), and per optimizer the names the user gave for it. A key that
+    no chosen optimizer has, a value out of its range, or an invalid combination is a usage
+    error."""
     parsed, given = parse_settings(
         text, {n: o.hypers for n, o in optimizers.items()}, "--opt", "a hyperparameter"
     )

@@ -132,13 +132,14 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     check_device_memory(specs)
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)
+    saved["baseline"] = parse_baseline(getattr(args, "baseline", None), b_names, args.mode)
     make_out(out)
     take_folder(out, resume)
     return Plan(specs, skipped, ordered, options, out, resume, saved, cluster)
 
 
-def optimizer_axis(args) -> tuple[dict, frozenset, list]:
-    """--optimizer and --opt: each optimizer's hyperparameters, the names the user gave,
+def optimizer_axis(args) -> tuple[dict, dict, list]:
+    """--optimizer and --opt: each optimizer's hyperparameters, the names the user gave it,
     and the optimizer axis of the cells ((optimizer, its RunSpec fields) pairs)."""
     all_optimizers = registry.optimizers()
     choice = getattr(args, "optimizer", None)
@@ -161,6 +162,34 @@ def optimizer_axis(args) -> tuple[dict, frozenset, list]:
     return hypers, given, axis
 
 
+def parse_baseline(text, b_names: list[str], modes) -> str | None:
+    """``--baseline BACKEND[/MODE]`` as ``backend/mode`` (MODE defaults to the backend's
+    idiomatic one); the backend must be among the run's, the mode one of its modes and of
+    the run's ``--mode``."""
+    if text is None:
+        return None
+    backend_name, _, mode = (part.strip() for part in str(text).partition("/"))
+    if backend_name not in b_names:
+        raise UsageError(
+            f"--baseline {text}: {backend_name!r} is not among this run's backends "
+            f"({', '.join(b_names)})"
+        )
+    backend = registry.backends()[backend_name]
+    mode = mode or backend.default_mode
+    if modes == "all":
+        chosen = None
+    else:
+        chosen = [backend.default_mode] if modes is None else str(modes).split(",")
+        chosen = [m.strip() for m in chosen]
+    if mode not in backend.modes or (chosen is not None and mode not in chosen):
+        valid = [m for m in backend.modes if chosen is None or m in chosen]
+        raise UsageError(
+            f"--baseline {text}: {backend_name} has no mode {mode!r} in this run; "
+            f"valid: {', '.join(valid) or 'none'}"
+        )
+    return f"{backend_name}/{mode}"
+
+
 def check_values_fit(dtypes, lr, hypers: dict, settings: dict, data_file, problems) -> None:
     """Every number the user gave goes into each dtype of the run: --lr, --opt values,
     --problem-opt values (l2=1e39 is inf in float32) and the --data values."""
@@ -179,7 +208,7 @@ def check_values_fit(dtypes, lr, hypers: dict, settings: dict, data_file, proble
             check_data_range(load_data(data_file, p.binary_target), data_file, dtypes)
 
 
-def run_options(args, given: frozenset, data_file) -> Options:
+def run_options(args, given: dict[str, frozenset[str]], data_file) -> Options:
     """How the cells run (``Options``), from the timing, limit and output options."""
     threads = positive_int(args.threads, "--threads")
     check_threads(threads)

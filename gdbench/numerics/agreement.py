@@ -61,21 +61,44 @@ class Agreement:
     noise_from_step: int | None = None  # adaptive methods: where the second phase began
 
 
-def deviations(run: Trajectory, ref: Trajectory, steps: int, upto: int | None = None):
-    """Per-step deviation (the rule above) over the first ``steps`` steps (scaled by the
-    reference's magnitude over those steps), returned for the first ``upto`` of them."""
-    dev = np.zeros(steps)
-    if steps == 0:  # diverged at step 1: no clean step to compare
-        return dev
+QUANTITIES = ("w", "loss", "gradient")
+
+
+def quantity_deviations(run: Trajectory, ref: Trajectory, steps: int) -> dict[str, np.ndarray]:
+    """Per quantity (parameters ``w``, ``loss``, ``gradient``), the per-step deviation of the
+    rule above over the first ``steps`` steps (NaN counted as infinitely far)."""
+    out = {}
     with np.errstate(all="ignore"):
-        for x, r in ((run.w, ref.w), (run.loss, ref.loss), (run.grad, ref.grad)):
+        pairs = ((run.w, ref.w), (run.loss, ref.loss), (run.grad, ref.grad))
+        for name, (x, r) in zip(QUANTITIES, pairs, strict=True):
             x = x[:steps].reshape(steps, -1)
             r = r[:steps].reshape(steps, -1)
             scale = np.abs(r).max() if r.size else 0.0
-            err = np.abs(x - r).max(axis=1)
+            err = np.abs(x - r).max(axis=1) if x.size else np.zeros(steps)
             d = err / scale if scale > 0 else err
-            dev = np.fmax(dev, np.where(np.isnan(d), np.inf, d))
+            out[name] = np.where(np.isnan(d), np.inf, d)
+    return out
+
+
+def deviations(run: Trajectory, ref: Trajectory, steps: int, upto: int | None = None):
+    """Per-step deviation (the rule above: the largest of the three quantities') over the
+    first ``steps`` steps (scaled by the reference's magnitude over those steps), returned
+    for the first ``upto`` of them."""
+    dev = np.zeros(steps)
+    if steps == 0:  # diverged at step 1: no clean step to compare
+        return dev
+    for d in quantity_deviations(run, ref, steps).values():
+        dev = np.fmax(dev, d)
     return dev if upto is None else dev[:upto]
+
+
+def first_out(run: Trajectory, ref: Trajectory, step: int, tol: float, n: int) -> str:
+    """Which quantities are beyond ``tol`` at 1-based ``step`` (the first bad one), in the
+    rule's order: "the gradient" says the derivative differs before the update could, "w"
+    that the update rule does."""
+    per = quantity_deviations(run, ref, n)
+    names = [q for q in QUANTITIES if per[q][step - 1] > tol]
+    return " and ".join(names) or "w"
 
 
 def noise_floor(dtype: str, n_elements: int = 1) -> float:
@@ -136,7 +159,10 @@ def compare(
     elif run.steps < ref.steps and not run.diverged_step:
         detail = f"stopped after {run.steps} of {ref.steps} steps"
     if first_bad is not None:
-        msg = f"leaves the tolerance at step {first_bad}"
+        # In the second phase of an adaptive method only w is compared.
+        in_noise = noise_from is not None and first_bad >= noise_from
+        which = "w" if in_noise else first_out(run, ref, first_bad, tol, n)
+        msg = f"leaves the tolerance at step {first_bad}, {which} first"
         detail = f"{msg}; {detail}" if detail else msg
     elif detail:
         first_bad = n + 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gdbench.reports import legend
 from gdbench.reports.compare import Cell, Comparison, label
 from gdbench.reports.render import markdown_table, plain_table
 from gdbench.reports.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
@@ -219,13 +220,12 @@ def ratio_figure(cmp: Comparison):
         )
     from matplotlib.lines import Line2D
 
-    ax.legend(
+    legend.outside(
+        ax,
         handles=[
             Line2D([], [], marker="o", ls="", color=col, label=name)
             for name, col in ((SLOWER, "tab:red"), ("faster", "tab:green"), (SAME, "tab:gray"))
         ],
-        fontsize=7,
-        loc="best",
     )
     ax.axvline(1.0, color="black", lw=0.8)
     ax.axvspan(1 - cmp.threshold, 1 + cmp.threshold, color="0.9", zorder=0)

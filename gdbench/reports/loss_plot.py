@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gdbench.numerics.reference import REFERENCE
+from gdbench.reports import legend
 from gdbench.results.schema import TRAJECTORY_ID
 
 INSTANCE = ["problem", "data", "n_samples", "features", "seed", "problem_args"]
@@ -66,8 +67,7 @@ def _instance(top, bottom, t: pd.DataFrame) -> None:
     bottom.set(yscale="log", xlabel="step", ylabel="|loss − reference| / max |reference|")
     for ax in (top, bottom):
         ax.grid(True, which="both", alpha=0.3)
-    if top.get_legend_handles_labels()[0]:
-        top.legend(fontsize=6)
+    legend.outside(top, fontsize=6)
 
 
 def write_run_plot(folder) -> Path:

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
-from gdbench.backend import BASELINE
 from gdbench.numerics.reference import REFERENCE
-from gdbench.reports import table
+from gdbench.reports import legend, table
 from gdbench.results.schema import flag
 
 SERIES = ["optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
@@ -77,9 +76,8 @@ def _size_axes():
 def _finish_size_axes(fig, ax, path: Path, **labels) -> Path:
     ax.set(xscale="log", xlabel="N (samples)", **labels)
     ax.grid(True, which="both", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, ncol=2)
-    else:  # a sweep of problems without sizes (quadratic, rosenbrock): nothing to plot
+    # A sweep of problems without sizes (quadratic, rosenbrock) has nothing to plot.
+    if legend.outside(ax) is None:
         ax.text(0.5, 0.5, "no timed cell of generated data", ha="center", transform=ax.transAxes)
     return _save(fig, path)
 
@@ -124,28 +122,30 @@ def roofline(sweep: pd.DataFrame, path: Path) -> Path:
     )
 
 
-def speedups(sweep: pd.DataFrame) -> pd.DataFrame:
-    """Each timed cell's speed-up over NumPy at the same problem, N, D and dtype: the
-    printed table's definition (gdbench.reports.table.speedups), as a column."""
+def speedups(sweep: pd.DataFrame, baseline: tuple[str, str]) -> pd.DataFrame:
+    """Each timed cell's speed-up over ``baseline`` (backend, mode) at the same problem, N,
+    D and dtype: the printed table's definition (gdbench.reports.table.speedups), as a
+    column."""
     df = timed(sweep).reset_index(drop=True)
-    df["speedup"] = pd.Series(table.speedups(df.to_dict("records")), dtype=float)
+    df["speedup"] = pd.Series(table.speedups(df.to_dict("records"), baseline), dtype=float)
     return df[df.speedup.notna()]
 
 
-def speedup(sweep: pd.DataFrame, path: Path) -> Path:
-    df = speedups(sweep)
+def speedup(sweep: pd.DataFrame, path: Path, baseline: tuple[str, str]) -> Path:
+    df = speedups(sweep, baseline)
     fig, ax = _size_axes()
-    base = (df.backend == BASELINE[0]) & (df["mode"] == BASELINE[1])
+    base = (df.backend == baseline[0]) & (df["mode"] == baseline[1])
     for name, g in _series(df[~base]):
         ax.plot(g.n_samples, g.speedup, marker="o", ms=4, label=name)
-    ax.axhline(1.0, color="k", lw=1, label="numpy eager")
+    name = " ".join(baseline)
+    ax.axhline(1.0, color="k", lw=1, label=name)
     return _finish_size_axes(
         fig,
         ax,
         path,
         yscale="log",
-        ylabel="speed-up over numpy eager (same run)",
-        title="Speed-up over NumPy eager: above 1 is faster",
+        ylabel=f"speed-up over {name} (same run)",
+        title=f"Speed-up over {name}: above 1 is faster",
     )
 
 
@@ -197,8 +197,7 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
         bottom.set(yscale="log", xlabel="step", ylabel="|loss − reference| / max reference")
         for ax in (top, bottom):
             ax.grid(True, which="both", alpha=0.3)
-        if top.get_legend_handles_labels()[0]:
-            top.legend(fontsize=6)
+        legend.outside(top, fontsize=6)
     return _save(fig, path)
 
 

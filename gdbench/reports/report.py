@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gdbench.reports import plots
+from gdbench.reports import plots, table
 from gdbench.reports.render import markdown_table
 from gdbench.reports.sweep_tables import (
     crossovers,
@@ -106,14 +106,26 @@ def load_sweep(folder: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return sweep, traj, check_limits(limits, folder / "machine.json")
 
 
+def command_of(folder: Path) -> dict:
+    """The options the folder's run began with (command.json); {} where there is none or
+    it does not read (a folder saved by an older version)."""
+    try:
+        command = json.loads((folder / "command.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return command if isinstance(command, dict) else {}
+
+
 def write_report(folder: Path | str) -> Path:
     """The sweep folder's plots and report.md, from its CSVs and machine.json."""
     folder = Path(folder)
     sweep, traj, limits = load_sweep(folder)
+    baseline = table.baseline_of(sweep.to_dict("records"), command_of(folder).get("baseline"))
+    against = " ".join(baseline)
     figs = {
         "time": plots.time_per_step(sweep, folder / "time_per_step.png"),
         "roofline": plots.roofline(sweep, folder / "roofline.png"),
-        "speedup": plots.speedup(sweep, folder / "speedup.png"),
+        "speedup": plots.speedup(sweep, folder / "speedup.png", baseline),
         "loss": plots.loss_vs_step(traj, folder / "loss_vs_step.png"),
     }
     timed = plots.timed(sweep)
@@ -142,9 +154,12 @@ def write_report(folder: Path | str) -> Path:
         "",
         f"![roofline fraction]({figs['roofline'].name})",
         "",
-        "## Speed-up over NumPy eager, and crossovers",
+        f"## Speed-up over {against}, and crossovers",
         "",
-        markdown_table(["backend/mode", "against numpy eager"], crossovers(plots.speedups(sweep))),
+        markdown_table(
+            ["backend/mode", f"against {against}"],
+            crossovers(plots.speedups(sweep, baseline), baseline),
+        ),
         "",
         f"![speed-up]({figs['speedup'].name})",
         "",

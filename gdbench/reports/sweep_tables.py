@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from gdbench.backend import is_baseline
 from gdbench.reports import plots
 from gdbench.reports.table import seconds
 from gdbench.results.schema import flag
@@ -115,11 +114,11 @@ def _crossing(n, s, i) -> float:
     )
 
 
-def crossovers(df: pd.DataFrame) -> list[list]:
-    """Where each series passes NumPy eager (speed-up 1), up or down, interpolated."""
+def crossovers(df: pd.DataFrame, baseline: tuple[str, str]) -> list[list]:
+    """Where each series passes the baseline (speed-up 1), up or down, interpolated."""
     rows = []
     for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
-        if is_baseline(backend, mode):
+        if (backend, mode) == tuple(baseline):
             continue
         g = g.sort_values("n_samples")
         n, s = g.n_samples.to_numpy(float), g.speedup.to_numpy(float)

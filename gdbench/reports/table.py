@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gdbench.backend import BASELINE, is_baseline
+from gdbench.backend import BASELINE
 from gdbench.numerics.verdict import Verdict
 from gdbench.reports.render import html, plain_table
 from gdbench.results.schema import Status, flag
@@ -61,13 +61,36 @@ def _speedup_key(r: dict) -> tuple:
     )
 
 
-def speedups(rows: list[dict]) -> dict[int, float]:
-    """time(numpy) / time(cell) for cells with a numpy eager run of the same problem, size,
-    dtype and optimizer (NumPy's naive mode is a cell like any other)."""
+def baseline_of(rows: list[dict], chosen=None) -> tuple[str, str]:
+    """What speed-ups are relative to: ``chosen`` (``--baseline``, a (backend, mode) pair or
+    ``"backend/mode"``), else NumPy eager where the rows time it, else the backend and mode
+    of the first timed row (the table's header then says which)."""
+    if isinstance(chosen, str) and chosen:
+        backend, _, mode = chosen.partition("/")
+        return backend, mode
+    if chosen:
+        backend, mode = chosen
+        return str(backend), str(mode)
+    timed = [(r.get("backend"), r.get("mode")) for r in rows if number(r.get("time_per_step_s"))]
+    if not timed or BASELINE in timed:
+        return BASELINE
+    return str(timed[0][0]), str(timed[0][1])
+
+
+def baseline_name(baseline: tuple[str, str]) -> str:
+    """The baseline as the table's header names it: ``numpy`` for NumPy eager (the table
+    every run printed before the choice existed), ``backend/mode`` otherwise."""
+    return BASELINE[0] if tuple(baseline) == BASELINE else "/".join(baseline)
+
+
+def speedups(rows: list[dict], baseline=None) -> dict[int, float]:
+    """time(baseline) / time(cell) for cells with a baseline run (``baseline_of``) of the
+    same problem, size, dtype and optimizer (NumPy's naive mode is a cell like any other)."""
+    chosen = baseline_of(rows, baseline)
     base = {}
     for r in rows:
         t = number(r.get("time_per_step_s"))
-        if is_baseline(r.get("backend"), r.get("mode", BASELINE[1])) and t:
+        if (r.get("backend"), r.get("mode", BASELINE[1])) == chosen and t:
             base[_speedup_key(r)] = t
     out = {}
     for i, r in enumerate(rows):
@@ -88,14 +111,15 @@ def optimizer_label(row: dict) -> str:
     return f"{name} (native)" if native else name
 
 
-def format_table(rows: list[dict]) -> str:
-    """The table ``run`` prints: one line per cell."""
-    return plain_table(*table_cells(rows))
+def format_table(rows: list[dict], baseline=None) -> str:
+    """The table ``run`` prints: one line per cell; speed-ups against ``baseline``
+    (``baseline_of``)."""
+    return plain_table(*table_cells(rows, baseline))
 
 
-def html_table(rows: list[dict]) -> str:
+def html_table(rows: list[dict], baseline=None) -> str:
     """The same table as HTML, each verdict coloured (for Jupyter)."""
-    header, lines = table_cells(rows)
+    header, lines = table_cells(rows, baseline)
     return html(header, lines, [verdict_colour(r) for r in rows])
 
 
@@ -113,7 +137,7 @@ def verdict_colour(row: dict) -> str:
     return "#2e7d32" if flag(row.get("agrees")) else "#c62828"
 
 
-def table_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+def table_cells(rows: list[dict], baseline=None) -> tuple[list[str], list[list[str]]]:
     """The table's header and its cells, row by row (the verdict last)."""
     # The optimizer column appears once a run has more than plain gradient descent, so the
     # default run prints the table it always printed.
@@ -129,12 +153,12 @@ def table_cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
         "final loss",
         "max dev",
         "time/step (median ± IQR)",
-        "vs numpy",
+        f"vs {baseline_name(baseline_of(rows, baseline))}",
         "verdict",
     ]
     if show_opt:
         header.insert(2, "optimizer")
-    ups = speedups(rows)
+    ups = speedups(rows, baseline)
     lines = []
     for i, r in enumerate(rows):
         w, norm = number(r.get("final_w")), number(r.get("final_w_norm"))
