@@ -188,7 +188,7 @@ def plot_ratios(cmp: Comparison, path: Path) -> Path | None:
     fig = ratio_figure(cmp)
     if fig is None:
         return None
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
 
 

@@ -82,5 +82,5 @@ def write_run_plot(folder) -> Path:
         raise UsageError(f"{path}: cannot be read ({exc})") from None
     check_values(traj, path)
     out = Path(folder) / "loss_vs_step.png"
-    loss_figure(traj).savefig(out, dpi=110)
+    loss_figure(traj).savefig(out, dpi=110, bbox_inches="tight")
     return out

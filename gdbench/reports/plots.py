@@ -203,5 +203,5 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # the legends beside the axes included
     return path
