@@ -19,7 +19,8 @@ DEVICES = ("cpu", "cuda", "auto")
 
 
 def parse_names(value: str | None, valid: dict | tuple, what: str) -> list[str]:
-    if value is None:
+    """A comma-separated choice among ``valid``; None or ``all``: every one."""
+    if value is None or str(value).strip().lower() == "all":
         return list(valid)
     items = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [n for n in items if n not in valid]
