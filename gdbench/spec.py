@@ -80,7 +80,7 @@ class RunSpec:
             self.problem_args,
         )
 
-    def reference_args(self) -> tuple:
+    def reference_args(self) -> tuple[tuple, float, int, str, str]:
         """What the float64 reference depends on (never the backend, nor native defaults)."""
         return (self.instance_args(), self.lr, self.steps, self.optimizer, self.optimizer_args)
 

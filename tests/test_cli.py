@@ -7,6 +7,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.cli.commands import main
+from gdbench.numerics.budget import BUDGET
 
 from .conftest import ROOT, require
 
@@ -26,7 +27,12 @@ def test_default_suite_agrees_and_writes_csvs(tmp_path, capsys):
     available = [n for n, b in registry.backends().items() if b.available()[0]]
     assert set(summary.problem) == set(registry.problems())
     assert set(summary.backend) == set(registry.backends())
-    assert summary[summary.backend.isin(available)].agrees.all()
+    ran = summary[summary.backend.isin(available)]
+    assert ran.agrees.all()
+    # both criteria: within the tolerance and within float32's own error budget ("agrees",
+    # not "noisy"), every float32 cell with its baseline's error recorded
+    assert (ran.verdict == "agrees").all() and (ran.error_ratio <= BUDGET).all()
+    assert (ran.baseline_dev > 0).all()
     assert (summary.dtype == "float32").all()
     printed = capsys.readouterr().out
     assert "verdict" in printed and "agrees" in printed

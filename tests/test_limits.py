@@ -132,9 +132,9 @@ def test_roof_size_is_capped_by_the_memory_guard(monkeypatch, capsys):
     monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 300 * 1024**2)
     monkeypatch.setattr(limits, "physical_memory", lambda: 2 * 1024**3)
     n = limits.roof_samples(1, 4)
-    # The guard: 8·(3·D + 16)·N ≤ 0.6 · 2 GiB → N ≤ 8476908.9, rounded down to 2 digits.
-    assert n == 8_400_000
-    assert "allows 8400000" in capsys.readouterr().err
+    # The guard: 8·(3·D + 20)·N ≤ 0.6 · 2 GiB → N ≤ 7002664.1, rounded down to 2 digits.
+    assert n == 7_000_000
+    assert "allows 7000000" in capsys.readouterr().err
 
 
 def test_roof_resolves_per_feature_count(monkeypatch):

@@ -16,6 +16,7 @@ from gdbench.backend import Setup
 from gdbench.backends.numpy_hand import NumpySession
 from gdbench.cli.commands import main
 from gdbench.numerics.agreement import compare, judge, noise_floor, tolerance
+from gdbench.numerics.budget import BUDGET_DTYPES, baseline_trajectory, error_budget
 from gdbench.numerics.reference import reference_trajectory
 from gdbench.optimizer import NotMapped
 from gdbench.optimizers.adam import Adam
@@ -42,6 +43,21 @@ def run_cell(problem, sizes, lr, steps, backend, mode, dtype, opt_name, given=No
     traj = registry.backends()[backend].prepare(p, inst, setup).trajectory(steps)
     agr = judge(traj, ref, dtype, steps, inst.n_samples * inst.features or 1, opt, hp, lr)
     return traj, ref, agr
+
+
+def assert_within_budget(problem, sizes, lr, steps, dtype, opt_name, traj, ref, agr, given=None):
+    """A correct float32 cell is within BUDGET times float32's own error (numerics.budget):
+    no false alarm of the second criterion."""
+    if dtype not in BUDGET_DTYPES:
+        return
+    p = registry.problems()[problem]
+    inst = p.make(**sizes)
+    opt = registry.optimizers()[opt_name]
+    hp = opt.resolve(given or {})
+    base = baseline_trajectory(p, inst, lr, steps, opt, hp, dtype)
+    n_el = inst.n_samples * inst.features or 1
+    budget = error_budget(traj, ref, base, agr.noise_from_step, dtype, n_el)
+    assert budget is None or not budget.exceeded, budget
 
 
 def cases():
@@ -80,6 +96,7 @@ def test_every_optimizer_agrees_with_its_specification(
         pytest.skip(str(exc))
     assert traj.steps == steps and traj.diverged_step is None
     assert agr.agrees, agr.detail
+    assert_within_budget(problem, sizes, lr, steps, dtype, opt, traj, ref, agr)
     if dtype == "float64":
         assert agr.max_rel_dev < 1e-9
         assert np.abs(traj.w[-1] - ref.w[-1]).max() < 1e-9 * max(1.0, np.abs(ref.w).max())
@@ -122,8 +139,10 @@ def test_hyperparameter_variants_agree(opt, given, backend, dtype):
         with pytest.raises(NotMapped, match=why):
             run_cell(*cell, dtype, opt, given)
         return
-    _, _, agr = run_cell(*cell, dtype, opt, given)
+    traj, ref, agr = run_cell(*cell, dtype, opt, given)
     assert agr.agrees, agr.detail
+    problem, sizes, lr, steps = cell[:4]
+    assert_within_budget(problem, sizes, lr, steps, dtype, opt, traj, ref, agr, given)
     if dtype == "float64":
         assert agr.max_rel_dev < 1e-9
 

@@ -135,7 +135,9 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
     backend = registry.backends()[spec.backend]
     problem = problem_of(spec.problem, spec.problem_args)
     inst = instance(spec.instance_args(), opts.data_file)
-    ref64, ref_source, grow = reference(*spec.reference_args(), opts.data_file)
+    ref64, ref_source, grow, baselines = reference(
+        *spec.reference_args(), data_file=opts.data_file, dtypes=(spec.dtype,)
+    )
     ref = ref64.in_range_of(spec.dtype)  # a run in this dtype overflows where ref does
     row.update(
         reference=ref_source,
@@ -169,6 +171,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         again_in_float64,
         ref64,
         differing(session.optimizer_used, setup.hyper, session.optimizer_impl),
+        baselines.get(spec.dtype),
     )
     row.update(_judged_columns(traj, judged, grow))
     if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):
@@ -211,9 +214,11 @@ def _judged_columns(traj, judged, grow: float) -> dict:
         max_rel_dev=agr.max_rel_dev,
         tol=agr.tol,
         first_bad_step=agr.first_bad_step or "",
-        agrees=agr.agrees,
+        agrees=judged.agrees,
         tol_growth=grow,
         verdict=judged.verdict.value,
+        baseline_dev=judged.budget.baseline_dev if judged.budget else "",
+        error_ratio=judged.budget.ratio if judged.budget else "",
     )
     if traj.steps:
         w = traj.w[-1]

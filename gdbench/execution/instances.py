@@ -16,6 +16,7 @@ from gdbench import registry
 from gdbench.execution.data import DataFile
 from gdbench.execution.data import load as load_data
 from gdbench.execution.rows import spec_columns
+from gdbench.numerics.budget import BUDGET_DTYPES, baseline_trajectory
 from gdbench.numerics.reference import REFERENCE_COLUMNS, reference_with_growth
 from gdbench.results.schema import trajectory_frame
 from gdbench.spec import RunSpec
@@ -51,7 +52,6 @@ def seed(references: dict[tuple, tuple]) -> None:
     _SEEDED.update(references)
 
 
-@functools.lru_cache(maxsize=8)
 def reference(
     instance_args: tuple,
     lr: float,
@@ -59,34 +59,61 @@ def reference(
     optimizer: str,
     optimizer_args: str,
     data_file: DataFile | None = None,
+    dtypes: tuple[str, ...] = BUDGET_DTYPES,
 ):
-    """``(trajectory, source, growth)``: the float64 reference, and how much it amplifies a
-    rounding-sized change of its start where it is an iteration (1 for a closed form)."""
+    """``(trajectory, source, growth, baselines)``: the float64 reference, how much it
+    amplifies a rounding-sized change of its start where it is an iteration (1 for a
+    closed form), and per dtype of ``dtypes`` that has an error budget its baseline
+    trajectory (``gdbench.numerics.budget``; None without an autodiff framework)."""
     key = (instance_args, lr, steps, optimizer, optimizer_args, data_file)
     if key in _SEEDED:
         return _SEEDED[key]
+    traj, source, grow = _reference(*key)
+    baselines = {d: _baseline(*key, d) for d in dtypes if d in BUDGET_DTYPES}
+    return traj, source, grow, baselines
+
+
+def _setting(instance_args: tuple, optimizer: str, optimizer_args: str, data_file):
     p = problem_of(instance_args[0], instance_args[-1])
-    inst = instance(instance_args, data_file)
     opt = registry.optimizers()[optimizer]
-    hyper = opt.resolve(json.loads(optimizer_args))
+    return p, instance(instance_args, data_file), opt, opt.resolve(json.loads(optimizer_args))
+
+
+# The planner computes each reference twice over (its rows first, then for the workers):
+# room for a large sweep's, which it holds for the whole run anyway.
+@functools.lru_cache(maxsize=256)
+def _reference(instance_args, lr, steps, optimizer, optimizer_args, data_file):
+    p, inst, opt, hyper = _setting(instance_args, optimizer, optimizer_args, data_file)
     return reference_with_growth(p, inst, lr, steps, opt, hyper)
 
 
-def reference_key(spec: RunSpec, data_file: DataFile | None) -> tuple:
+@functools.lru_cache(maxsize=256)
+def _baseline(instance_args, lr, steps, optimizer, optimizer_args, data_file, dtype):
+    p, inst, opt, hyper = _setting(instance_args, optimizer, optimizer_args, data_file)
+    return baseline_trajectory(p, inst, lr, steps, opt, hyper, dtype)
+
+
+def reference_key(
+    spec: RunSpec, data_file: DataFile | None
+) -> tuple[tuple, float, int, str, str, DataFile | None]:
     return (*spec.reference_args(), data_file)
 
 
 def seeded_references(specs: Iterable[RunSpec], data_file: DataFile | None) -> dict:
-    """The float64 references of these cells, computed here once, by reference key."""
-    seeded: dict[tuple, tuple] = {}
+    """The float64 references of these cells (with the baselines of their dtypes),
+    computed here once, by reference key."""
+    dtypes: dict[tuple[tuple, float, int, str, str], set[str]] = {}
     for s in specs:
-        key = reference_key(s, data_file)
-        if key not in seeded:
-            seeded[key] = reference(*key)
-    return seeded
+        dtypes.setdefault(s.reference_args(), set()).add(s.dtype)
+    return {
+        (*args, data_file): reference(*args, data_file=data_file, dtypes=tuple(sorted(d)))
+        for args, d in dtypes.items()
+    }
 
 
 def reference_frame(spec: RunSpec, data_file: DataFile | None = None, every: int = 1):
     """The float64 reference's own rows for trajectories.csv (``REFERENCE_COLUMNS``)."""
-    traj, _, _ = reference(*spec.reference_args(), data_file)
+    # The cell's baseline too, so that user code failing in it fails here, as the
+    # reference's would (``run_plan``: error rows for its cells).
+    traj = reference(*spec.reference_args(), data_file=data_file, dtypes=(spec.dtype,))[0]
     return trajectory_frame({**spec_columns(spec), **REFERENCE_COLUMNS}, traj, every)

@@ -36,6 +36,7 @@ from gdbench.execution.sizes import (
     data_choice,
     size_grid,
 )
+from gdbench.numerics.budget import BUDGET_DTYPES
 from gdbench.results import folder_lock
 from gdbench.results.writer import new_run_dir
 from gdbench.spec import RunSpec
@@ -127,7 +128,9 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     def params(spec):
         return configured[spec.problem].param_count(spec.features)
 
-    check_run_memory(specs, references, params, options.record_every)
+    # The planner holds each reference and, per float32 dtype of its cells, a baseline.
+    baselines = len({(s.reference_args(), s.dtype) for s in specs if s.dtype in BUDGET_DTYPES})
+    check_run_memory(specs, references + baselines, params, options.record_every)
     check_disk(out, specs, references, params, options.record_every)
     check_device_memory(specs)
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}

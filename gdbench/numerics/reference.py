@@ -29,13 +29,29 @@ def float64_iteration(problem, inst, lr: float, steps: int, optimizer=None, hype
     """``steps`` updates in float64 from ``inst.w0`` (or ``w0``); plain gradient descent by
     default."""
     grad_fn, source = float64_gradient(problem)
-    w = (inst.w0 if w0 is None else w0).astype(np.float64)
+    return spec_iteration(problem, inst, lr, steps, optimizer, hyper, w0, grad_fn, source)
+
+
+def spec_iteration(
+    problem, inst, lr, steps, optimizer, hyper, w0, grad_fn, source, dtype="float64"
+) -> tuple[Trajectory, str]:
+    """gdbench's specification of the update iterated ``steps`` times in ``dtype`` (w, the
+    data, the loss, ``grad_fn``'s gradient and every update in it), from ``inst.w0`` (or
+    ``w0``); plain gradient descent without an optimizer."""
+    w = (inst.w0 if w0 is None else w0).astype(dtype)
+    # In float64 the data as given (the reference as it always was), in another dtype in
+    # it, as every backend's session holds it; writable either way (torch warns on
+    # read-only arrays, and --data's are), each copied once here rather than every step.
+    data = {
+        k: v if dtype == "float64" and _writable(v) else np.array(v, dtype=dtype)
+        for k, v in inst.data.items()
+    }
     state = optimizer.init(w, hyper) if optimizer is not None else {}
     losses, grads, ws = [], [], []
     with np.errstate(all="ignore"):
         for _ in range(steps):
-            loss = float(problem.loss(w, **inst.data))
-            g = grad_fn(w, inst.data)
+            loss = float(problem.loss(w, **data))
+            g = np.asarray(grad_fn(w, data), dtype=dtype)
             if optimizer is None:
                 w = w - lr * g
             else:
@@ -46,7 +62,11 @@ def float64_iteration(problem, inst, lr: float, steps: int, optimizer=None, hype
             if not np.isfinite(loss) or not np.all(np.isfinite(w)):
                 break
     rule = "gradient descent" if optimizer is None else f"{optimizer.name} (gdbench spec)"
-    return Trajectory.from_steps(losses, grads, ws), f"float64 {rule}, {source} gradient"
+    return Trajectory.from_steps(losses, grads, ws), f"{dtype} {rule}, {source} gradient"
+
+
+def _writable(v) -> bool:
+    return isinstance(v, np.ndarray) and bool(v.flags.writeable)
 
 
 def closed_form_reference(problem, inst, lr: float, steps: int, optimizer=None, hyper=None):

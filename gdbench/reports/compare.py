@@ -40,7 +40,7 @@ ENV_COLUMNS = (
 )
 REQUIRED = ("problem", "backend", "mode", "device", "dtype", "lr", "steps", "status")
 IGNORABLE = ("backend", "mode", "device", "dtype", "optimizer", "seed", "lr", "steps", "data")
-GOOD = (Verdict.AGREES, Verdict.IMPRECISE)
+GOOD = (Verdict.AGREES, Verdict.NOISY, Verdict.IMPRECISE)
 
 
 @dataclass

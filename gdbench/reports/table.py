@@ -40,6 +40,8 @@ def verdict(row: dict) -> str:
     word = f"agrees{note}" if agrees else f"DISAGREES: {reason}"
     if Verdict.of(row.get("verdict")) is Verdict.IMPRECISE:
         word = f"IMPRECISE: {reason}"
+    if Verdict.of(row.get("verdict")) is Verdict.NOISY:
+        word = f"agrees, noisy: {reason}"
     if status == Status.DIVERGED:
         word = f"diverged at step {int(float(row['diverged_step']))}, {word}"
     warning = row.get("timing_warning")
@@ -124,8 +126,8 @@ def html_table(rows: list[dict], baseline=None) -> str:
 
 
 def verdict_colour(row: dict) -> str:
-    """A row's verdict as a colour: green agrees, amber imprecise, red disagrees or error,
-    grey skipped."""
+    """A row's verdict as a colour: green agrees, light green noisy, amber imprecise, red
+    disagrees or error, grey skipped."""
     status = row.get("status")
     if status == Status.SKIPPED:
         return "#777777"
@@ -134,6 +136,8 @@ def verdict_colour(row: dict) -> str:
     verdict_ = Verdict.of(row.get("verdict"))
     if verdict_ is Verdict.IMPRECISE:
         return "#e69500"
+    if verdict_ is Verdict.NOISY:
+        return "#7cb342"
     return "#2e7d32" if flag(row.get("agrees")) else "#c62828"
 
 

@@ -42,6 +42,9 @@ OUTCOME_KINDS = {
     "agrees": FLAG,
     "verdict": TEXT,
     "tol_growth": NUMBER,
+    # float32 cells: the float32 baseline's error, and the cell's over it (numerics.budget)
+    "baseline_dev": NON_NEGATIVE,
+    "error_ratio": NON_NEGATIVE,
     "noise_from_step": NUMBER,
     "reference": TEXT,
     "data_path": TEXT,
