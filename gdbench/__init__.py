@@ -38,6 +38,8 @@ _LAZY = {
     "Result": "gdbench.api.result",
     "SweepResult": "gdbench.api.result",
     "Comparison": "gdbench.api.comparison",
+    "history": "gdbench.api.history",
+    "History": "gdbench.api.history",
     "GradChecks": "gdbench.api.gradchecks",
 }
 
@@ -58,6 +60,7 @@ __all__ = [
     "Comparison",
     "GradCheck",
     "GradChecks",
+    "History",
     "Hyper",
     "Instance",
     "Mode",
@@ -77,6 +80,7 @@ __all__ = [
     "check_gradient",
     "compare",
     "gradcheck",
+    "history",
     "load",
     "load_plugin",
     "namespace",

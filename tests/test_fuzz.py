@@ -117,6 +117,10 @@ def valid_values(dest: str, paths: dict[str, str]) -> list[str]:
         "fail_above": ["10", "0"],
         "ignore": ["dtype", "device,dtype"],
         "old": [paths["run"], paths["sweep"], paths["bad_run"], paths["missing"], paths["file"]],
+        "paths": [paths["run"], paths["sweep"], paths["dir"], paths["bad_rows"], paths["missing"]],
+        "fail_on_regression": ["10", "0", "50%"],
+        "csv": [paths["fresh"] + ".csv", paths["file"]],
+        "md": [paths["fresh"] + ".md", "/proc/gdbench-x.md"],
         "new": [paths["run"], paths["sweep"], paths["odd_run"], paths["nonempty"]],
         "out": [paths["fresh"], paths["nonempty"], paths["file"], "/proc/gdbench-x"],
         "resume": [
@@ -159,7 +163,7 @@ def grammar() -> dict[str, list[argparse.Action]]:
 # Subcommands weighted by how much input they take (machine and notebook take none and
 # cost seconds, so they come up rarely).
 WEIGHTED = ["run"] * 12 + ["sweep"] * 4 + ["gradcheck"] * 6 + ["report"] * 4 + ["list"] * 2
-WEIGHTED += ["notebook", "machine"] + ["compare"] * 4
+WEIGHTED += ["notebook", "machine"] + ["compare"] * 4 + ["history"] * 3
 
 
 @st.composite

@@ -253,6 +253,7 @@ def make_parser() -> argparse.ArgumentParser:
     report.add_argument("folder", help="a sweep's results folder")
 
     _compare_parser(sub)
+    _history_parser(sub)
 
     lst = sub.add_parser("list", help="problems, backends and optimizers, with availability")
     _common(lst)
@@ -274,6 +275,32 @@ def make_parser() -> argparse.ArgumentParser:
         "a penalty's gradient vanishes at w0 = 0)",
     )
     return parser
+
+
+def _history_parser(sub) -> None:
+    hist = sub.add_parser(
+        "history",
+        help="result folders over time: regressions, recoveries and numerics changes per cell",
+    )
+    _common(hist)
+    hist.add_argument(
+        "paths", nargs="+", metavar="PATH", help="result folders, or folders holding them"
+    )
+    hist.add_argument(
+        "--threshold",
+        default="5",
+        metavar="PCT",
+        help="a step must also exceed this many percent to count (default 5)",
+    )
+    hist.add_argument(
+        "--fail-on-regression",
+        default=None,
+        metavar="PCT",
+        help="exit 1 when the latest run holds a regression above PCT percent or a "
+        "numerics event (for CI)",
+    )
+    hist.add_argument("--csv", default=None, metavar="FILE", help="write the events as CSV")
+    hist.add_argument("--md", default=None, metavar="FILE", help="write the report as Markdown")
 
 
 def _compare_parser(sub) -> None:

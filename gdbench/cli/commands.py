@@ -20,7 +20,17 @@ from gdbench.execution.options import (
 )
 from gdbench.results import folder_lock
 
-COMMANDS = ("run", "sweep", "list", "notebook", "gradcheck", "machine", "report", "compare")
+COMMANDS = (
+    "run",
+    "sweep",
+    "list",
+    "notebook",
+    "gradcheck",
+    "machine",
+    "report",
+    "compare",
+    "history",
+)
 
 
 # --- commands --------------------------------------------------------------------------
@@ -129,6 +139,12 @@ def report_run(folder: Path) -> int:
     return 0
 
 
+def cmd_history(args) -> int:
+    from gdbench.cli.history_command import main as history
+
+    return history(args)
+
+
 def cmd_compare(args) -> int:
     from gdbench.cli.compare_command import main as compare
 
@@ -176,6 +192,7 @@ COMMAND_FUNCS = {
     "machine": cmd_machine,
     "report": cmd_report,
     "compare": cmd_compare,
+    "history": cmd_history,
 }
 
 

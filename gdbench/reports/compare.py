@@ -65,18 +65,17 @@ def _key(row: dict, ignore: tuple[str, ...]) -> tuple:
     )
 
 
-def load(folder: Path | str, ignore: tuple[str, ...] = ()) -> Side:
-    """A run or sweep folder; a usage error when it is not one gdbench wrote."""
+def load(folder: Path | str, ignore: tuple[str, ...] = (), what: str = "compare") -> Side:
+    """A run or sweep folder; a usage error (``what``: the command naming it) when it is
+    not one gdbench wrote."""
     import pandas as pd
 
     folder = Path(folder)
-    if path_kind(folder, "compare") != "dir":
-        raise UsageError(f"compare: {folder} is not a folder")
+    if path_kind(folder, what) != "dir":
+        raise UsageError(f"{what}: {folder} is not a folder")
     found = [folder / n for n in ("summary.csv", "sweep.csv") if (folder / n).is_file()]
     if not found:
-        raise UsageError(
-            f"compare: {folder} holds no gdbench results (no summary.csv or sweep.csv)"
-        )
+        raise UsageError(f"{what}: {folder} holds no gdbench results (no summary.csv or sweep.csv)")
     try:
         df = pd.concat([read_results(p) for p in found], ignore_index=True)
         missing = [c for c in REQUIRED if c not in df.columns]
@@ -86,11 +85,11 @@ def load(folder: Path | str, ignore: tuple[str, ...] = ()) -> Side:
         keys = [_key(r, ignore) for r in rows]
     except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
         raise UsageError(
-            f"compare: {found[0]} is not gdbench's ({type(exc).__name__}: {exc})"
+            f"{what}: {found[0]} is not gdbench's ({type(exc).__name__}: {exc})"
         ) from None
     if len(set(keys)) != len(keys):
         hint = f" once {', '.join(ignore)} is ignored" if ignore else ""
-        raise UsageError(f"compare: {folder} has several cells with one key{hint}")
+        raise UsageError(f"{what}: {folder} has several cells with one key{hint}")
     side = Side(folder, rows)
     path = folder / "samples.csv"
     if path.is_file():
@@ -105,7 +104,7 @@ def load(folder: Path | str, ignore: tuple[str, ...] = ()) -> Side:
                 ]
         except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
             raise UsageError(
-                f"compare: {path} is not gdbench's ({type(exc).__name__}: {exc})"
+                f"{what}: {path} is not gdbench's ({type(exc).__name__}: {exc})"
             ) from None
         side.has_samples = True
     return side

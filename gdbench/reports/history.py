@@ -1,0 +1,246 @@
+"""`gdbench history PATH…`: result folders over time. Per cell (matched by key, as in
+``compare``) a series over runs of its time per step, with each point's spread, and of its
+numerics (verdict, max deviation from float64, final loss, error ratio), each point with
+the environment it ran in; steps in the times (``step_detect``), reported as regressions,
+recoveries and improvements with what changed in the environment between them, and
+numerics events where a trajectory moved beyond its own rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gdbench.errors import UsageError
+from gdbench.reports import step_detect
+from gdbench.reports.compare import ENV_COLUMNS, Side, _key, label, load
+from gdbench.reports.table import number
+from gdbench.results.schema import Status
+
+RESULT_FILES = ("summary.csv", "sweep.csv")
+NUMERICS = ("verdict", "max_rel_dev", "final_loss", "error_ratio")
+ENVIRONMENT = (*ENV_COLUMNS, "host")
+
+
+def folders(paths) -> list[Path]:
+    """The result folders in ``paths``: each a folder gdbench wrote, or a folder holding
+    them at any depth; a usage error where a path is neither."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise UsageError(f"history: {p} is not a folder")
+        before = len(found)
+        for root, dirs, files in os.walk(p):
+            if any(f in files for f in RESULT_FILES):
+                found.append(Path(root))
+                dirs.clear()  # a result folder's own subfolders are its, not runs
+            dirs.sort()
+        if len(found) == before:
+            raise UsageError(f"history: {p} holds no gdbench results (no summary.csv or sweep.csv)")
+    return list(dict.fromkeys(found))
+
+
+@dataclass
+class Run:
+    """One result folder as a point in time: when it ran (its rows' earliest timestamp)
+    and the commit its rows record."""
+
+    folder: Path
+    side: Side
+    when: pd.Timestamp
+    commit: str
+
+
+def runs(paths) -> list[Run]:
+    """The result folders in ``paths``, ordered by when they ran, then by commit."""
+    out = []
+    for folder in folders(paths):
+        side = load(folder, (), what="history")
+        stamps = pd.to_datetime(
+            pd.Series([r.get("timestamp") for r in side.rows]), errors="coerce", utc=True
+        ).dropna()
+        when = (
+            stamps.min()
+            if len(stamps)
+            else pd.Timestamp(folder.stat().st_mtime, unit="s", tz="UTC")
+        )
+        commits = [str(r.get("git_commit") or "") for r in side.rows]
+        commit = max(set(commits), key=commits.count) if commits else ""
+        out.append(Run(folder, side, when, commit))
+    return sorted(out, key=lambda r: (r.when, r.commit, str(r.folder)))
+
+
+def _log_variance(side: Side, key: tuple, row: dict) -> float:
+    """The variance of log(time per step) of one point: from its rounds' medians where it
+    has several, from its blocks where one, from its IQR where no samples are kept."""
+    rounds = side.samples.get(key)
+    if rounds:
+        if len(rounds) > 1:
+            m = np.log([np.median(r) for r in rounds])
+            return float(np.var(m, ddof=1) / len(m))
+        blocks = np.log(rounds[0][rounds[0] > 0])
+        if len(blocks) > 1:
+            mad = 1.4826 * np.median(np.abs(blocks - np.median(blocks)))
+            return float(mad**2 / len(blocks))
+    t, iqr = number(row.get("time_per_step_s")), number(row.get("time_per_step_iqr_s"))
+    if t and iqr is not None:
+        repeats = number(row.get("repeats")) or 1
+        return float((iqr / 1.349 / t) ** 2 / repeats)
+    return 0.0
+
+
+def points(history: list[Run]) -> pd.DataFrame:
+    """One row per run and cell: the series every chart and test is made of."""
+    rows = []
+    for i, run in enumerate(history):
+        for r in run.side.rows:
+            if r.get("status") not in (Status.OK, Status.DIVERGED):
+                continue
+            key = _key(r, ())
+            t = number(r.get("time_per_step_s"))
+            rows.append(
+                {
+                    "run": i,
+                    "folder": str(run.folder),
+                    "when": run.when,
+                    "commit": run.commit,
+                    "cell": label(r),
+                    "key": key,
+                    **{c: r.get(c) for c in ("problem", "backend", "mode", "optimizer", "dtype")},
+                    "time_per_step_s": t,
+                    "log_var": _log_variance(run.side, key, r) if t else math.nan,
+                    **{c: r.get(c) for c in NUMERICS},
+                    **{c: r.get(c) for c in ENVIRONMENT},
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# A cell's noise floor, from few runs, leans on the history's other cells as on this many
+# runs of its own (a floor from 5 successive differences can come out 10× too small).
+PRIOR_RUNS = 5
+
+
+def shrunk_floor(own: float, pooled: float, n: int) -> float:
+    """The cell's run-to-run scatter: its own (``step_detect.noise_floor``) weighted by its
+    n − 1 differences, the median of the history's cells by ``PRIOR_RUNS``."""
+    k = max(n - 1, 0)
+    return math.sqrt((PRIOR_RUNS * pooled**2 + k * own**2) / (PRIOR_RUNS + k))
+
+
+def environment_change(before: pd.Series, after: pd.Series) -> str:
+    """What differs in the environment between two points: "jax 0.9.2 → 0.10.2; threads
+    2 → 1", or "" where nothing recorded does."""
+    parts = []
+    for c in ENVIRONMENT:
+        a, b = before.get(c), after.get(c)
+        a, b = ("" if pd.isna(a) else str(a)), ("" if pd.isna(b) else str(b))
+        if a == b:
+            continue
+        if c == "versions":
+            old = dict(p.rsplit(" ", 1) for p in a.split(", ") if " " in p)
+            new = dict(p.rsplit(" ", 1) for p in b.split(", ") if " " in p)
+            for lib in sorted(set(old) | set(new)):
+                if old.get(lib) != new.get(lib):
+                    parts.append(f"{lib} {old.get(lib, '–')} → {new.get(lib, '–')}")
+        else:
+            parts.append(f"{c} {a or '–'} → {b or '–'}")
+    return "; ".join(parts)
+
+
+def timing_events(pts: pd.DataFrame, threshold: float) -> list[dict]:
+    """Each cell's steps in time per step beyond ``threshold`` (a fraction): regressions
+    (slower), recoveries (faster again after a regression) and improvements."""
+    events: list[dict] = []
+    timed = pts[pts.time_per_step_s.notna() & (pts.time_per_step_s > 0)]
+    series = {
+        cell: g.sort_values("run") for cell, g in timed.groupby("cell", sort=True) if len(g) > 1
+    }
+    logs = {cell: np.log(g.time_per_step_s.to_numpy(float)) for cell, g in series.items()}
+    own = {cell: step_detect.noise_floor(y) for cell, y in logs.items()}
+    pooled = float(np.median(list(own.values()))) if own else 0.0
+    for cell, g in series.items():
+        y = logs[cell]
+        floor = shrunk_floor(own[cell], pooled, len(y))
+        var = g.log_var.fillna(0).to_numpy(float) + floor**2
+        open_regression = None
+        for step in step_detect.fit(y, var):
+            low, high = step.interval
+            if abs(step.ratio - 1) <= threshold or low <= 1 <= high:
+                continue
+            if step.ratio > 1:
+                kind, open_regression = "regression", len(events)
+            elif open_regression is not None:
+                kind = "recovery"
+                events[open_regression]["recovered"] = True
+                open_regression = None
+            else:
+                kind = "improvement"
+            before, after = g.iloc[step.at - 1], g.iloc[step.at]
+            events.append(
+                {
+                    "kind": kind,
+                    "cell": after.cell,
+                    "run_before": int(before.run),
+                    "run_after": int(after.run),
+                    "folder_before": before.folder,
+                    "folder_after": after.folder,
+                    "ratio": step.ratio,
+                    "low": low,
+                    "high": high,
+                    "noise_floor": math.expm1(floor),
+                    "changed": environment_change(before, after),
+                    "detail": f"{step.ratio:.3g}× [{low:.3g}, {high:.3g}]",
+                    "recovered": False,
+                }
+            )
+    return events
+
+
+def numerics_events(pts: pd.DataFrame) -> list[dict]:
+    """Between consecutive runs of a cell: its verdict changed, its max deviation from the
+    float64 reference changed by more than a factor of 2, or its final loss moved by more
+    than either run's own distance from the reference (beyond its rounding)."""
+    events = []
+    for _, g in pts.groupby("cell", sort=True):
+        g = g.sort_values("run")
+        for (_, a), (_, b) in zip(g.iloc[:-1].iterrows(), g.iloc[1:].iterrows(), strict=True):
+            why = _numerics_change(a, b)
+            if why:
+                events.append(
+                    {
+                        "kind": "numerics",
+                        "cell": b.cell,
+                        "run_before": int(a.run),
+                        "run_after": int(b.run),
+                        "folder_before": a.folder,
+                        "folder_after": b.folder,
+                        "ratio": math.nan,
+                        "low": math.nan,
+                        "high": math.nan,
+                        "noise_floor": math.nan,
+                        "changed": environment_change(a, b),
+                        "detail": why,
+                        "recovered": False,
+                    }
+                )
+    return events
+
+
+def _numerics_change(a: pd.Series, b: pd.Series) -> str:
+    if str(a.verdict) != str(b.verdict):
+        return f"verdict {a.verdict} → {b.verdict}"
+    da, db = number(a.max_rel_dev), number(b.max_rel_dev)
+    if da and db and max(da, db) > 2 * min(da, db):
+        return f"max dev {da:.2g} → {db:.2g}"
+    la, lb = number(a.final_loss), number(b.final_loss)
+    if la is not None and lb is not None and la != lb:
+        own = max(da or 0.0, db or 0.0) * max(abs(la), abs(lb))
+        if abs(lb - la) > own:
+            return f"final loss {la:.7g} → {lb:.7g}"
+    return ""
