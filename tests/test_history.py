@@ -70,8 +70,10 @@ def slowdown(tmp_path_factory):
     """Six genuine timed runs of one cell: two as they are, two with a deliberate 2 ms
     sleep in every step, two with it reverted."""
     import gdbench
+    from gdbench import registry
 
     base = tmp_path_factory.mktemp("history")
+    before = dict(registry._BACKENDS)  # module scope: the per-test isolation is not around it
     plugin = base / "sleepy.py"
     plugin.write_text(SLEEPY)
     folders = []
@@ -91,6 +93,8 @@ def slowdown(tmp_path_factory):
         finally:
             os.environ.pop("GDBENCH_TEST_SLOWDOWN", None)
         folders.append(base / "runs" / f"run-{i}")
+    registry._BACKENDS.clear()
+    registry._BACKENDS.update(before)
     return base, folders
 
 
