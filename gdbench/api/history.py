@@ -62,23 +62,6 @@ def history(*paths, threshold: float = 5) -> History:
         raise UsageError("history: the folders hold no finished cell")
     events = pd.DataFrame(
         h.timing_events(pts, limit) + h.numerics_events(pts),
-        columns=EVENT_COLUMNS,
+        columns=h.EVENT_COLUMNS,
     )
     return History(runs, pts, events, limit)
-
-
-EVENT_COLUMNS = [
-    "kind",
-    "cell",
-    "run_before",
-    "run_after",
-    "folder_before",
-    "folder_after",
-    "ratio",
-    "low",
-    "high",
-    "noise_floor",
-    "changed",
-    "detail",
-    "recovered",
-]

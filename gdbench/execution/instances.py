@@ -64,7 +64,8 @@ def reference(
     """``(trajectory, source, growth, baselines)``: the float64 reference, how much it
     amplifies a rounding-sized change of its start where it is an iteration (1 for a
     closed form), and per dtype of ``dtypes`` that has an error budget its baseline
-    trajectory (``gdbench.numerics.budget``; None without an autodiff framework)."""
+    trajectory (``gdbench.numerics.budget``; None for a plug-in problem without an
+    autodiff framework installed)."""
     key = (instance_args, lr, steps, optimizer, optimizer_args, data_file)
     if key in _SEEDED:
         return _SEEDED[key]

@@ -101,6 +101,11 @@ def first_out(run: Trajectory, ref: Trajectory, step: int, tol: float, n: int) -
     return " and ".join(names) or "w"
 
 
+def clean_steps(t: Trajectory) -> int:
+    """How many steps from the first a trajectory holds clean: finite, not diverged."""
+    return t.diverged_step - 1 if t.diverged_step else t.steps
+
+
 def noise_floor(dtype: str, n_elements: int = 1) -> float:
     """The rounding error of one gradient evaluation, relative to the gradient's largest
     size: the tolerance of a single step (no growth over steps)."""
@@ -129,10 +134,7 @@ def compare(
     two-phase rule of the module docstring."""
 
     # Only steps where both are still finite and bounded are compared value by value.
-    def clean(t: Trajectory) -> int:
-        return t.diverged_step - 1 if t.diverged_step else t.steps
-
-    n = min(clean(run), clean(ref))
+    n = min(clean_steps(run), clean_steps(ref))
     noise_from = None
     if step_bound is not None and n:
         k_i = noise_steps(ref, floor, n)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdbench.numerics.agreement import deviations
+from gdbench.numerics.agreement import clean_steps, deviations
 from gdbench.trajectory import Trajectory
 
 # A cell whose error is more than this many times the baseline's (or the floor's) gets the
@@ -74,11 +74,7 @@ class ErrorBudget:
 def compared_steps(run: Trajectory, ref: Trajectory, noise_from: int | None) -> int:
     """How many steps from the first both trajectories hold clean (finite, not diverged),
     and before the noise phase of an adaptive optimizer where it began."""
-
-    def clean(t: Trajectory) -> int:
-        return t.diverged_step - 1 if t.diverged_step else t.steps
-
-    n = min(clean(run), clean(ref))
+    n = min(clean_steps(run), clean_steps(ref))
     return min(n, noise_from - 1) if noise_from else n
 
 

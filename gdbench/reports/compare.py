@@ -45,10 +45,12 @@ GOOD = (Verdict.AGREES, Verdict.NOISY, Verdict.IMPRECISE)
 
 @dataclass
 class Side:
-    """One folder's rows, and per cell the time per step of each timed block."""
+    """One folder's rows with each one's key (as matched, ``load``'s ``ignore`` applied),
+    and per cell the time per step of each timed block."""
 
     folder: Path
     rows: list[dict]
+    keys: list[tuple] = field(default_factory=list)
     samples: dict[tuple, list[np.ndarray]] = field(default_factory=dict)  # per round
     has_samples: bool = False
 
@@ -90,7 +92,7 @@ def load(folder: Path | str, ignore: tuple[str, ...] = (), what: str = "compare"
     if len(set(keys)) != len(keys):
         hint = f" once {', '.join(ignore)} is ignored" if ignore else ""
         raise UsageError(f"{what}: {folder} has several cells with one key{hint}")
-    side = Side(folder, rows)
+    side = Side(folder, rows, keys)
     path = folder / "samples.csv"
     if path.is_file():
         try:
@@ -218,8 +220,10 @@ def invalid_samples(rounds: list[np.ndarray]) -> str:
 def compare(
     old: Side, new: Side, threshold: float = 0.05, ignore: tuple[str, ...] = (), seed: int = 0
 ) -> Comparison:
-    old_rows = {_key(r, ignore): r for r in old.rows}
-    new_rows = {_key(r, ignore): r for r in new.rows}
+    """The two sides cell by cell, matched by the keys ``load`` gave them (with this
+    ``ignore``)."""
+    old_rows = dict(zip(old.keys, old.rows, strict=True))
+    new_rows = dict(zip(new.keys, new.rows, strict=True))
     cells, unmatched = [], []
     for k, o in old_rows.items():
         if k not in new_rows:

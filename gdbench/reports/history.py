@@ -18,7 +18,7 @@ import pandas as pd
 
 from gdbench.errors import UsageError
 from gdbench.reports import step_detect
-from gdbench.reports.compare import ENV_COLUMNS, Side, _key, label, load
+from gdbench.reports.compare import ENV_COLUMNS, Side, label, load
 from gdbench.reports.table import number
 from gdbench.results.schema import Status
 
@@ -98,10 +98,9 @@ def points(history: list[Run]) -> pd.DataFrame:
     """One row per run and cell: the series every chart and test is made of."""
     rows = []
     for i, run in enumerate(history):
-        for r in run.side.rows:
+        for r, key in zip(run.side.rows, run.side.keys, strict=True):
             if r.get("status") not in (Status.OK, Status.DIVERGED):
                 continue
-            key = _key(r, ())
             t = number(r.get("time_per_step_s"))
             rows.append(
                 {
@@ -153,6 +152,44 @@ def environment_change(before: pd.Series, after: pd.Series) -> str:
     return "; ".join(parts)
 
 
+EVENT_COLUMNS = [
+    "kind",
+    "cell",
+    "run_before",
+    "run_after",
+    "folder_before",
+    "folder_after",
+    "ratio",
+    "low",
+    "high",
+    "noise_floor",
+    "changed",
+    "detail",
+    "recovered",
+]
+
+
+def event(kind, before, after, detail, ratio=math.nan, low=math.nan, high=math.nan, floor=math.nan):
+    """One event of a cell between the points ``before`` and ``after``, as a row of
+    ``EVENT_COLUMNS`` (a timing event's ratio, its interval and the cell's noise floor;
+    NaN for a numerics event)."""
+    return {
+        "kind": kind,
+        "cell": after.cell,
+        "run_before": int(before.run),
+        "run_after": int(after.run),
+        "folder_before": before.folder,
+        "folder_after": after.folder,
+        "ratio": ratio,
+        "low": low,
+        "high": high,
+        "noise_floor": floor,
+        "changed": environment_change(before, after),
+        "detail": detail,
+        "recovered": False,
+    }
+
+
 def timing_events(pts: pd.DataFrame, threshold: float) -> list[dict]:
     """Each cell's steps in time per step beyond ``threshold`` (a fraction): regressions
     (slower), recoveries (faster again after a regression) and improvements."""
@@ -182,22 +219,9 @@ def timing_events(pts: pd.DataFrame, threshold: float) -> list[dict]:
             else:
                 kind = "improvement"
             before, after = g.iloc[step.at - 1], g.iloc[step.at]
+            detail = f"{step.ratio:.3g}× [{low:.3g}, {high:.3g}]"
             events.append(
-                {
-                    "kind": kind,
-                    "cell": after.cell,
-                    "run_before": int(before.run),
-                    "run_after": int(after.run),
-                    "folder_before": before.folder,
-                    "folder_after": after.folder,
-                    "ratio": step.ratio,
-                    "low": low,
-                    "high": high,
-                    "noise_floor": math.expm1(floor),
-                    "changed": environment_change(before, after),
-                    "detail": f"{step.ratio:.3g}× [{low:.3g}, {high:.3g}]",
-                    "recovered": False,
-                }
+                event(kind, before, after, detail, step.ratio, low, high, math.expm1(floor))
             )
     return events
 
@@ -212,23 +236,7 @@ def numerics_events(pts: pd.DataFrame) -> list[dict]:
         for (_, a), (_, b) in zip(g.iloc[:-1].iterrows(), g.iloc[1:].iterrows(), strict=True):
             why = _numerics_change(a, b)
             if why:
-                events.append(
-                    {
-                        "kind": "numerics",
-                        "cell": b.cell,
-                        "run_before": int(a.run),
-                        "run_after": int(b.run),
-                        "folder_before": a.folder,
-                        "folder_after": b.folder,
-                        "ratio": math.nan,
-                        "low": math.nan,
-                        "high": math.nan,
-                        "noise_floor": math.nan,
-                        "changed": environment_change(a, b),
-                        "detail": why,
-                        "recovered": False,
-                    }
-                )
+                events.append(event("numerics", a, b, why))
     return events
 
 

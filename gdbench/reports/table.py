@@ -146,6 +146,7 @@ def table_cells(rows: list[dict], baseline=None) -> tuple[list[str], list[list[s
     # The optimizer column appears once a run has more than plain gradient descent, so the
     # default run prints the table it always printed.
     show_opt = any(optimizer_label(r) != "sgd" for r in rows)
+    chosen = baseline_of(rows, baseline)
     header = [
         "problem",
         "N×D",
@@ -157,12 +158,12 @@ def table_cells(rows: list[dict], baseline=None) -> tuple[list[str], list[list[s
         "final loss",
         "max dev",
         "time/step (median ± IQR)",
-        f"vs {baseline_name(baseline_of(rows, baseline))}",
+        f"vs {baseline_name(chosen)}",
         "verdict",
     ]
     if show_opt:
         header.insert(2, "optimizer")
-    ups = speedups(rows, baseline)
+    ups = speedups(rows, chosen)
     lines = []
     for i, r in enumerate(rows):
         w, norm = number(r.get("final_w")), number(r.get("final_w_norm"))
