@@ -17,6 +17,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.cli.commands import main
+from gdbench.errors import UsageError
 from gdbench.results import folder_lock
 from gdbench.results import writer as results
 
@@ -348,6 +349,37 @@ def test_one_library_s_failing_device_probe_fails_its_own_cells_only(tmp_path):
     s = pd.read_csv(out / "summary.csv").set_index("backend")
     assert s.loc["jax", "status"] == "error"
     assert s.loc["numpy", "verdict"] == "agrees"
+
+
+class _Probe:
+    """A backend's CUDA probe as the planner sees it: one that raises, or one that counts."""
+
+    def __init__(self, fails: bool):
+        self.fails, self.calls = fails, 0
+
+    def device_available(self, device):
+        self.calls += 1
+        if self.fails:
+            raise RuntimeError("Unable to initialize backend 'cuda'")
+        return False, "no CUDA here"
+
+
+def test_auto_asks_the_libraries_only_where_a_gpu_driver_shows(monkeypatch):
+    from gdbench.execution import cells
+
+    probes = {"a": _Probe(fails=False), "b": _Probe(fails=True)}
+    monkeypatch.setattr(cells, "gpu_driver_visible", lambda: False)
+    assert cells._devices("auto", probes) == {"a": ["cpu"], "b": ["cpu"]}
+    assert [p.calls for p in probes.values()] == [0, 0]  # no torch/JAX import in the parent
+    # With a driver showing, each library is asked; one whose probe raises is its own problem.
+    monkeypatch.setattr(cells, "gpu_driver_visible", lambda: True)
+    assert cells._devices("auto", probes) == {"a": ["cpu"], "b": ["cpu"]}
+    assert [p.calls for p in probes.values()] == [1, 1]
+    # --device cuda always asks, and says why nothing answered.
+    monkeypatch.setattr(cells, "gpu_driver_visible", lambda: False)
+    why = r"no CUDA device is visible \(no CUDA here; b: the CUDA probe failed"
+    with pytest.raises(UsageError, match=why):
+        cells._devices("cuda", probes)
 
 
 def test_a_long_cell_says_it_is_still_running(tmp_path, capsys, monkeypatch):

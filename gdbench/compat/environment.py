@@ -8,6 +8,7 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -16,6 +17,21 @@ def version(package: str) -> str:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return ""
+
+
+# The device nodes a GPU driver makes: NVIDIA's, WSL's (/dev/dxg), AMD ROCm's (/dev/kfd; torch
+# calls a ROCm device "cuda" too).
+GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd")
+
+
+@functools.cache
+def gpu_driver_visible() -> bool:
+    """Whether a GPU driver shows on this machine, so that ``--device auto`` has to ask
+    torch and JAX (seconds of imports in the parent) at all. On Linux its device nodes
+    tell; macOS has no CUDA; elsewhere the libraries are asked."""
+    if sys.platform.startswith("linux"):
+        return any(os.path.exists(p) for p in GPU_NODES) or any(Path("/dev").glob("nvidia[0-9]*"))
+    return sys.platform != "darwin"
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gdbench import registry
 from gdbench.backend import Backend
+from gdbench.compat.environment import gpu_driver_visible
 from gdbench.errors import UsageError
 from gdbench.execution.limits import check_representable
 from gdbench.execution.options import DEVICES
@@ -35,8 +36,8 @@ def _devices(choice: str, backends: dict) -> dict[str, list[str]]:
     if choice not in DEVICES:
         raise UsageError(f"unknown device {choice!r}; valid: {', '.join(DEVICES)}")
     per = {name: ["cpu"] for name in backends}
-    if choice == "cpu":
-        return per
+    if choice == "cpu" or (choice == "auto" and not gpu_driver_visible()):
+        return per  # auto with no GPU driver: importing torch and JAX would say no CUDA
     seen, reasons = False, []
     for name, b in backends.items():
         try:
