@@ -164,7 +164,10 @@ def test_timed_cells_that_could_overlap_are_refused(tmp_path, capsys):
         ("tcp://127.0.0.1:9", "no scheduler answers"),
     ],
 )
-def test_bad_cluster_values_are_one_line(tmp_path, capsys, value, message):
+def test_bad_cluster_values_are_one_line(tmp_path, capsys, monkeypatch, value, message):
+    from gdbench.execution import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)  # the same error, 8 s sooner
     argv = ["run", "--cluster", value, "--problem", "quadratic", "--backend", "numpy"]
     assert main([*argv, "--no-timing", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
@@ -227,8 +230,10 @@ def scheduler(tmp_path, monkeypatch):
             address = client.scheduler.address
         yield address
     finally:
-        for p in procs[::-1]:
-            p.terminate()
+        # The workers are killed (a graceful shutdown took 8 s a test), the scheduler last.
+        for p in procs[:0:-1]:
+            p.kill()
+        procs[0].terminate()
         for p in procs:
             try:
                 p.wait(timeout=20)
