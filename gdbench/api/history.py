@@ -13,8 +13,9 @@ class History:
     runs on either side and what changed between them) as DataFrames; ``fails(pct)``:
     what the latest run holds that ``--fail-on-regression PCT`` fails on."""
 
-    def __init__(self, runs, points, events, threshold: float):
+    def __init__(self, runs, points, events, threshold: float, fits=None):
         self.runs, self.points, self.events, self.threshold = runs, points, events, threshold
+        self.fits = fits or {}  # cell → reports.history.CellFit: what the page draws
 
     def fails(self, percent: float) -> list[str]:
         """A regression above ``percent`` that the latest run still holds (not recovered,
@@ -36,6 +37,18 @@ class History:
         from gdbench.reports.history_report import render
 
         return render(self.runs, self.points, self.events).rstrip("\n")
+
+    def html(self, path=None) -> str:
+        """The history as one self-contained HTML page (``--html``); written to ``path``
+        where one is given."""
+        from pathlib import Path
+
+        from gdbench.reports.history_page import render
+
+        page = render(self)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
 
     def markdown(self) -> str:
         from gdbench.reports.history_report import render
@@ -60,8 +73,9 @@ def history(*paths, threshold: float = 5) -> History:
     pts = h.points(runs)
     if pts.empty:
         raise UsageError("history: the folders hold no finished cell")
+    cell_fits = h.fits(pts)
     events = pd.DataFrame(
-        h.timing_events(pts, limit) + h.numerics_events(pts),
+        h.timing_events(cell_fits, limit) + h.numerics_events(pts),
         columns=h.EVENT_COLUMNS,
     )
-    return History(runs, pts, events, limit)
+    return History(runs, pts, events, limit, cell_fits)

@@ -301,6 +301,12 @@ def _history_parser(sub) -> None:
     )
     hist.add_argument("--csv", default=None, metavar="FILE", help="write the events as CSV")
     hist.add_argument("--md", default=None, metavar="FILE", help="write the report as Markdown")
+    hist.add_argument(
+        "--html",
+        default=None,
+        metavar="FILE",
+        help="write the history as one self-contained HTML page (summary, a chart per cell)",
+    )
 
 
 def _compare_parser(sub) -> None:

@@ -1,5 +1,5 @@
 """`gdbench history PATH…`: ``gdbench.history`` with its text on stdout, ``--csv`` and
-``--md`` files, and ``--fail-on-regression``'s exit status."""
+``--md`` and ``--html`` files, and ``--fail-on-regression``'s exit status."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ def main(args) -> int:
     from gdbench.reports.compare import percent
 
     fail = percent(args.fail_on_regression, "--fail-on-regression")
-    files = {flag: Path(p) for flag, p in (("--csv", args.csv), ("--md", args.md)) if p}
+    given = (("--csv", args.csv), ("--md", args.md), ("--html", args.html))
+    files = {flag: Path(p) for flag, p in given if p}
     for flag, path in files.items():
         _check_writable(path, flag)
     hist = history(*args.paths, threshold=args.threshold)
     print(repr(hist))
-    texts = {"--csv": lambda: hist.events.to_csv(index=False), "--md": hist.markdown}
+    texts = {
+        "--csv": lambda: hist.events.to_csv(index=False),
+        "--md": hist.markdown,
+        "--html": hist.html,
+    }
     for flag, path in files.items():
         try:
             path.write_text(texts[flag](), encoding="utf-8")

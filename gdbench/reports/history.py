@@ -190,10 +190,20 @@ def event(kind, before, after, detail, ratio=math.nan, low=math.nan, high=math.n
     }
 
 
-def timing_events(pts: pd.DataFrame, threshold: float) -> list[dict]:
-    """Each cell's steps in time per step beyond ``threshold`` (a fraction): regressions
-    (slower), recoveries (faster again after a regression) and improvements."""
-    events: list[dict] = []
+@dataclass
+class CellFit:
+    """One cell's series of log(time per step) over runs, the variance each point is
+    weighted by (its own + the cell's noise floor²), the floor, and the fitted steps."""
+
+    points: pd.DataFrame
+    y: np.ndarray
+    var: np.ndarray
+    floor: float
+    steps: list[step_detect.Step]
+
+
+def fits(pts: pd.DataFrame) -> dict[str, CellFit]:
+    """Each timed cell with two points or more, fitted (``step_detect.fit``)."""
     timed = pts[pts.time_per_step_s.notna() & (pts.time_per_step_s > 0)]
     series = {
         cell: g.sort_values("run") for cell, g in timed.groupby("cell", sort=True) if len(g) > 1
@@ -201,12 +211,23 @@ def timing_events(pts: pd.DataFrame, threshold: float) -> list[dict]:
     logs = {cell: np.log(g.time_per_step_s.to_numpy(float)) for cell, g in series.items()}
     own = {cell: step_detect.noise_floor(y) for cell, y in logs.items()}
     pooled = float(np.median(list(own.values()))) if own else 0.0
+    out = {}
     for cell, g in series.items():
         y = logs[cell]
         floor = shrunk_floor(own[cell], pooled, len(y))
         var = g.log_var.fillna(0).to_numpy(float) + floor**2
+        out[cell] = CellFit(g, y, var, floor, step_detect.fit(y, var))
+    return out
+
+
+def timing_events(cell_fits: dict[str, CellFit], threshold: float) -> list[dict]:
+    """Each cell's steps in time per step beyond ``threshold`` (a fraction): regressions
+    (slower), recoveries (faster again after a regression) and improvements."""
+    events: list[dict] = []
+    for fit in cell_fits.values():
+        g = fit.points
         open_regression = None
-        for step in step_detect.fit(y, var):
+        for step in fit.steps:
             low, high = step.interval
             if abs(step.ratio - 1) <= threshold or low <= 1 <= high:
                 continue
@@ -220,9 +241,8 @@ def timing_events(pts: pd.DataFrame, threshold: float) -> list[dict]:
                 kind = "improvement"
             before, after = g.iloc[step.at - 1], g.iloc[step.at]
             detail = f"{step.ratio:.3g}× [{low:.3g}, {high:.3g}]"
-            events.append(
-                event(kind, before, after, detail, step.ratio, low, high, math.expm1(floor))
-            )
+            floor = math.expm1(fit.floor)
+            events.append(event(kind, before, after, detail, step.ratio, low, high, floor))
     return events
 
 

@@ -1,0 +1,160 @@
+"""The history page (`gdbench history --html`), built from the committed history of genuine
+runs: what it holds (read with the standard library's HTML parser), and how it renders in a
+real headless browser (Debian's chromium driven by playwright; `.ci/run` installs both and
+sets GDBENCH_BROWSER_TEST=required, so that CI cannot skip it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import gdbench
+from gdbench.cli.commands import main
+
+HISTORY = Path(__file__).resolve().parents[1] / "results" / "cpu-amd-epyc-2core" / "history"
+CHROMIUM = os.environ.get("GDBENCH_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def hist():
+    return gdbench.history(HISTORY)
+
+
+@pytest.fixture(scope="module")
+def page(hist, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("page") / "history.html"
+    assert main(["history", str(HISTORY), "--html", str(path)]) == 0
+    return path
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(path: Path) -> list[tuple[str, dict]]:
+    parser = Tags()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.tags
+
+
+def test_page_holds_every_cell_and_event_and_loads_nothing(hist, page):
+    found = tags(page)
+    cells = [a for t, a in found if t == "section" and "cell" in a.get("class", "")]
+    assert sorted(a["data-cell"] for a in cells) == sorted(hist.points.cell.unique())
+    events = [(a["data-kind"], a["data-cell"]) for t, a in found if t == "tr" and "data-kind" in a]
+    assert events == list(zip(hist.events.kind, hist.events.cell, strict=True))
+    charts = [a for t, a in found if t == "svg"]
+    timed = hist.points[hist.points.time_per_step_s > 0].cell.nunique()
+    assert sum("chart-time" in a["class"] for a in charts) == timed
+    # self-contained: no script, style, image or frame from elsewhere, no link leaving it
+    for tag, attrs in found:
+        assert "src" not in attrs, tag
+        href = attrs.get("href")
+        assert href is None or href.startswith("#"), href
+    assert all(t not in ("link", "img", "iframe") for t, _ in found)
+    # a regression marked in its cell's chart for each one listed
+    markers = [a for t, a in found if t == "line" and "marker" in a.get("class", "")]
+    assert len(markers) == len(hist.events)
+
+
+def test_history_html_file_errors_are_one_line(tmp_path, capsys):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for target, words in (
+        (folder, "is a folder"),
+        (tmp_path / "missing" / "h.html", "does not exist"),
+    ):
+        assert main(["history", str(HISTORY), "--html", str(target)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and words in err, err
+
+
+def _browser():
+    required = os.environ.get("GDBENCH_BROWSER_TEST") == "required"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed (pip install playwright)")
+    if not shutil.which(CHROMIUM):
+        if required:
+            pytest.fail(f"{CHROMIUM} not found (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    return sync_playwright
+
+
+def test_page_in_a_real_browser(hist, page, tmp_path):
+    sync_playwright = _browser()
+    errors, requests = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 900})
+            tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            tab.on("request", lambda r: requests.append(r.url))
+            tab.goto(page.as_uri())
+            tab.wait_for_load_state("load")
+            assert errors == []
+            assert requests == [page.as_uri()]  # nothing but the page itself
+
+            n_cells = hist.points.cell.nunique()
+            assert tab.locator("svg.chart-time").count() >= 1
+            assert tab.locator("svg.chart circle.point").count() > 0
+            # every chart has a size on screen (rendered, not only present)
+            box = tab.locator("svg.chart-time").first.bounding_box()
+            assert box is not None and box["width"] > 100 and box["height"] > 50
+            assert tab.locator("#shown").inner_text() == f"{n_cells} of {n_cells} cells"
+
+            # the listed events are the computed ones
+            rows = tab.locator("#events tr.event")
+            listed = [
+                (rows.nth(i).get_attribute("data-kind"), rows.nth(i).get_attribute("data-cell"))
+                for i in range(rows.count())
+            ]
+            assert listed == list(zip(hist.events.kind, hist.events.cell, strict=True))
+
+            # filtering by backend leaves that backend's cells, and only them
+            backend = sorted(hist.points.backend.unique())[0]
+            tab.select_option("#f-backend", backend)
+            visible = tab.locator("section.cell:not(.hidden)")
+            expected = hist.points[hist.points.backend == backend].cell.nunique()
+            assert visible.count() == expected
+            assert {visible.nth(i).get_attribute("data-backend") for i in range(expected)} == {
+                backend
+            }
+            tab.select_option("#f-backend", "")
+
+            # hovering a point shows its run's environment
+            point = tab.locator("svg.chart-time circle.point").first
+            point.hover()
+            tip = tab.locator("#tip")
+            assert tip.is_visible()
+            text = tip.inner_text()
+            assert "per step" in text and "versions:" in text and "commit" in text
+            tab.screenshot(path=str(tmp_path / "history.png"), full_page=False)
+            assert errors == []
+        finally:
+            browser.close()
