@@ -1,6 +1,6 @@
 """The README's picture of the history page: `gdbench history` of a folder, written with
 --html, opened in Debian's chromium (headless, driven by playwright; no browser download),
-and its top screenshotted.
+and its top screenshotted (the events, the first charts).
 
     python bench/history_screenshot.py results/cpu-amd-epyc-2core/history docs/img/history.png
 """
@@ -23,9 +23,8 @@ def main(history: str, png: str, chromium: str = "/usr/bin/chromium") -> None:
     gdbench.history(history).html(page)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1280, "height": 1000})
+        tab = browser.new_page(viewport={"width": 1280, "height": 1240})
         tab.goto(page.as_uri())
-        tab.locator("svg.chart-time circle.point").nth(3).hover()
         tab.screenshot(path=png)
         browser.close()
     print(png)

@@ -15,6 +15,8 @@ import pytest
 from gdbench.cli.commands import main
 from gdbench.reports import step_detect
 
+from .conftest import ROOT
+
 SLEEPY = textwrap.dedent(
     """
     import os
@@ -73,7 +75,7 @@ def slowdown(tmp_path_factory):
     from gdbench import registry
 
     base = tmp_path_factory.mktemp("history")
-    before = dict(registry._BACKENDS)  # module scope: the per-test isolation is not around it
+    before = dict(registry.backends())  # module scope: the per-test isolation is not around it
     plugin = base / "sleepy.py"
     plugin.write_text(SLEEPY)
     folders = []
@@ -151,3 +153,25 @@ def test_bad_paths_are_one_line(path, needle, tmp_path, capsys):
     assert main(["history", str(tmp_path / path)]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_cells_that_share_a_label_stay_apart(tmp_path):
+    """Two learning rates of every cell in two committed runs: 40 series, each named with
+    its rate, the slower copy's times its own (not one series of both)."""
+    import gdbench
+
+    committed = ROOT / "results" / "cpu-amd-epyc-2core" / "history"
+    for run in ("1-main-1", "1-main-2"):
+        s = pd.read_csv(committed / run / "summary.csv", dtype=str, keep_default_na=False)
+        doubled = (s.time_per_step_s.astype(float) * 2).map(repr)
+        both = pd.concat([s, s.assign(lr="0.0123", time_per_step_s=doubled)])
+        (tmp_path / run).mkdir()
+        both.to_csv(tmp_path / run / "summary.csv", index=False)
+    pts = gdbench.history(tmp_path).points
+    assert pts.cell.nunique() == 40
+    base = pts[pts.cell.str.contains("sgd numpy/eager")]
+    slow = base[base.cell.str.endswith("lr=0.0123")].set_index(["run", "problem"])
+    fast = base[~base.cell.str.endswith("lr=0.0123")].set_index(["run", "problem"])
+    assert len(slow) == len(fast) == 10
+    ratio = slow.time_per_step_s / fast.time_per_step_s.loc[slow.index]
+    assert np.allclose(ratio, 2)

@@ -158,3 +158,40 @@ def test_page_in_a_real_browser(hist, page, tmp_path):
             assert errors == []
         finally:
             browser.close()
+
+
+def _runs(*prefixes: str) -> list[str]:
+    return [str(p) for pre in prefixes for p in sorted(HISTORY.glob(f"{pre}-*"))]
+
+
+def test_the_committed_history_finds_the_slowdown_and_its_revert_and_nothing_else(hist):
+    """Fourteen genuine default runs with --rounds 3 (results/…/history/README.md): five on
+    main (A/A), three with NumPy computing each gradient four times, three reverted, three
+    under numpy 2.3.5 instead of 2.4.6."""
+    e = hist.events
+    numpy_cells = set(hist.points[hist.points.backend == "numpy"].cell)
+    assert set(e.kind) == {"regression", "recovery"}
+    regressions, recoveries = e[e.kind == "regression"], e[e.kind == "recovery"]
+    assert set(regressions.cell) == set(recoveries.cell) == numpy_cells  # and no other cell
+    assert (regressions.run_after == 5).all() and regressions.recovered.all()  # where it began
+    assert (recoveries.run_after == 8).all()  # the revert
+    assert regressions.changed.str.startswith("git_commit").all()
+    assert (regressions.low > 1.5).all()  # 1.9-3.7x measured; the intervals clear 1.5
+    # The release change (run 11 on) moved nothing beyond noise or rounding.
+    assert not (e.run_after >= 11).any()
+    env = hist.points.set_index("run").versions
+    assert "numpy 2.4.6" in env[10].iloc[0] and "numpy 2.3.5" in env[11].iloc[0]
+
+
+def test_fail_on_regression_on_the_committed_history(capsys):
+    aa = _runs("1-main")
+    assert gdbench.history(*aa).events.empty  # A/A: nothing flagged
+    assert main(["history", *aa, "--fail-on-regression", "10"]) == 0
+    slowed = [*aa, *_runs("2-slowdown")]
+    capsys.readouterr()
+    assert main(["history", *slowed, "--fail-on-regression", "10"]) == 1
+    fails = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL:")]
+    assert sum("numpy/eager" in line and "since run 5" in line for line in fails) == 5
+    # ...and once reverted, nothing the latest run holds fails.
+    reverted = [*slowed, *_runs("3-reverted")]
+    assert main(["history", *reverted, "--fail-on-regression", "10"]) == 0

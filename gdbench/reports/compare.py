@@ -97,13 +97,13 @@ def load(folder: Path | str, ignore: tuple[str, ...] = (), what: str = "compare"
     if path.is_file():
         try:
             s = read_results(path)
-            s["per_step"] = s["seconds"].astype(float) / s["steps_in_block"].astype(float)
-            if "round" not in s:
-                s["round"] = 1
-            for _, cell in s.groupby(SPEC_COLUMNS, sort=False, dropna=False):
-                side.samples[_key(cell.iloc[0].to_dict(), ignore)] = [
-                    r["per_step"].to_numpy() for _, r in cell.groupby("round", sort=True)
-                ]
+            per = (s["seconds"].astype(float) / s["steps_in_block"].astype(float)).to_numpy()
+            rounds = s["round"].to_numpy() if "round" in s else np.ones(len(s), dtype=int)
+            cells = list(s.groupby(SPEC_COLUMNS, sort=False, dropna=False).indices.values())
+            firsts = s.iloc[[idx[0] for idx in cells]][[c for c in SPEC_COLUMNS if c in s]]
+            for idx, spec in zip(cells, firsts.to_dict("records"), strict=True):
+                r = rounds[idx]  # the cell's blocks, per round, in order
+                side.samples[_key(spec, ignore)] = [per[idx][r == k] for k in np.unique(r)]
         except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError) as exc:
             raise UsageError(
                 f"{what}: {path} is not gdbench's ({type(exc).__name__}: {exc})"

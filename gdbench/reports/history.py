@@ -97,10 +97,13 @@ def _log_variance(side: Side, key: tuple, row: dict) -> float:
 def points(history: list[Run]) -> pd.DataFrame:
     """One row per run and cell: the series every chart and test is made of."""
     rows = []
+    labels: dict[tuple, str] = {}  # a key's label, made once (a history repeats its cells)
     for i, run in enumerate(history):
         for r, key in zip(run.side.rows, run.side.keys, strict=True):
             if r.get("status") not in (Status.OK, Status.DIVERGED):
                 continue
+            if key not in labels:
+                labels[key] = label(r)
             t = number(r.get("time_per_step_s"))
             rows.append(
                 {
@@ -108,16 +111,45 @@ def points(history: list[Run]) -> pd.DataFrame:
                     "folder": str(run.folder),
                     "when": run.when,
                     "commit": run.commit,
-                    "cell": label(r),
+                    "cell": labels[key],
                     "key": key,
                     **{c: r.get(c) for c in ("problem", "backend", "mode", "optimizer", "dtype")},
                     "time_per_step_s": t,
                     "log_var": _log_variance(run.side, key, r) if t else math.nan,
+                    "rounds": number(r.get("rounds")),
                     **{c: r.get(c) for c in NUMERICS},
                     **{c: r.get(c) for c in ENVIRONMENT},
+                    **{c: r.get(c) for c in UNLABELLED},
                 }
             )
-    return pd.DataFrame(rows)
+    return _distinct_cells(pd.DataFrame(rows))
+
+
+# What a cell's key holds that its label does not say: where two keys share a label (a sweep
+# over --lr or seeds, two --opt settings of one optimizer), the cell's name adds these.
+UNLABELLED = ("seed", "lr", "steps", "data", "optimizer_args", "problem_args")
+
+
+def _distinct_cells(pts: pd.DataFrame) -> pd.DataFrame:
+    """One name per key: a label that several keys share gets what differs between them
+    ("linreg N=4 … float32 lr=0.01")."""
+    if pts.empty:
+        return pts
+    for name, g in pts.groupby("cell", sort=False):
+        if g.key.nunique() < 2:
+            continue
+        differing = [c for c in UNLABELLED if g[c].astype(str).nunique() > 1]
+        if differing:
+            extra = (
+                g[differing]
+                .astype(str)
+                .apply(lambda r: " ".join(f"{c}={v}" for c, v in r.items()), axis=1)
+            )
+        else:
+            codes = {k: f"#{i + 1}" for i, k in enumerate(dict.fromkeys(g.key))}
+            extra = pd.Series([codes[k] for k in g.key], index=g.index)
+        pts.loc[g.index, "cell"] = name + " " + extra
+    return pts
 
 
 # A cell's noise floor, from few runs, leans on the history's other cells as on this many
@@ -253,11 +285,19 @@ def numerics_events(pts: pd.DataFrame) -> list[dict]:
     events = []
     for _, g in pts.groupby("cell", sort=True):
         g = g.sort_values("run")
-        for (_, a), (_, b) in zip(g.iloc[:-1].iterrows(), g.iloc[1:].iterrows(), strict=True):
+        for i in _numerics_candidates(g):
+            a, b = g.iloc[i - 1], g.iloc[i]
             why = _numerics_change(a, b)
             if why:
                 events.append(event("numerics", a, b, why))
     return events
+
+
+def _numerics_candidates(g: pd.DataFrame) -> np.ndarray:
+    """The positions in one cell's series where its verdict, max deviation or final loss
+    differs at all from the run before (``_numerics_change`` then judges each)."""
+    cols = g[["verdict", "max_rel_dev", "final_loss"]].astype(str).to_numpy()
+    return np.flatnonzero((cols[1:] != cols[:-1]).any(axis=1)) + 1
 
 
 def _numerics_change(a: pd.Series, b: pd.Series) -> str:

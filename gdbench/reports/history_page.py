@@ -97,7 +97,9 @@ def render(hist) -> str:
         cells.append(_cell(i, cell, g.sort_values("run"), hist.fits.get(cell), mine, n_runs))
     body = [
         "<h1>gdbench history</h1>",
-        f"<p id='summary'>{_e(' '.join(summary_lines(hist.runs, pts, events)))}</p>",
+        "<div id='summary'>"
+        + "".join(f"<p>{_e(line)}</p>" for line in summary_lines(hist.runs, pts, events))
+        + "</div>",
         "<h2>Events</h2>",
         _events_table(events, anchors),
         "<h2>Cells</h2>",

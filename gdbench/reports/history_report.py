@@ -28,10 +28,19 @@ def summary_lines(runs, pts: pd.DataFrame, events: pd.DataFrame) -> list[str]:
         )
     )
     cells = pts.cell.nunique() if len(pts) else 0
-    return [
+    lines = [
         f"history of {len(runs)} runs, {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC; "
         f"{cells} cells; {counts}"
     ]
+    timed = pts[pts.time_per_step_s > 0] if len(pts) else pts
+    single = int((timed.rounds.fillna(1) < 2).sum()) if len(timed) else 0
+    if single:
+        lines.append(
+            f"note: {single} of {len(timed)} timed points have one timing round, so their "
+            "intervals leave out the run-to-run noise of fresh processes; record histories "
+            "with --rounds 3 or more"
+        )
+    return lines
 
 
 def event_rows(events: pd.DataFrame) -> list[list[str]]:
