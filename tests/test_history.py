@@ -139,8 +139,15 @@ def test_a_numerics_change_is_reported_with_the_environment_change(slowdown, tmp
     s.loc[0, "final_loss"] = repr(loss * (1 + 1e-3))  # far beyond its own 1e-7 deviation
     s.loc[0, "versions"] = "numpy 9.9.9"
     s.to_csv(new / "summary.csv", index=False)
+    # ...and its trajectory, as the run wrote it, from step 3 on (the steps before as they were)
+    t = pd.read_csv(new / "trajectories.csv", dtype=str, keep_default_na=False)
+    mine = (t.backend == "sleepy") & (t.step.astype(int) >= 3)
+    assert mine.sum() >= 2
+    t.loc[mine, "loss"] = (t.loc[mine, "loss"].astype(float) * (1 + 1e-3)).map(repr)
+    t.to_csv(new / "trajectories.csv", index=False)
     (event,) = gdbench.history(old, new).events.query("kind == 'numerics'").itertuples()
     assert event.detail.startswith(f"final loss {loss:.7g} → ")
+    assert event.detail.endswith(" from step 3")
     assert "numpy " in event.changed and "→ 9.9.9" in event.changed
 
 

@@ -8,6 +8,7 @@ numerics events where a trajectory moved beyond its own rounding.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ def points(history: list[Run]) -> pd.DataFrame:
                     "when": run.when,
                     "commit": run.commit,
                     "cell": labels[key],
+                    "label": labels[key],
                     "key": key,
                     **{c: r.get(c) for c in ("problem", "backend", "mode", "optimizer", "dtype")},
                     "time_per_step_s": t,
@@ -289,8 +291,47 @@ def numerics_events(pts: pd.DataFrame) -> list[dict]:
             a, b = g.iloc[i - 1], g.iloc[i]
             why = _numerics_change(a, b)
             if why:
-                events.append(event("numerics", a, b, why))
+                events.append(event("numerics", a, b, why + first_difference(a, b)))
     return events
+
+
+def first_difference(a: pd.Series, b: pd.Series) -> str:
+    """ " from step k": the first recorded step at which the cell's trajectory (loss, w,
+    gradient, as written) differs between the two runs, where both folders kept it."""
+    ta, tb = _trajectory(a.folder, a.label), _trajectory(b.folder, b.label)
+    if ta is None or tb is None or not len(ta) or not len(tb):
+        return ""
+    n = min(len(ta), len(tb))
+    x, y = ta[:n, 1:], tb[:n, 1:]
+    differs = np.flatnonzero(((x != y) & ~(np.isnan(x) & np.isnan(y))).any(axis=1))
+    return f" from step {int(ta[differs[0], 0])}" if len(differs) else ""
+
+
+@functools.lru_cache(maxsize=16)
+def _trajectories(folder: str) -> dict[str, np.ndarray] | None:
+    """A folder's trajectories.csv as text, per cell label: step, then the other values."""
+    from gdbench.results.schema import SPEC_COLUMNS, read_results
+
+    path = Path(folder) / "trajectories.csv"
+    if not path.is_file():
+        return None
+    try:
+        df = read_results(path)
+        spec = [c for c in SPEC_COLUMNS if c in df]
+        values = [c for c in df.columns if c not in spec and c != "step"]
+        out = {}
+        for _, g in df.groupby(spec, sort=False, dropna=False):
+            numbers = g[["step", *values]].apply(pd.to_numeric, errors="coerce")
+            first = {**g.iloc[0].to_dict(), "steps": 0}  # a label does not name the steps
+            out[label(first)] = numbers.to_numpy(float)
+        return out
+    except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError):
+        return None  # a trajectory that cannot be read only leaves the step unsaid
+
+
+def _trajectory(folder: str, cell: str) -> np.ndarray | None:
+    found = _trajectories(str(folder))
+    return None if found is None else found.get(cell)
 
 
 def _numerics_candidates(g: pd.DataFrame) -> np.ndarray:
