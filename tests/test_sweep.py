@@ -195,7 +195,7 @@ def _sweep(out, *extra):
         "--mode",
         "eager",
         "--time-budget",
-        "0.3",
+        "0.15",
         "--steps",
         "5",
         "--problem",
