@@ -43,6 +43,9 @@ IGNORABLE = ("backend", "mode", "device", "dtype", "optimizer", "seed", "lr", "s
 GOOD = (Verdict.AGREES, Verdict.NOISY, Verdict.IMPRECISE)
 
 
+RESULT_FILES = ("summary.csv", "sweep.csv")  # what makes a folder a run's or a sweep's
+
+
 @dataclass
 class Side:
     """One folder's rows with each one's key (as matched, ``load``'s ``ignore`` applied),
@@ -75,7 +78,7 @@ def load(folder: Path | str, ignore: tuple[str, ...] = (), what: str = "compare"
     folder = Path(folder)
     if path_kind(folder, what) != "dir":
         raise UsageError(f"{what}: {folder} is not a folder")
-    found = [folder / n for n in ("summary.csv", "sweep.csv") if (folder / n).is_file()]
+    found = [folder / n for n in RESULT_FILES if (folder / n).is_file()]
     if not found:
         raise UsageError(f"{what}: {folder} holds no gdbench results (no summary.csv or sweep.csv)")
     try:

@@ -8,7 +8,6 @@ numerics events where a trajectory moved beyond its own rounding.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass
@@ -19,11 +18,10 @@ import pandas as pd
 
 from gdbench.errors import UsageError
 from gdbench.reports import step_detect
-from gdbench.reports.compare import ENV_COLUMNS, Side, label, load
+from gdbench.reports.compare import ENV_COLUMNS, RESULT_FILES, Side, label, load
 from gdbench.reports.table import number
 from gdbench.results.schema import Status
 
-RESULT_FILES = ("summary.csv", "sweep.csv")
 NUMERICS = ("verdict", "max_rel_dev", "final_loss", "error_ratio")
 ENVIRONMENT = (*ENV_COLUMNS, "host")
 
@@ -285,20 +283,25 @@ def numerics_events(pts: pd.DataFrame) -> list[dict]:
     float64 reference changed by more than a factor of 2, or its final loss moved by more
     than either run's own distance from the reference (beyond its rounding)."""
     events = []
+    read: dict[str, dict[str, np.ndarray] | None] = {}  # each folder's trajectories, once
     for _, g in pts.groupby("cell", sort=True):
         g = g.sort_values("run")
         for i in _numerics_candidates(g):
             a, b = g.iloc[i - 1], g.iloc[i]
             why = _numerics_change(a, b)
             if why:
-                events.append(event("numerics", a, b, why + first_difference(a, b)))
+                events.append(event("numerics", a, b, why + first_difference(a, b, read)))
     return events
 
 
-def first_difference(a: pd.Series, b: pd.Series) -> str:
+def first_difference(a: pd.Series, b: pd.Series, read: dict) -> str:
     """ " from step k": the first recorded step at which the cell's trajectory (loss, w,
-    gradient, as written) differs between the two runs, where both folders kept it."""
-    ta, tb = _trajectory(a.folder, a.label), _trajectory(b.folder, b.label)
+    gradient, as written) differs between the two runs, where both folders kept it
+    (``read``: the folders' trajectories read so far)."""
+    for folder in (a.folder, b.folder):
+        if folder not in read:
+            read[folder] = _trajectories(folder)
+    ta, tb = (None if read[p.folder] is None else read[p.folder].get(p.label) for p in (a, b))
     if ta is None or tb is None or not len(ta) or not len(tb):
         return ""
     n = min(len(ta), len(tb))
@@ -307,9 +310,9 @@ def first_difference(a: pd.Series, b: pd.Series) -> str:
     return f" from step {int(ta[differs[0], 0])}" if len(differs) else ""
 
 
-@functools.lru_cache(maxsize=16)
 def _trajectories(folder: str) -> dict[str, np.ndarray] | None:
-    """A folder's trajectories.csv as text, per cell label: step, then the other values."""
+    """A folder's trajectories.csv per cell label, as numbers: step, then the other values
+    (NaN where a column does not apply); None where it has none or it cannot be read."""
     from gdbench.results.schema import SPEC_COLUMNS, read_results
 
     path = Path(folder) / "trajectories.csv"
@@ -327,11 +330,6 @@ def _trajectories(folder: str) -> dict[str, np.ndarray] | None:
         return out
     except (OSError, ValueError, TypeError, KeyError, pd.errors.ParserError):
         return None  # a trajectory that cannot be read only leaves the step unsaid
-
-
-def _trajectory(folder: str, cell: str) -> np.ndarray | None:
-    found = _trajectories(str(folder))
-    return None if found is None else found.get(cell)
 
 
 def _numerics_candidates(g: pd.DataFrame) -> np.ndarray:

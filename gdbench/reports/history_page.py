@@ -19,6 +19,7 @@ import pandas as pd
 
 from gdbench.reports.history import ENVIRONMENT, CellFit
 from gdbench.reports.history_report import HEADER, event_rows, summary_lines
+from gdbench.reports.step_detect import Z95
 from gdbench.reports.table import number, seconds
 
 FILTERS = ("problem", "backend", "optimizer", "mode")
@@ -31,7 +32,6 @@ COLOURS = {
 VERDICT_COLOURS = {"agrees": "#1e8449", "noisy": "#b9770e", "disagrees": "#c0392b"}
 WIDTH, LEFT, RIGHT = 440, 62, 10
 TIME_HEIGHT, DEV_HEIGHT, TOP, BOTTOM = 120, 64, 8, 18
-Z95 = 1.959963984540054
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -91,6 +91,7 @@ def render(hist) -> str:
     with_events = set(events.cell) if len(events) else set()
     groups = sorted(pts.groupby("cell", sort=True), key=lambda cg: cg[0] not in with_events)
     anchors = {cell: f"cell-{i}" for i, (cell, _) in enumerate(groups)}  # events' cells first
+    env = _environment(pts)
     cells = []
     for i, (cell, g) in enumerate(groups):
         mine = events[events.cell == cell] if len(events) else events
@@ -108,9 +109,9 @@ def render(hist) -> str:
         *cells,
         "</div>",
         "<h2>Runs</h2>",
-        _runs_table(hist.runs, pts),
+        _runs_table(hist.runs, pts, env),
         "<div id='tip'></div>",
-        f"<script type='application/json' id='runs-data'>{_runs_json(hist.runs, pts)}</script>",
+        f"<script type='application/json' id='runs-data'>{_runs_json(hist.runs, env)}</script>",
         f"<script>{SCRIPT}</script>",
     ]
     return (
@@ -120,10 +121,6 @@ def render(hist) -> str:
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-
-
-def write(hist, path: Path) -> None:
-    path.write_text(render(hist), encoding="utf-8")
 
 
 def _e(text) -> str:
@@ -311,14 +308,12 @@ def _env_text(run, env: dict) -> str:
     return "\n".join(lines)
 
 
-def _runs_json(runs, pts: pd.DataFrame) -> str:
-    env = _environment(pts)
+def _runs_json(runs, env: dict[int, dict]) -> str:
     texts = [_env_text(run, env.get(i, {})) for i, run in enumerate(runs)]
     return json.dumps(texts, ensure_ascii=True).replace("</", "<\\/")
 
 
-def _runs_table(runs, pts: pd.DataFrame) -> str:
-    env = _environment(pts)
+def _runs_table(runs, pts: pd.DataFrame, env: dict[int, dict]) -> str:
     cols = [c for c in ENVIRONMENT if c in pts]
     head = "".join(f"<th>{_e(h)}</th>" for h in ("run", "folder", "when (UTC)", "commit", *cols))
     rows = []
