@@ -10,19 +10,25 @@ differences is far above float64 rounding, and gdbench says so.
 import numpy as np
 
 import gdbench
+from gdbench.problem import step_batches
 
 
 class FiniteDifferenceSession(gdbench.StepSession):
     def __init__(self, problem, inst, setup):
         self.problem, self.lr = problem, setup.lr
-        self.data = {k: v.astype(setup.dtype) for k, v in inst.data.items()}
+        # Each step's data: all of it, or a mini-batch by the problem's schedule
+        # (the classifier's), as every backend takes them; next_batch() cycles them.
+        self.batches = [
+            {k: v.astype(setup.dtype) for k, v in batch.items()}
+            for batch in step_batches(problem, inst)
+        ]
         self.w0 = inst.w0.astype(setup.dtype)
         self.reset()
 
     def reset(self):
         self.w = self.w0.copy()
 
-    def grad(self, w):
+    def grad(self, w, data):
         # Central differences in float64, whatever the run's dtype, so that truncation and
         # cancellation stay far below float32's rounding.
         w64 = np.array(w, dtype=np.float64)
@@ -33,12 +39,13 @@ class FiniteDifferenceSession(gdbench.StepSession):
             wp[i] += h
             wm[i] -= h
             loss = self.problem.loss
-            g[i] = (loss(wp, **self.data) - loss(wm, **self.data)) / (2 * h)
+            g[i] = (loss(wp, **data) - loss(wm, **data)) / (2 * h)
         return g.astype(w.dtype)
 
     def step(self, record):
-        loss = float(self.problem.loss(self.w, **self.data))
-        g = self.grad(self.w)
+        data = self.next_batch()
+        loss = float(self.problem.loss(self.w, **data))
+        g = self.grad(self.w, data)
         self.w = self.w - self.lr * g
         return (loss, g.astype(np.float64), self.w.astype(np.float64)) if record else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,11 @@ class Session(ABC):
     this is what the timer measures. ``sync()`` waits until queued device work is done;
     the timer calls it before every clock read. ``warmup()`` runs whatever compiles or
     allocates on first use and returns how long that took, so it stays off the clock.
+
+    Each step takes its data by the problem's schedule (``gdbench.problem.step_batches``:
+    the whole data, or for a problem trained on mini-batches one batch after another):
+    a session keeps them in ``batches`` and takes the next with ``next_batch()``; a
+    step session's trajectory starts the schedule again.
     """
 
     @abstractmethod
@@ -61,6 +67,17 @@ class Session(ABC):
     # hyperparameters it ran with (gdbench's names). Empty: the Setup's, by the spec.
     optimizer_impl: str = "gdbench specification"
     optimizer_used: dict | None = None
+
+    # Each step's data on the device (``gdbench.problem.step_batches``): one entry, the
+    # whole data, unless the problem trains on mini-batches; ``next_batch`` cycles them.
+    batches: Sequence[dict] = ()  # each session sets its own
+    batch_index: int = 0
+
+    def next_batch(self) -> dict:
+        """The data of the next step by the problem's schedule."""
+        data = self.batches[self.batch_index % len(self.batches)]
+        self.batch_index += 1
+        return data
 
     def sync(self) -> None:
         """Waits for queued device work; a synchronous library has none."""
@@ -104,6 +121,7 @@ class StepSession(Session):
 
     def trajectory(self, steps: int) -> Trajectory:
         self.reset()
+        self.batch_index = 0  # the schedule starts again with the trajectory
         losses, grads, ws = [], [], []
         for k in range(steps):
             t0 = time.perf_counter()

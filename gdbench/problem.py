@@ -64,6 +64,9 @@ class Problem(ABC):
     options: tuple[Hyper, ...] = ()
     takes_data: bool = False  # runs on --data (X, y)
     binary_target: bool = False  # its y must be 0/1
+    # Whether a run that names no --problem includes it (``--problem all`` always does):
+    # False for a problem whose default instance is too costly for the quick first look.
+    default_run: bool = True
 
     @property
     def opt(self) -> dict:
@@ -123,6 +126,11 @@ class Problem(ABC):
         hand-derived ``grad`` cannot hide in it."""
         return None
 
+    def batch_size(self, inst: Instance) -> int | None:
+        """B, the rows each step sees where the problem trains on mini-batches (their
+        schedule: ``step_batches``); None (the default): every step sees all the data."""
+        return None
+
     def bytes_per_step(self, inst: Instance, itemsize: int) -> int:
         """The roofline's cost model: the least memory traffic of one update step, every
         data array read once; the parameters are negligible beside the data."""
@@ -135,3 +143,19 @@ class Problem(ABC):
     def hessian_max_eig(self, inst: Instance) -> float | None:
         """Largest eigenvalue of the loss's Hessian, where known (stability bound 2/λ)."""
         return None
+
+
+def step_batches(problem: Problem, inst: Instance) -> list[dict[str, np.ndarray]]:
+    """Each step's data, in the order steps take them: step k (from 0) uses entry
+    k mod len. The whole data where the problem has no batch size (one entry, the
+    instance's own arrays), else the seeded schedule every backend and the reference follow
+    alike: the rows permuted once by ``default_rng(seed)`` and cut into ⌊N/B⌋ batches of
+    B rows (the N mod B rows left over are never used), each a contiguous copy, cycled
+    in the same order every epoch."""
+    b = problem.batch_size(inst)
+    n = inst.n_samples or len(next(iter(inst.data.values()), ()))
+    if b is None or b >= n:
+        return [inst.data]
+    order = np.random.default_rng(inst.seed or 0).permutation(n)
+    cuts = [order[k * b : (k + 1) * b] for k in range(n // b)]
+    return [{k: np.ascontiguousarray(v[rows]) for k, v in inst.data.items()} for rows in cuts]

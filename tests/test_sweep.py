@@ -21,6 +21,7 @@ from gdbench.timing.roofline import roofline_columns
 from .conftest import ROOT, require
 
 LIMITS = {"cpu": {"gbps": 32.0, "method": "test", "cache_bytes": 20_000}}
+GEMM = {"float32": {"gflops": 100.0, "iqr_gflops": 1.0, "method": "test gemm"}}
 
 
 def test_linreg_cost_model_and_roofline_columns():
@@ -31,10 +32,34 @@ def test_linreg_cost_model_and_roofline_columns():
     assert cols["bytes_per_step"] == 4 * (1000 * 3 + 1000)  # X and y read once
     assert cols["flops_per_step"] == 4 * 1000 * 3 + 4 * 1000
     assert cols["achieved_gbps"] == pytest.approx(16.0)
-    assert cols["roofline_frac"] == pytest.approx(0.5)
+    assert cols["gflops"] == pytest.approx(16.0) and cols["intensity"] == pytest.approx(1.0)
+    # 16 kB fit in the 20 kB cache, whose bandwidth was not measured: no roof applies.
     assert cols["cache_resident"] is True
+    assert cols["roofline_frac"] == "" and cols["bound"] == ""
+    # Measured, the cache's roof: 64 GB/s × 1 FLOP/byte, under a GEMM rate of 100.
+    cached = {"cpu": {**LIMITS["cpu"], "cache_gbps": 64.0, "gemm": GEMM}}
+    cols = roofline_columns(row, p, inst, cached)
+    assert cols["bound"] == "cache" and cols["roof_gflops"] == pytest.approx(64.0)
+    assert cols["roofline_frac"] == pytest.approx(16.0 / 64.0)
+    # float64: 32 kB, out of the cache: the memory roof, 32 GB/s × ½ FLOP/byte.
     row64 = {**row, "dtype": "float64"}
-    assert roofline_columns(row64, p, inst, LIMITS)["cache_resident"] is False  # 32 kB
+    cols64 = roofline_columns(row64, p, inst, cached)
+    assert cols64["cache_resident"] is False and cols64["bound"] == "memory"
+    assert cols64["roofline_frac"] == pytest.approx(16.0 / 16.0)
+
+
+def test_a_matrix_product_step_is_bound_by_the_gemm_rate():
+    p = registry.problems()["classifier"].configured({"layers": "256-512-10", "batch": 256})
+    inst = p.make(256, None, 0)
+    flops, nbytes = p.flops_per_step(inst), p.bytes_per_step(inst, 4)
+    limits = {"cpu": {"gbps": 32.0, "method": "test", "cache_bytes": 0, "gemm": GEMM}}
+    t = flops / 50e9  # 50 GFLOP/s achieved
+    cols = roofline_columns(
+        {"dtype": "float32", "device": "cpu", "time_per_step_s": t}, p, inst, limits
+    )
+    assert flops / nbytes * 32.0 > 100.0  # the bandwidth roof is above the GEMM rate
+    assert cols["bound"] == "compute" and cols["roof_gflops"] == 100.0
+    assert cols["gflops"] == pytest.approx(50.0) and cols["roofline_frac"] == pytest.approx(0.5)
 
 
 def test_cells_without_timing_get_no_fraction():
@@ -86,11 +111,18 @@ def test_sweep_writes_csv_plots_and_report(tmp_path):
     np.testing.assert_allclose(
         timed.achieved_gbps, timed.bytes_per_step / timed.time_per_step_s / 1e9
     )
-    np.testing.assert_allclose(timed.roofline_frac, timed.achieved_gbps / timed.bandwidth_gbps)
+    # Out of the cache linreg's step is bound by memory: the fraction is of its bandwidth.
+    memory = timed[timed.bound == "memory"]
+    np.testing.assert_allclose(memory.roofline_frac, memory.achieved_gbps / memory.bandwidth_gbps)
+    np.testing.assert_allclose(timed.roofline_frac, timed.gflops / timed.roof_gflops)
+    machine = __import__("json").loads((out / "machine.json").read_text())
+    (cpu,) = [d["cpu"] for d in machine["hosts"].values()]
+    assert cpu["gemm"]["float32"]["gflops"] > 0 and cpu["cache_gbps"] > 0
     for name in (
         "machine.json",
         "time_per_step.png",
         "roofline.png",
+        "roofline_model.png",
         "speedup.png",
         "loss_vs_step.png",
         "report.md",

@@ -91,13 +91,13 @@ def check_all(args) -> GradChecks:
     error, the others are checked all the same."""
     from gdbench.compat.containment import deadline
     from gdbench.execution.data import load as load_data
-    from gdbench.execution.options import parse_names, parse_seed, parse_settings
+    from gdbench.execution.options import parse_seed, parse_settings, problem_names
     from gdbench.execution.rows import exception_line
     from gdbench.execution.sizes import data_choice
     from gdbench.numerics.gradcheck import POINT_COUNTS, check_at, parse_points
 
     problems = registry.problems()
-    names = parse_names(args.problem, problems, "problem")
+    names = problem_names(args.problem, problems)
     names, data_file = data_choice(args, names, problems)
     settings, _ = parse_settings(
         args.problem_opt, {n: problems[n].options for n in names}, "--problem-opt", "a setting"

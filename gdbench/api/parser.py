@@ -29,7 +29,8 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     p.add_argument(
         "--problem",
         default=None,
-        help="problem name(s), comma separated (default: all; sweep: quadratic,linreg)",
+        help="problem name(s), comma separated, or 'all' (default: all but classifier; "
+        "sweep: quadratic,linreg)",
     )
     if sweep:
         p.add_argument(

@@ -17,7 +17,7 @@ SWEEP_COLUMNS = [*SUMMARY_COLUMNS, *ROOFLINE_COLUMNS]
 DEFAULT_PROBLEMS = ("quadratic", "linreg")
 
 
-def measure_limits(out: Path, resume: bool, executor, stream) -> dict:
+def measure_limits(out: Path, resume: bool, executor, stream, dtypes=("float32",)) -> dict:
     """Each host's read bandwidth per device, measured once on it (``executor.measure``)
     and kept in machine.json (``{"hosts": {name: {device: …}}}``); a resumed sweep reads
     the file instead, whichever layout an earlier version wrote."""
@@ -30,16 +30,26 @@ def measure_limits(out: Path, resume: bool, executor, stream) -> dict:
         from gdbench.timing.bandwidth import check_limits
 
         return check_limits(limits, path)
-    print("measuring this machine's memory read bandwidth (gdbench machine)…", file=stream)
-    limits = executor.measure()
+    print("measuring this machine's roofs: bandwidth and GEMM rate (gdbench machine)…", file=stream)
+    limits = executor.measure(tuple(dtypes))
     many = len(limits["hosts"]) > 1 or not isinstance(executor, LocalExecutor)
     for host, devices in limits["hosts"].items():
         for dev, b in devices.items():
+            if not isinstance(b, dict):
+                continue
             where = f"{host} {dev}" if many else dev
             print(
                 f"  {where}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s ({b['method']})",
                 file=stream,
             )
+            if "cache_gbps" in b:
+                print(f"  {where} cache: {b['cache_gbps']:.1f} GB/s", file=stream)
+            for dtype, g in b.get("gemm", {}).items():
+                print(
+                    f"  {where} {dtype} GEMM: {g['gflops']:.1f} ± {g['iqr_gflops']:.1f} "
+                    f"GFLOP/s ({g['method']})",
+                    file=stream,
+                )
     path.write_text(json.dumps(limits, indent=2) + "\n")
     return limits
 
@@ -55,7 +65,8 @@ def execute_sweep(plan, executor, stream, report: bool = True):
     """The sweep's bandwidths, cells and step profile, then (with ``report`` and
     matplotlib) its plots and report.md: ``(outcome, report path or None)``."""
     if plan.options.timing:
-        limits = measure_limits(plan.out, plan.resume, executor, stream)
+        dtypes = tuple(dict.fromkeys(s.dtype for s in plan.specs)) or ("float32",)
+        limits = measure_limits(plan.out, plan.resume, executor, stream, dtypes)
     else:
         limits = {"hosts": {}}
         (plan.out / "machine.json").write_text(json.dumps(limits) + "\n")

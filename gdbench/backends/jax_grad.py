@@ -10,6 +10,7 @@ import numpy as np
 
 from gdbench.backend import Backend, Mode, Session, StepSession
 from gdbench.compat.frameworks import import_jax, import_optax
+from gdbench.problem import step_batches
 from gdbench.registry import register_backend
 from gdbench.timing.breakdown import operands
 from gdbench.trajectory import Trajectory
@@ -22,10 +23,11 @@ def _device(jax, device):
 class _JaxBase:
     def __init__(self, problem, inst, setup):
         jax = self.jax = import_jax()
-        dev = _device(jax, setup.device)
-        self.data = {
-            k: jax.device_put(np.asarray(v, dtype=setup.dtype), dev) for k, v in inst.data.items()
-        }
+        dev = self.dev = _device(jax, setup.device)
+        self.host_batches = [
+            {k: np.asarray(v, dtype=setup.dtype) for k, v in batch.items()}
+            for batch in step_batches(problem, inst)
+        ]
         self.w0 = jax.device_put(np.asarray(inst.w0, dtype=setup.dtype), dev)
         optax = import_optax()
         tx, self.optimizer_impl, self.optimizer_used = setup.optimizer.optax_transform(
@@ -56,6 +58,10 @@ class JaxStepSession(_JaxBase, StepSession):
 
     def __init__(self, problem, inst, setup):
         super().__init__(problem, inst, setup)
+        jax = self.jax
+        self.batches = [jax.device_put(b, self.dev) for b in self.host_batches]
+        self.data = self.batches[0]
+        del self.host_batches
         self.compiles = setup.mode == "jit"
         update = self.update
 
@@ -73,10 +79,11 @@ class JaxStepSession(_JaxBase, StepSession):
         self.carry = (self.w0, self.state0)
 
     def step(self, record):
+        data = self.next_batch()
         if not record:
-            self.carry = self.advance(self.carry, self.data)
+            self.carry = self.advance(self.carry, data)
             return None
-        self.carry, loss, g = self.step_fn(self.carry, self.data)
+        self.carry, loss, g = self.step_fn(self.carry, data)
         return float(loss), np.asarray(g, np.float64), np.asarray(self.w, np.float64)
 
     def compile_count(self):
@@ -145,23 +152,41 @@ class JaxScanSession(_JaxBase, Session):
     def __init__(self, problem, inst, setup):
         super().__init__(problem, inst, setup)
         jax, update = self.jax, self.update
+        hosts = self.host_batches
+        del self.host_batches
+        nb = len(hosts)
+        # Mini-batches travel stacked, (batches, B, …) per array, and step i takes batch
+        # i mod their count inside the program; the whole data otherwise, as it is.
+        if nb == 1:
+            self.data = jax.device_put(hosts[0], self.dev)
+        else:
+            stacked = {k: np.stack([b[k] for b in hosts]) for k in hosts[0]}
+            self.data = jax.device_put(stacked, self.dev)
+
+        def pick(data, i):
+            if nb == 1:
+                return data
+            return jax.tree_util.tree_map(lambda a: a[i % nb], data)
+
+        self.pick = pick
 
         # The data are arguments of the compiled loops, not constants closed over: XLA
         # would otherwise embed N×D values in the program (bench/jax_data_arguments.py
         # measures both ways).
         def recorded(carry, data, n):
-            def body(c, _):
-                c, loss, g = update(c, data)
+            def body(c, i):
+                c, loss, g = update(c, pick(data, i))
                 return c, (loss, g, c[0])
 
-            return jax.lax.scan(body, carry, None, length=n)
+            steps = None if nb == 1 else jax.numpy.arange(n)
+            return jax.lax.scan(body, carry, steps, length=n)
 
         # The step count is static for the recorded loop (it sizes the output)...
         self.scan = jax.jit(recorded, static_argnums=2)
 
         # ...and dynamic for the timed one, so that growing blocks do not recompile.
         def loop(carry, data, n):
-            return jax.lax.fori_loop(0, n, lambda i, c: update(c, data)[0], carry)
+            return jax.lax.fori_loop(0, n, lambda i, c: update(c, pick(data, i))[0], carry)
 
         self.loop = jax.jit(loop)
         self.carry = (self.w0, self.state0)
@@ -179,7 +204,7 @@ class JaxScanSession(_JaxBase, Session):
     def operations(self, steps, log):
         """The fused loop as one XLA program; bytes by XLA's cost analysis of one step's
         body (the loop's own analysis counts a while loop's body once)."""
-        step = self.jax.jit(lambda c, data: self.update(c, data)[0])
+        step = self.jax.jit(lambda c, data: self.update(c, self.pick(data, 0))[0])
         compiled_program(self.jax, step, (self.carry, self.data), steps, log, self, self.run_steps)
 
 

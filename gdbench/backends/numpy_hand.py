@@ -18,6 +18,7 @@ import numpy as np
 
 from gdbench.backend import Backend, Mode, StepSession
 from gdbench.compat.products import plain
+from gdbench.problem import step_batches
 from gdbench.registry import register_backend
 from gdbench.timing.breakdown import operands
 
@@ -57,7 +58,10 @@ class NumpySession(StepSession):
         self.problem = problem
         naive = setup.mode == "naive"
         layout = np.ascontiguousarray if naive else column_major
-        self.data = {k: layout(v, dtype) for k, v in inst.data.items()}
+        self.batches = [
+            {k: layout(v, dtype) for k, v in batch.items()} for batch in step_batches(problem, inst)
+        ]
+        self.data = self.batches[0]
         self.products = plain if naive else contextlib.nullcontext
         self.w0 = np.asarray(inst.w0, dtype=dtype)
         self.lr, self.opt, self.hp = setup.lr, setup.optimizer, setup.hyper
@@ -69,9 +73,10 @@ class NumpySession(StepSession):
 
     def step(self, record):
         # Overflow in a diverging run is reported as divergence, not as a warning.
+        data = self.next_batch()
         with np.errstate(all="ignore"), self.products():
-            loss = self.problem.loss(self.w, **self.data) if record else None
-            g = np.asarray(self.problem.grad(self.w, **self.data), dtype=self.w.dtype)
+            loss = self.problem.loss(self.w, **data) if record else None
+            g = np.asarray(self.problem.grad(self.w, **data), dtype=self.w.dtype)
             self.w, self.state = self.opt.update(g, self.state, self.w, self.lr, self.hp)
         if record:
             return float(loss), g.astype(np.float64), self.w.astype(np.float64)
@@ -80,13 +85,13 @@ class NumpySession(StepSession):
     def operations(self, steps, log):
         """Every ufunc call of the formulas on the data (the update of the D parameters,
         after the gradient leaves as a plain array, is the rest of the step)."""
-        data = self.data
-        self.data = {k: v.view(_Timed) for k, v in data.items()}
+        batches = self.batches
+        self.batches = [{k: v.view(_Timed) for k, v in b.items()} for b in batches]
         _Timed.log = log
         try:
             self.run_steps(steps)
         finally:
-            self.data, _Timed.log = data, None
+            self.batches, _Timed.log = batches, None
 
 
 class NumpyBackend(Backend):

@@ -33,7 +33,7 @@ from gdbench.registry import register_backend
 
 class TorchAutogradSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
-        self.place(inst, setup, column_major=setup.mode == "eager")
+        self.place(problem, inst, setup, column_major=setup.mode == "eager")
         self.products = plain if setup.mode == "naive" else contextlib.nullcontext
         self.lr, self.opt, self.hp = setup.lr, setup.optimizer, setup.hyper
         # compile/cudagraph: forward and (through AOTAutograd) backward are compiled; the
@@ -48,7 +48,7 @@ class TorchAutogradSession(TorchSessionMixin, StepSession):
     def step(self, record):
         w = self.w
         with self.products():
-            loss = self.loss_fn(w, **self.data)
+            loss = self.loss_fn(w, **self.next_batch())
             loss.backward()
         with self.torch.no_grad():
             new, self.state = self.opt.update(w.grad, self.state, w, self.lr, self.hp)
@@ -62,7 +62,7 @@ class FusedStepSession(TorchSessionMixin, StepSession):
     """One compiled function per update step: w, state, data in; w, state, loss, grad out."""
 
     def __init__(self, problem, inst, setup):
-        self.place(inst, setup)
+        self.place(problem, inst, setup)
         torch = self.torch
         opt, hp, lr = setup.optimizer, setup.hyper, setup.lr
 
@@ -82,7 +82,7 @@ class FusedStepSession(TorchSessionMixin, StepSession):
         self.state = self.opt.init(self.w0.clone(), self.hp)
 
     def step(self, record):
-        self.w, self.state, loss, g = self.update(self.w, self.state, self.data)
+        self.w, self.state, loss, g = self.update(self.w, self.state, self.next_batch())
         return (loss.item(), host(g), host(self.w)) if record else None
 
 

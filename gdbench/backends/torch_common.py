@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 
 from gdbench.backend import Backend, Mode
 from gdbench.compat.arrays import namespace
 from gdbench.compat.frameworks import import_torch
+from gdbench.problem import step_batches
 
 EAGER = Mode("eager", "op by op, as PyTorch runs by default")
 NAIVE = Mode("naive", "op by op, X row-major and the plain X @ w product at every D")
@@ -24,18 +26,23 @@ EAGER_MODES = (EAGER, NAIVE)  # op by op, nothing compiled
 class TorchSessionMixin:
     """What the torch sessions share: data and w0 on the device, sync, compile bookkeeping."""
 
-    def place(self, inst, setup, column_major: bool = False) -> None:
-        """Data and w0 on the device; with ``column_major`` each data matrix is stored
-        column-major (see gdbench.backends.numpy_hand: both products then stream it)."""
+    batches: Sequence[dict] = ()
+
+    def place(self, problem, inst, setup, column_major: bool = False) -> None:
+        """Each step's data (``step_batches``) and w0 on the device; with ``column_major``
+        each data matrix is stored column-major (see gdbench.backends.numpy_hand: both
+        products then stream it)."""
         torch = self.torch = import_torch()
         dtype, device = torch_dtype(setup.dtype), setup.device
-        self.data = {
-            k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in inst.data.items()
-        }
-        if column_major:
-            self.data = {
-                k: v.t().contiguous().t() if v.ndim == 2 else v for k, v in self.data.items()
-            }
+
+        def placed(v):
+            t = torch.as_tensor(v, dtype=dtype, device=device)
+            return t.t().contiguous().t() if column_major and t.ndim == 2 else t
+
+        self.batches = [
+            {k: placed(v) for k, v in batch.items()} for batch in step_batches(problem, inst)
+        ]
+        self.data = self.batches[0]
         # A copy: a float64 w0 on the CPU would otherwise share the instance's memory.
         self.w0 = torch.tensor(inst.w0, dtype=dtype, device=device)
         self.sync = sync_for(device)

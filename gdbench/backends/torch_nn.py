@@ -3,6 +3,8 @@ foreach=False), zero_grad() / backward() / step()."""
 
 from __future__ import annotations
 
+import inspect
+
 from gdbench.backend import StepSession, host
 from gdbench.backends.torch_common import (
     TorchBackend,
@@ -48,10 +50,16 @@ def load_vector(flat, params) -> None:
 
 class TorchNNSession(TorchSessionMixin, StepSession):
     def __init__(self, problem, inst, setup):
-        self.place(inst, setup)
-        # A problem may offer its idiomatic module (nn.Linear + nn.MSELoss for linreg).
+        self.place(problem, inst, setup)
+        # A problem may offer its idiomatic module (nn.Linear + nn.MSELoss for linreg); one
+        # whose shape depends on the data (the classifier's D and K) takes them too.
         build = getattr(problem, "torch_nn_module", None)
-        self.module = build(self.w0) if build else param_module(problem, self.w0)
+        if build is None:
+            self.module = param_module(problem, self.w0)
+        elif "data" in inspect.signature(build).parameters:
+            self.module = build(self.w0, data=self.data)
+        else:
+            self.module = build(self.w0)
         # One flat vector of every parameter, in the order of module.parameters(): the
         # problem's own layout (linreg's weight, the MLP's W1, b1, W2, b2), loaded here
         # from w0 whatever the module was initialised with.
@@ -74,7 +82,7 @@ class TorchNNSession(TorchSessionMixin, StepSession):
 
     def step(self, record):
         self.opt.zero_grad()
-        loss = self.model(**self.data)
+        loss = self.model(**self.next_batch())
         loss.backward()
         self.opt.step()
         if not record:

@@ -23,9 +23,9 @@ from pathlib import Path
 def run(payload: dict):
     """The task's result; the plug-ins' sources live in a temporary folder while it runs."""
     if payload.get("measure"):
-        from gdbench.timing.bandwidth import machine_limits
+        from gdbench.timing.bandwidth import device_limits
 
-        return {dev: b.asdict() for dev, b in machine_limits().items()}
+        return device_limits(tuple(payload.get("dtypes", ("float32",))))
     from gdbench.execution.worker import run_task, start
 
     with tempfile.TemporaryDirectory(prefix="gdbench-plugins-") as folder:

@@ -15,7 +15,7 @@ from gdbench.execution.instances import instance, problem_of
 from gdbench.execution.rows import exception_line
 from gdbench.spec import RunSpec
 from gdbench.timing.bandwidth import host_limits
-from gdbench.timing.breakdown import explain, profile
+from gdbench.timing.breakdown import explain, explain_compute, profile
 
 
 @contextlib.contextmanager
@@ -50,8 +50,12 @@ def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
     import socket
 
     own = host_limits(opts.limits or {}, socket.gethostname())
-    roof = own.get(spec.device, {}).get("gbps")
-    line = explain(rows, step_s, ideal, roof)
+    limit = own.get(spec.device, {})
+    line = explain(rows, step_s, ideal, limit.get("gbps"))
+    gemm_flops = getattr(problem, "gemm_flops", None)
+    if gemm_flops is not None:  # a step of matrix products: what they take, and the rest
+        peak = limit.get("gemm", {}).get(spec.dtype, {}).get("gflops")
+        line = explain_compute(rows, step_s, gemm_flops(inst), peak) or line
     common = {
         **spec.asdict(),
         "step_s": step_s,

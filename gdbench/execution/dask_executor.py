@@ -164,8 +164,8 @@ class DaskExecutor:
             else:
                 yield Finished(task, result, where=where)
 
-    def measure(self) -> dict:
-        """Each host's read bandwidth, measured once on one of its workers."""
+    def measure(self, dtypes: tuple[str, ...] = ("float32",)) -> dict:
+        """Each host's roofs, measured once on one of its workers."""
         from distributed import wait
 
         firsts: dict[str, Worker] = {}
@@ -174,7 +174,7 @@ class DaskExecutor:
         futures = {
             host: self.client.submit(
                 on_worker,
-                {"measure": True, "threads": None},
+                {"measure": True, "threads": None, "dtypes": tuple(dtypes)},
                 key=f"gdbench-limits-{host}-{self.tag}",
                 workers=[w.address],
                 allow_other_workers=False,

@@ -1,4 +1,6 @@
-"""The user's own data (``--data``): a CSV with a header, or an .npz holding X and y.
+"""The user's own data (``--data``): a CSV with a header, or an .npz holding X and y; or a
+dataset that ships with a library, named ``sklearn:digits`` (scikit-learn's handwritten
+digits, the ``digits`` extra).
 
 Everything is checked when the run is planned, before any work: a missing or empty file,
 a non-numeric or missing value (its row and column named), a wrong shape, labels that are
@@ -56,6 +58,27 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
+# Datasets by name: what loads them, and their note. scikit-learn's 8×8 digits (1,797
+# samples, 10 classes): pixel values 0–16, scaled to [0, 1] as its examples do.
+NAMED = {"sklearn:digits": "scikit-learn's handwritten digits, 8×8 pixels scaled to [0, 1]"}
+
+
+def _named(name: str) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise UsageError(
+            f"--data {name}: needs scikit-learn (pip install 'gdbench[digits]')"
+        ) from None
+    X, y = load_digits(return_X_y=True)
+    return (
+        X.astype(np.float64) / 16.0,
+        y.astype(np.float64),
+        [f"pixel{j}" for j in range(64)],
+        "digit",
+    )
+
+
 def open_data(
     path: str,
     target: str | None,
@@ -63,7 +86,14 @@ def open_data(
     columns: tuple[str, ...] = (),
     drop: tuple[str, ...] = (),
 ) -> DataFile:
-    """The file, checked to exist and be readable; its content hash."""
+    """The file, checked to exist and be readable; its content hash (a named dataset's:
+    of its arrays as loaded)."""
+    if ":" in path and not Path(path).exists() and path.split(":")[0] in ("sklearn",):
+        if path not in NAMED:
+            raise UsageError(f"--data {path}: unknown dataset; named ones: {', '.join(NAMED)}")
+        X, y, _, _ = _named(path)
+        h = hashlib.sha256(X.tobytes() + y.tobytes()).hexdigest()
+        return DataFile(path, target, standardize, h, tuple(columns), tuple(drop))
     p = Path(path)
     kind = path_kind(p, "--data")
     if kind != "file":
@@ -182,7 +212,13 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], str]:
 def load(source: DataFile, binary: bool) -> Loaded:
     """X and y as float64; labels mapped to 0/1 where ``binary``; standardised if asked."""
     path = Path(source.path)
-    if path.suffix.lower() == ".npz":
+    if source.path in NAMED:
+        X, y, columns, target = _named(source.path)
+        if source.columns or source.drop:
+            features = choose_features(path, columns, target, source.columns, source.drop)
+            X = X[:, [columns.index(c) for c in features]]
+            columns = features
+    elif path.suffix.lower() == ".npz":
         X, y, columns, target = _read_npz(path)
         if source.columns or source.drop:
             features = choose_features(path, columns, target, source.columns, source.drop)

@@ -53,7 +53,7 @@ class Executor(Protocol):
         the caller; ``on_start`` hears of a task as it starts, where the executor knows."""
         ...
 
-    def measure(self) -> dict:
-        """machine.json's content: ``{"hosts": {host name: {device: bandwidth}}}``, each
-        host measured once on itself."""
+    def measure(self, dtypes: tuple[str, ...] = ("float32",)) -> dict:
+        """machine.json's content: ``{"hosts": {host name: {device: roofs}}}``, each host
+        measured once on itself (bandwidths, and the compute roof of each of ``dtypes``)."""
         ...

@@ -69,11 +69,10 @@ class LocalExecutor:
             with worker_variables(worker_environment(opts.threads, backend)):
                 yield from _in_worker(group, opts, own, on_start)
 
-    def measure(self) -> dict:
-        from gdbench.timing.bandwidth import machine_limits
+    def measure(self, dtypes: tuple[str, ...] = ("float32",)) -> dict:
+        from gdbench.timing.bandwidth import device_limits
 
-        limits = {dev: b.asdict() for dev, b in machine_limits().items()}
-        return {"hosts": {socket.gethostname(): limits}}
+        return {"hosts": {socket.gethostname(): device_limits(tuple(dtypes))}}
 
 
 @contextlib.contextmanager

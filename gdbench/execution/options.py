@@ -32,6 +32,13 @@ def parse_names(value: str | None, valid: dict | tuple, what: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def problem_names(value: str | None, problems: dict) -> list[str]:
+    """``--problem``'s choice; without one, every problem whose ``default_run`` is set."""
+    if value is None:
+        return [n for n, p in problems.items() if getattr(p, "default_run", True)]
+    return parse_names(value, problems, "problem")
+
+
 def positive_int(value: str | None, what: str) -> int | None:
     if value is None:
         return None

@@ -30,6 +30,7 @@ from gdbench.execution.options import (
     parse_settings,
     positive_float,
     positive_int,
+    problem_names,
 )
 from gdbench.execution.sizes import (
     check_data_range,
@@ -95,7 +96,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     """Every option checked (a ``UsageError`` before any work), the cells of the run and
     its results folder taken."""
     problems = registry.problems()
-    p_names = parse_names(args.problem, problems, "problem")
+    p_names = problem_names(args.problem, problems)
     p_names, data_file = data_choice(args, p_names, problems)
     settings, _ = parse_settings(
         getattr(args, "problem_opt", None),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdbench.numerics.autodiff import float64_gradient
+from gdbench.problem import step_batches
 from gdbench.trajectory import Trajectory
 
 # The reference's rows in trajectories.csv: a pseudo-backend of this name, in float64.
@@ -42,14 +43,19 @@ def spec_iteration(
     # In float64 the data as given (the reference as it always was), in another dtype in
     # it, as every backend's session holds it; writable either way (torch warns on
     # read-only arrays, and --data's are), each copied once here rather than every step.
-    data = {
-        k: v if dtype == "float64" and _writable(v) else np.array(v, dtype=dtype)
-        for k, v in inst.data.items()
-    }
+    # A problem trained on mini-batches takes step k's batch (``step_batches``).
+    batches = [
+        {
+            k: v if dtype == "float64" and _writable(v) else np.array(v, dtype=dtype)
+            for k, v in batch.items()
+        }
+        for batch in step_batches(problem, inst)
+    ]
     state = optimizer.init(w, hyper) if optimizer is not None else {}
     losses, grads, ws = [], [], []
     with np.errstate(all="ignore"):
-        for _ in range(steps):
+        for step in range(steps):
+            data = batches[step % len(batches)]
             loss = float(problem.loss(w, **data))
             g = np.asarray(grad_fn(w, data), dtype=dtype)
             if optimizer is None:

@@ -13,7 +13,7 @@ from gdbench.numerics.reference import REFERENCE
 from gdbench.reports import legend, table
 from gdbench.results.schema import flag
 
-SERIES = ["optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
+SERIES = ["problem", "optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
 
 
 def with_optimizer(df: pd.DataFrame) -> pd.DataFrame:
@@ -26,8 +26,10 @@ def with_optimizer(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def label(key: tuple, varying: set[str]) -> str:
-    optimizer, backend, mode, device, dtype, features, machine = key
+    problem, optimizer, backend, mode, device, dtype, features, machine = key
     text = f"{backend}/{mode} {device}"
+    if "problem" in varying:
+        text = f"{problem} {text}"
     if "machine" in varying:
         text += f" on {machine}"
     if "optimizer" in varying:
@@ -46,7 +48,9 @@ def timed(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series(df: pd.DataFrame):
-    varying = {c for c in ("optimizer", "dtype", "features", "machine") if df[c].nunique() > 1}
+    varying = {
+        c for c in ("problem", "optimizer", "dtype", "features", "machine") if df[c].nunique() > 1
+    }
     for key, g in df.groupby(SERIES, sort=True):
         yield label(key, varying), g
 
@@ -117,9 +121,70 @@ def roofline(sweep: pd.DataFrame, path: Path) -> Path:
         ax,
         path,
         yscale="log",
-        ylabel="achieved / measured read bandwidth",
-        title="Fraction of the memory roofline (bytes: X and y read once a step)",
+        ylabel="achieved / the cell's roof",
+        title="Fraction of each cell's roof: min(GEMM rate, bandwidth × intensity)",
     )
+
+
+def roofline_model(sweep: pd.DataFrame, limits: dict, path: Path) -> Path:
+    """The roofline drawn as one: achieved GFLOP/s against arithmetic intensity (FLOP per
+    byte of least traffic), log-log, each cell a point (its series joined in size order),
+    under the measured roofs of the CPU: the GEMM rate per dtype (flat) and the memory and
+    cache bandwidths (slope 1), from machine.json."""
+    from gdbench.timing.bandwidth import machine_hosts
+
+    df = timed(sweep)
+    if "gflops" in df and "flops_per_step" in df:
+        # A folder of before the intensity column: flops over bytes, as it is defined.
+        df = df.assign(intensity=df.flops_per_step / df.bytes_per_step)
+        df = df[df.gflops.notna() & df.intensity.notna()]
+    else:
+        df = df.iloc[:0].assign(intensity=[], gflops=[])
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.subplots()
+    for name, g in _series(df.sort_values("intensity")):
+        ax.plot(g.intensity, g.gflops, marker="o", ms=4, label=name)
+    lo = float(df.intensity.min()) / 3 if len(df) else 0.1
+    hi = float(df.intensity.max()) * 3 if len(df) else 1e3
+    x = np.geomspace(lo, hi, 200)
+    for host, devices in machine_hosts(limits).items():
+        where = f"{host} " if len(machine_hosts(limits)) > 1 and host else ""
+        for dev, b in devices.items():
+            if not isinstance(b, dict) or dev != "cpu":
+                continue
+            peaks = [g["gflops"] for g in b.get("gemm", {}).values()] or [np.inf]
+            top = max(peaks)
+            for dtype, g in b.get("gemm", {}).items():
+                ax.axhline(g["gflops"], color="k", lw=1.2, ls="-" if dtype == "float32" else "-.")
+                ax.text(hi, g["gflops"], f" {where}{dtype} GEMM {g['gflops']:.0f}", va="center")
+            ax.plot(
+                x,
+                np.minimum(b["gbps"] * x, top),
+                color="k",
+                lw=1.2,
+                ls="--",
+                label=f"{where}memory {b['gbps']:.1f} GB/s × intensity",
+            )
+            if "cache_gbps" in b:
+                ax.plot(
+                    x,
+                    np.minimum(b["cache_gbps"] * x, top),
+                    color="0.5",
+                    lw=1,
+                    ls=":",
+                    label=f"{where}cache {b['cache_gbps']:.0f} GB/s × intensity",
+                )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="arithmetic intensity (FLOP per byte of least traffic)",
+        ylabel="achieved GFLOP/s (analytic FLOP count / time per step)",
+        title="Roofline: achieved rate under the measured roofs (CPU)",
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    if legend.outside(ax) is None:
+        ax.text(0.5, 0.5, "no timed cell with a FLOP count", ha="center", transform=ax.transAxes)
+    return _save(fig, path)
 
 
 def speedups(sweep: pd.DataFrame, baseline: tuple[str, str]) -> pd.DataFrame:

@@ -125,6 +125,7 @@ def write_report(folder: Path | str) -> Path:
     figs = {
         "time": plots.time_per_step(sweep, folder / "time_per_step.png"),
         "roofline": plots.roofline(sweep, folder / "roofline.png"),
+        "model": plots.roofline_model(sweep, limits, folder / "roofline_model.png"),
         "speedup": plots.speedup(sweep, folder / "speedup.png", baseline),
         "loss": plots.loss_vs_step(traj, folder / "loss_vs_step.png"),
     }
@@ -134,9 +135,7 @@ def write_report(folder: Path | str) -> Path:
         "",
         *machine_lines(sweep, limits),
         "",
-        "Cost model per update step: bytes = itemsize·(N·D + N) (X and y read once, "
-        "parameters negligible), flops = 4·N·D + 4·N. Where bytes fit in the cache the "
-        "memory bound does not apply (marked), and fractions above 1 are possible.",
+        *cost_lines(sweep),
         "",
         *agreement_lines(sweep),
         "",
@@ -145,10 +144,20 @@ def write_report(folder: Path | str) -> Path:
         "",
         markdown_table(FASTEST_HEADER, fastest_per_size(timed)),
         "",
-        "## Every mode's fraction of the memory roofline",
+        "## The roofline",
         "",
-        "In parentheses where X and y fit in the last-level cache: the memory bound does not "
-        "apply there, and the figure is bytes over time, not a fraction of a limit.",
+        "Each cell's achieved rate (its problem's FLOP count over its time per step) against "
+        "its arithmetic intensity, under the measured roofs: the GEMM rate (flat) and "
+        "bandwidth × intensity (the memory's, and the cache's where the step's bytes fit in "
+        "it).",
+        "",
+        f"![roofline]({figs['model'].name})",
+        "",
+        "## Every mode's fraction of its roof",
+        "",
+        "Each figure is achieved / min(GEMM rate, bandwidth × intensity), followed by the "
+        "roof that is the lower one: compute, memory, or cache (the step's bytes fit in the "
+        "last-level cache, whose bandwidth then applies).",
         "",
         markdown_table(*fraction_table(timed)),
         "",
@@ -185,9 +194,31 @@ FASTEST_HEADER = [
     "fastest",
     "time/step (median ± IQR)",
     "GB/s",
-    "roofline fraction",
-    "in cache",
+    "GFLOP/s",
+    "fraction of roof",
+    "bound",
 ]
+
+
+COST = {
+    "linreg": "bytes = itemsize·(N·D + N) (X and y read once), flops = 4·N·D + 4·N",
+    "logreg": "bytes = itemsize·(N·D + N), flops = 4·N·D + 10·N",
+    "classifier": (
+        "B = min(batch, N) rows a step; bytes = itemsize·(B·(D + K) + 6·P) (the batch read "
+        "once, the P parameters read forward and backward, the gradient written, w and the "
+        "gradient read and w written by the update), flops = the GEMMs' 6·B·Σ fan_in·fan_out "
+        "− 2·B·D·H1 plus the bias, activation and softmax terms"
+    ),
+}
+
+
+def cost_lines(sweep: pd.DataFrame) -> list[str]:
+    """The cost model of each problem in the sweep: its least traffic and FLOP count."""
+    lines = ["Cost model per update step (each problem's least traffic and FLOP count):"]
+    for problem in dict.fromkeys(sweep.problem):
+        text = COST.get(problem, "the problem's bytes_per_step and flops_per_step")
+        lines.append(f"- {problem}: {text}.")
+    return lines
 
 
 def machine_lines(sweep: pd.DataFrame, limits: dict) -> list[str]:
@@ -197,18 +228,29 @@ def machine_lines(sweep: pd.DataFrame, limits: dict) -> list[str]:
         f"Machine: {first.cpu_model} ({first.threads} threads); python {first.python}, "
         f"{first.versions}; gdbench {first.git_commit}; {first.timestamp}.",
         "",
-        "Measured read bandwidth (`gdbench machine`, the roof):",
+        "Measured roofs (`gdbench machine`): read bandwidth, and the GEMM rate per dtype:",
     ]
     hosts = machine_hosts(limits)
     cluster = first.get("worker", "local") not in ("local", None)
     for host, devices in hosts.items():
         for dev, b in devices.items():
             where = f"{host} " if (len(hosts) > 1 or cluster) and host else ""
+            if not isinstance(b, dict):
+                continue
             lines.append(
                 f"- {where}{dev}: {b['gbps']:.1f} ± {b['iqr_gbps']:.1f} GB/s (median ± IQR, "
                 f"{b['method']}, {b['array_bytes'] / 1024**2:.0f} MiB array; cache "
-                f"{b.get('cache_bytes', 0) / 1024**2:.0f} MiB)"
+                f"{b.get('cache_bytes', 0) / 1024**2:.0f} MiB"
+                + (f", read at {b['cache_gbps']:.1f} GB/s" if "cache_gbps" in b else "")
+                + ")"
             )
+            for dtype, g in b.get("gemm", {}).items():
+                lines.append(
+                    f"- {where}{dev} {dtype} GEMM (the compute roof): {g['gflops']:.1f} ± "
+                    f"{g['iqr_gflops']:.1f} GFLOP/s ({g['method']}; "
+                    + ", ".join(f"{m} {v:.1f}" for m, v in g.get("by_method", {}).items())
+                    + ")"
+                )
     if cluster and sweep.host.nunique() > 1:
         lines.append(
             f"Rows ran on {sweep.host.nunique()} hosts: {', '.join(sorted(sweep.host.unique()))}."

@@ -21,6 +21,21 @@ def _resident(v) -> bool:
     return flag(v)
 
 
+def _gflops(row) -> str:
+    v = row.get("gflops")
+    return f"{v:.1f}" if isinstance(v, float) and not math.isnan(v) else ""
+
+
+def _bound(row) -> str:
+    """The roof that limits the cell, or why none does."""
+    bound = row.get("bound")
+    if isinstance(bound, str) and bound:
+        return bound + (
+            " (in cache)" if bound == "compute" and _resident(row.cache_resident) else ""
+        )
+    return "none applies (in cache)" if _resident(row.get("cache_resident")) else ""
+
+
 def _opt(df: pd.DataFrame, optimizer: str) -> str:
     """The optimizer as a label's prefix, once a sweep has more than one."""
     return f"{optimizer} " if df.optimizer.nunique() > 1 else ""
@@ -35,13 +50,14 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
     rows = []
     several = df.optimizer.nunique() > 1
     machines = df.machine.nunique() > 1
-    keys = ["n_samples", "features", "dtype", "optimizer", "machine"]
-    for (n, d, dtype, optimizer, machine), g in df.groupby(keys):
+    keys = ["problem", "n_samples", "features", "dtype", "optimizer", "machine"]
+    for (problem, n, d, dtype, optimizer, machine), g in df.groupby(keys):
         best = g.loc[g.time_per_step_s.idxmin()]
         tied = ties(g, best)
         rows.append(
             [
-                size_label(n)
+                _prob(df, problem)
+                + size_label(n)
                 + (f" {optimizer}" if several else "")
                 + (f" on {machine}" if machines else ""),
                 d,
@@ -50,8 +66,9 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
                 + (f" (a tie: within the IQRs of {', '.join(tied)})" if tied else ""),
                 f"{seconds(best.time_per_step_s)} ± {seconds(best.time_per_step_iqr_s)}",
                 f"{best.achieved_gbps:.1f}" if pd.notna(best.achieved_gbps) else "",
+                _gflops(best),
                 _frac(best.roofline_frac),
-                "yes (no memory bound)" if _resident(best.cache_resident) else "no",
+                _bound(best),
             ]
         )
     return rows
@@ -84,23 +101,27 @@ def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
     sizes = sorted(df.n_samples.unique())
     header = ["backend/mode device", *[f"N={size_label(n)}" for n in sizes]]
     rows = []
-    for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
-        by_n = dict(zip(g.n_samples, g.roofline_frac, strict=True))
-        cached = dict(zip(g.n_samples, g.cache_resident.map(_resident), strict=True))
-        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}{_on(df, machine)}"
-        # In the cache the memory bound does not apply: the figure is shown in parentheses.
-        rows.append(
-            [
-                name,
-                *[
-                    f"({_frac(by_n.get(n))})"
-                    if cached.get(n) and _frac(by_n.get(n))
-                    else _frac(by_n.get(n))
-                    for n in sizes
-                ],
-            ]
-        )
+    for (problem, optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(
+        plots.SERIES
+    ):
+        by_n = {r.n_samples: r for _, r in g.iterrows()}
+        name = f"{_prob(df, problem)}{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}"
+        # Each fraction with the roof it is of (compute, memory or cache).
+        cells = []
+        for n in sizes:
+            r = by_n.get(n)
+            if r is None:
+                cells.append("")
+                continue
+            text = _frac(r.roofline_frac)
+            cells.append(f"{text} {r.get('bound') or ''}".strip() if text else "")
+        rows.append([name + _on(df, machine), *cells])
     return header, rows
+
+
+def _prob(df: pd.DataFrame, problem: str) -> str:
+    """The problem as a label's prefix, once a sweep has more than one."""
+    return f"{problem} " if df.problem.nunique() > 1 else ""
 
 
 def _crossing(n, s, i) -> float:
@@ -117,7 +138,9 @@ def _crossing(n, s, i) -> float:
 def crossovers(df: pd.DataFrame, baseline: tuple[str, str]) -> list[list]:
     """Where each series passes the baseline (speed-up 1), up or down, interpolated."""
     rows = []
-    for (optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(plots.SERIES):
+    for (problem, optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(
+        plots.SERIES
+    ):
         if (backend, mode) == tuple(baseline):
             continue
         g = g.sort_values("n_samples")
@@ -133,6 +156,6 @@ def crossovers(df: pd.DataFrame, baseline: tuple[str, str]) -> list[list]:
                     way = "faster" if s[i + 1] >= 1 else "slower again"
                     events.append(f"{way} from N ≈ {_crossing(n, s, i):.2g}")
             text = "; ".join(events) + f" ({s[-1]:.2f}× at N = {size_label(n[-1])})"
-        name = f"{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}{_on(df, machine)}"
-        rows.append([name, text])
+        name = f"{_prob(df, problem)}{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}"
+        rows.append([name + _on(df, machine), text])
     return rows

@@ -152,7 +152,8 @@ def read_results(path: Path | str):
 def upgrade(df):
     """An earlier version's columns as this one's, in one place: the library versions of
     before (``numpy``, ``torch``, ``jax`` columns) become the ``versions`` column, a
-    spec field a folder predates gets its default (older rows ran with it), and a spec
+    spec field a folder predates gets its default (older rows ran with it), the achieved
+    rate's former name (``achieved_gflops``) reads as ``gflops``, and a spec
     field's empty text reads back as "", not as missing."""
     import pandas as pd
 
@@ -172,6 +173,8 @@ def upgrade(df):
         df = df.drop(columns=old)
         at = df.columns.get_loc("python") + 1 if "python" in df.columns else len(df.columns)
         df.insert(at, "versions", joined)
+    if "achieved_gflops" in df.columns and "gflops" not in df.columns:  # its name before
+        df = df.rename(columns={"achieved_gflops": "gflops"})
     defaults = {f.name: f.default for f in fields(RunSpec)}
     for name, value in defaults.items():
         if name not in df.columns and value is not MISSING:

@@ -216,7 +216,7 @@ class ResultWriter:
             if cell_key(row) == key:
                 old = row.get("time_per_step_s")
                 row.update(stats, rounds=self.rounds_done(key))
-                for col in ("achieved_gbps", "achieved_gflops", "roofline_frac"):
+                for col in ("achieved_gbps", "gflops", "roofline_frac"):
                     v = row.get(col)
                     if isinstance(v, float) and isinstance(old, float) and old > 0:
                         row[col] = v * old / stats["time_per_step_s"]

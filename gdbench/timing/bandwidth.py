@@ -1,9 +1,12 @@
-"""`gdbench machine`: this machine's sustained memory read bandwidth, the roofline's roof.
+"""`gdbench machine`: this machine's roofs. Its sustained memory read bandwidth, its cache's,
+and (``gdbench.timing.gemm``) its matrix-multiply rate per dtype.
 
 STREAM-like: a read-only reduction (sum) over an array far larger than the last-level cache,
 repeated, median and IQR. On the CPU it is measured with every library at hand and all
 threads they use (torch's and XLA's reductions are multi-threaded, NumPy's is not); the
-best is the machine's figure. On CUDA, a torch reduction over a 2 GiB array, synchronised.
+best is the machine's figure. The cache's: the same reductions over an array a quarter of
+the last-level cache, which stays in it between repeats. On CUDA, a torch reduction over a
+2 GiB array, synchronised.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def _time(fn, nbytes: int, repeats: int) -> tuple[float, float]:
 
 
 def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> list[Bandwidth]:
+    """Each library's read bandwidth over an ``array_bytes`` array (default: 8× the
+    last-level cache, at least 256 MiB)."""
     nbytes = array_bytes or max(8 * last_level_cache_bytes(), 256 * 1024**2)
     n = nbytes // 4
     threads = available_cpus()
@@ -106,6 +111,12 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
         )
         del a
     return out
+
+
+def cache_bandwidth(repeats: int = 5 * REPEATS) -> Bandwidth:
+    """The CPU's best read bandwidth from its last-level cache: ``cpu_bandwidths`` over an
+    array a quarter of the cache (more repeats: each read is short)."""
+    return best(cpu_bandwidths(last_level_cache_bytes() // 4, repeats))
 
 
 def cuda_bandwidth(repeats: int = REPEATS) -> Bandwidth | None:
@@ -175,6 +186,21 @@ def check_limits(limits, path) -> dict:
                     refuse(f"{where}.{key}", f"= {v!r} is not a whole number ≥ 0")
             if not isinstance(b.get("method", ""), str):
                 refuse(f"{where}.method", "is not text")
+            if "cache_gbps" in b and not (number(b["cache_gbps"]) and b["cache_gbps"] > 0):
+                refuse(f"{where}.cache_gbps", f"= {b['cache_gbps']!r} is not a number > 0")
+            gemm = b.get("gemm", {})
+            if not isinstance(gemm, dict):
+                refuse(f"{where}.gemm", "is not an object")
+            for dtype, g in gemm.items():
+                at = f"{where}.gemm.{dtype}"
+                if not isinstance(g, dict):
+                    refuse(at, "is not a measurement")
+                if not (number(g.get("gflops")) and g["gflops"] > 0):
+                    refuse(f"{at}.gflops", f"= {g.get('gflops')!r} is not a number > 0")
+                if not (number(g.get("iqr_gflops", 0)) and g.get("iqr_gflops", 0) >= 0):
+                    refuse(f"{at}.iqr_gflops", f"= {g.get('iqr_gflops')!r} is not a number ≥ 0")
+                if not isinstance(g.get("method", ""), str):
+                    refuse(f"{at}.method", "is not text")
     return limits
 
 
@@ -205,8 +231,8 @@ def best(measurements: list[Bandwidth]) -> Bandwidth:
 
 @functools.cache
 def machine_limits() -> dict[str, Bandwidth]:
-    """The roof per device: the CPU's best reduction, and CUDA's where there is one;
-    measured once per process (a sweep on resume reads machine.json instead)."""
+    """The memory roof per device: the CPU's best reduction, and CUDA's where there is
+    one; measured once per process (a sweep on resume reads machine.json instead)."""
     limits = {"cpu": best(cpu_bandwidths())}
     gpu = cuda_bandwidth()
     if gpu:
@@ -214,8 +240,24 @@ def machine_limits() -> dict[str, Bandwidth]:
     return limits
 
 
+@functools.cache
+def device_limits(dtypes: tuple[str, ...] = ("float32",)) -> dict[str, dict]:
+    """machine.json's entry of this host: per device the memory roof (``machine_limits``),
+    on the CPU the cache's bandwidth (``cache_gbps``), and the compute roof of each of
+    ``dtypes`` (``gemm``: ``gdbench.timing.gemm.roofs``); once per process and dtypes."""
+    from gdbench.timing.gemm import cpu_gemm_rates, cuda_gemm_rates, roofs
+
+    out = {dev: b.asdict() for dev, b in machine_limits().items()}
+    out["cpu"]["cache_gbps"] = cache_bandwidth().gbps
+    out["cpu"]["gemm"] = roofs(cpu_gemm_rates(dtypes))
+    if "cuda" in out:
+        out["cuda"]["gemm"] = roofs(cuda_gemm_rates(dtypes))
+    return out
+
+
 def main() -> int:
     from gdbench.compat.environment import cpu_model
+    from gdbench.timing.gemm import GEMM_REPEATS, cpu_gemm_rates, cuda_gemm_rates
 
     llc = last_level_cache_bytes()
     print(
@@ -231,12 +273,26 @@ def main() -> int:
         print(f"  {b.method:<28} {b.gbps:7.1f} ± {b.iqr_gbps:.1f} GB/s")
     top = best(cpu)
     print(f"  => CPU roof: {top.gbps:.1f} GB/s ({top.method})")
+    cache = cache_bandwidth()
+    print(
+        f"cache read bandwidth, {cache.array_bytes / 1024**2:.0f} MiB array: "
+        f"{cache.gbps:.1f} ± {cache.iqr_gbps:.1f} GB/s ({cache.method})"
+    )
+    rates = cpu_gemm_rates()
+    print(f"matrix multiply (2·n³ FLOP), median ± IQR of {GEMM_REPEATS}:")
+    for r in rates:
+        print(f"  {r.dtype:<8} {r.method:<34} {r.gflops:7.1f} ± {r.iqr_gflops:.1f} GFLOP/s")
+    for dtype in dict.fromkeys(r.dtype for r in rates):
+        top_rate = max((r for r in rates if r.dtype == dtype), key=lambda r: r.gflops)
+        print(f"  => CPU {dtype} compute roof: {top_rate.gflops:.1f} GFLOP/s ({top_rate.method})")
     gpu = cuda_bandwidth()
     if gpu:
         print(
             f"CUDA: {gpu.method}: {gpu.gbps:.1f} ± {gpu.iqr_gbps:.1f} GB/s "
             f"({gpu.array_bytes / 1024**3:.0f} GiB array)"
         )
+        for r in cuda_gemm_rates():
+            print(f"  {r.dtype:<8} {r.method}: {r.gflops:.1f} ± {r.iqr_gflops:.1f} GFLOP/s")
     else:
         print("CUDA: no device visible")
     return 0

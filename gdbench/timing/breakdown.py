@@ -127,6 +127,43 @@ def profile(session, budget_s: float = PROFILE_SECONDS) -> tuple[list[dict], flo
     return log.rows(steps, step_s), step_s, steps
 
 
+# The matrix products by name, in each profile: NumPy's ufunc, torch's aten ops (eager, and
+# the extern kernels a compiled graph calls), JAX eager's primitive.
+GEMM_OPS = ("matmul", "aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "dot_general")
+
+
+def is_gemm(op: str) -> bool:
+    return op in GEMM_OPS or (op.startswith("extern_kernels.") and op.endswith("mm"))
+
+
+def explain_compute(
+    rows: list[dict], step_s: float, gemm_flops: int, peak_gflops: float | None
+) -> str:
+    """One line for a compute-bound step: the matrix products' share of the profiled time
+    and their rate (the problem's GEMM FLOP count over their time), and the rest's largest
+    operation; "" where the profile shows no matrix product by name (one XLA program)."""
+    gemms = [r for r in rows if is_gemm(r["op"])]
+    if not gemms:
+        return ""
+    total = max(step_s, sum(r["seconds_per_step"] for r in rows))  # the rows' own shares
+    t_gemm = sum(r["seconds_per_step"] for r in gemms)
+    rate = gemm_flops / t_gemm / 1e9 if t_gemm > 0 else float("nan")
+    rest = [r for r in rows if not is_gemm(r["op"])]
+    line = (
+        f"the matrix products ({sum(r.get('calls_per_step') or 0 for r in gemms):g} calls a "
+        f"step) take {t_gemm / total:.0%} of the step, at {rate:.1f} GFLOP/s"
+        + (f" ({rate / peak_gflops:.0%} of the GEMM roof)" if peak_gflops else "")
+    )
+    if rest:
+        top = max(rest, key=lambda r: r["seconds_per_step"])
+        line += (
+            f"; the rest {1 - t_gemm / total:.0%}, most of it {top['op']} "
+            f"{top['operands']}".rstrip()
+            + f" ({top['seconds_per_step'] / total:.0%})"
+        )
+    return line
+
+
 def explain(rows: list[dict], step_s: float, ideal_bytes: int, roof_gbps: float | None) -> str:
     """One line: the roofline fraction as traffic × bandwidth, and the dominant operation."""
     known = [r for r in rows if r.get("bytes_per_step")]

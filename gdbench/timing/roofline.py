@@ -1,10 +1,21 @@
-"""Roofline columns: how close each cell's update loop comes to the memory roof.
+"""Roofline columns: how close each cell's update loop comes to the roof that limits it.
 
-bytes_per_step is the problem's least traffic per step (linreg: X and y read once,
-itemsize·(N·D + N)); achieved_gbps = bytes_per_step / time_per_step; roofline_frac =
-achieved / the measured read bandwidth of the cell's device. Where the data fit in the
-last-level cache (GPU: L2) the memory bound does not apply: ``cache_resident`` says so,
-and a fraction above 1 is then possible.
+A cell's step does ``flops_per_step`` floating-point operations (the problem's analytic
+count) and moves at least ``bytes_per_step`` bytes (its least traffic: linreg reads X and y
+once, itemsize·(N·D + N)); its arithmetic intensity is their ratio, FLOP per byte. Two
+roofs bound it, both measured by ``gdbench machine`` (machine.json):
+
+* the **compute roof**, ``peak_gflops``: the best backend's sustained GEMM rate for the
+  cell's dtype on its device (``gdbench.timing.gemm``);
+* the **bandwidth roof**, bandwidth × intensity: the memory read bandwidth, or where the
+  step's bytes fit in the last-level cache (GPU: L2; ``cache_resident``) the cache's own
+  (``cache_gbps``, a read of an array a quarter of the cache).
+
+``roof_gflops`` = min(compute roof, bandwidth roof), ``bound`` says which one it is
+(``compute``, ``memory`` or ``cache``; empty where no roof applies: a cache-resident cell
+without a cache measurement, or one without a device measurement), and ``roofline_frac``
+= ``gflops`` / ``roof_gflops``. A problem without a FLOP count (a plug-in's) has only the
+bandwidth roof: its fraction is ``achieved_gbps`` / the bandwidth.
 """
 
 from __future__ import annotations
@@ -17,14 +28,42 @@ import numpy as np
 ROOFLINE_KINDS = {
     "bytes_per_step": "non-negative",
     "flops_per_step": "non-negative",
+    "intensity": "non-negative",
     "achieved_gbps": "non-negative",
-    "achieved_gflops": "non-negative",
+    "gflops": "non-negative",
     "bandwidth_gbps": "non-negative",
     "bandwidth_method": "text",
-    "roofline_frac": "non-negative",
     "cache_resident": "flag",
+    "cache_gbps": "non-negative",
+    "peak_gflops": "non-negative",
+    "peak_method": "text",
+    "roof_gflops": "non-negative",
+    "bound": "text",
+    "roofline_frac": "non-negative",
 }
 ROOFLINE_COLUMNS = list(ROOFLINE_KINDS)
+BOUNDS = ("compute", "memory", "cache")
+
+
+def roof(flops, nbytes: int, limit: dict | None, dtype: str) -> tuple[float | None, str, bool]:
+    """``(roof in GFLOP/s or None, bound, cache_resident)`` of a step of ``flops`` and
+    ``nbytes`` against one device's measurements (None: none were made)."""
+    if limit is None:
+        return None, "", False
+    resident = bool(nbytes <= limit.get("cache_bytes", 0))
+    gbps = limit.get("cache_gbps") if resident else limit.get("gbps")
+    peak = (limit.get("gemm") or {}).get(dtype, {}).get("gflops")
+    if flops is None:  # a bandwidth roof alone, in GB/s terms
+        return None, ("" if gbps is None else ("cache" if resident else "memory")), resident
+    bandwidth_roof = None if gbps is None or nbytes <= 0 else gbps * flops / nbytes
+    candidates = [(bandwidth_roof, "cache" if resident else "memory"), (peak, "compute")]
+    known = [(r, name) for r, name in candidates if r is not None]
+    if not known or (resident and bandwidth_roof is None):
+        # Cache-resident without a cache measurement: the memory roof does not apply and
+        # the compute roof alone would flatter a step that the cache limits.
+        return None, "", resident
+    value, bound = min(known, key=lambda rb: rb[0])
+    return float(value), bound, resident
 
 
 def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
@@ -33,18 +72,31 @@ def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
     flops = problem.flops_per_step(inst)
     out: dict[str, object] = dict.fromkeys(ROOFLINE_COLUMNS, "")
     out.update(bytes_per_step=nbytes, flops_per_step="" if flops is None else flops)
+    if flops is not None and nbytes > 0:
+        out["intensity"] = flops / nbytes
     limit = limits.get(row["device"])
+    roof_gflops, bound, resident = roof(flops, nbytes, limit, row["dtype"])
     if limit is not None:
+        gemm = (limit.get("gemm") or {}).get(row["dtype"], {})
         out.update(
             bandwidth_gbps=limit["gbps"],
             bandwidth_method=limit["method"],
-            cache_resident=bool(nbytes <= limit.get("cache_bytes", 0)),
+            cache_resident=resident,
+            cache_gbps=limit.get("cache_gbps", ""),
+            peak_gflops=gemm.get("gflops", ""),
+            peak_method=gemm.get("method", ""),
+            roof_gflops="" if roof_gflops is None else roof_gflops,
+            bound=bound,
         )
     t = row.get("time_per_step_s")
     if isinstance(t, float) and t > 0 and not math.isnan(t):
-        out["achieved_gbps"] = nbytes / t / 1e9
+        achieved_gbps = nbytes / t / 1e9
+        out["achieved_gbps"] = achieved_gbps
         if flops is not None:
-            out["achieved_gflops"] = flops / t / 1e9
-        if limit is not None:
-            out["roofline_frac"] = out["achieved_gbps"] / limit["gbps"]
+            out["gflops"] = flops / t / 1e9
+            if roof_gflops:
+                out["roofline_frac"] = flops / t / 1e9 / roof_gflops
+        elif limit is not None and bound:
+            gbps = limit["cache_gbps"] if bound == "cache" else limit["gbps"]
+            out["roofline_frac"] = achieved_gbps / gbps
     return out
