@@ -318,6 +318,7 @@ def test_fastest_per_size_marks_ties_within_noise_and_the_report_says_where_no_b
     # The figures: 564 µs against 629 µs ± 2.21 ms is no winner; 1 ms ± 10 µs is.
     cells = pd.DataFrame(
         {
+            "problem": ["linreg"] * 3,
             "n_samples": [1000, 1000, 1000],
             "features": [1, 1, 1],
             "dtype": ["float32"] * 3,
@@ -414,6 +415,7 @@ def test_the_sweep_report_speaks_of_the_chosen_baseline():
     # jax/jit at 2 µs and 4 µs where torch takes 4 µs and 2 µs: torch passes it once
     cells = pd.DataFrame(
         {
+            "problem": ["linreg"] * 4,
             "n_samples": [1000, 1000, 2000, 2000],
             "features": [1] * 4,
             "dtype": ["float32"] * 4,

@@ -267,9 +267,10 @@ def cache_lines(timed: pd.DataFrame) -> list[str]:
     largest = size_label(resident.n_samples.max())
     return [
         f"At N up to {largest} the data fit in the last-level cache: the memory bound does "
-        "not apply there (fractions in parentheses, above 1 possible, and the roof itself "
-        "moves between runs). `--n-samples roof` adds, per D, the smallest N whose data "
-        "exceed 4× the cache, where the bound applies.",
+        "not apply there, the cache's bandwidth (measured apart) does where it is below the "
+        "GEMM rate (`cache`), and what a cache holds between steps moves between runs. "
+        "`--n-samples roof` adds, per D, the smallest N whose data exceed 4× the cache, "
+        "where the memory bound applies.",
         "",
     ]
 
