@@ -10,7 +10,7 @@ import os
 import sys
 
 from gdbench.errors import UsageError
-from gdbench.results.schema import TRAJECTORY_ID
+from gdbench.results.schema import RECORDED_PARAMS, TRAJECTORY_ID
 
 # Share of physical memory a run may plan to use; the rest is the frameworks' own, the
 # operating system's and the CSV writer's headroom.
@@ -113,8 +113,9 @@ def recorded_rows(steps: int, every: int = 1) -> int:
 
 
 def row_values(params: int) -> int:
-    """The values of one trajectories.csv row: its id columns, step, loss, w and grad."""
-    return 2 * params + 1 + TRAJECTORY_ID_COLUMNS
+    """The values of one trajectories.csv row: its id columns, step, loss, w and grad
+    (their norms beyond ``RECORDED_PARAMS``)."""
+    return 2 * (params if params <= RECORDED_PARAMS else 1) + 1 + TRAJECTORY_ID_COLUMNS
 
 
 def held_bytes(steps: int, params: int) -> int:

@@ -77,8 +77,19 @@ ENVIRONMENT_KINDS = {
 }
 SUMMARY_COLUMNS = [*SPEC_COLUMNS, *OUTCOME_KINDS, *TIMING_KINDS, *ENVIRONMENT_KINDS]
 TRAJECTORY_ID = [c for c in SPEC_COLUMNS if c != "steps"]
-# trajectories.csv: one row per recorded step; w and grad, or w_i and grad_i per parameter.
-TRAJECTORY_KINDS = {"step": COUNT, "loss": NUMBER, "w": NUMBER, "grad": NUMBER}
+# trajectories.csv: one row per recorded step; w and grad, or w_i and grad_i per parameter,
+# or beyond RECORDED_PARAMS parameters their Euclidean norms (w_norm, grad_norm): a column
+# per parameter of the classifier's 1.9e6 would be 3.7e6 columns (gigabytes a run), and
+# agreement is judged on the whole vectors in memory, never read back from this file.
+RECORDED_PARAMS = 1024
+TRAJECTORY_KINDS = {
+    "step": COUNT,
+    "loss": NUMBER,
+    "w": NUMBER,
+    "grad": NUMBER,
+    "w_norm": NON_NEGATIVE,
+    "grad_norm": NON_NEGATIVE,
+}
 # samples.csv: the raw timed blocks behind each row's median and IQR, one row per block.
 SAMPLE_KINDS = {"round": COUNT, "block": COUNT, "steps_in_block": COUNT, "seconds": POSITIVE}
 SAMPLE_COLUMNS = [*SPEC_COLUMNS, *SAMPLE_KINDS]
@@ -247,7 +258,7 @@ def recorded_steps(steps: int, every: int = 1) -> np.ndarray:
 
 def trajectory_frame(spec_cols: dict, traj, every: int = 1):
     """One row per recorded step (``recorded_steps``): spec columns, step, loss, then
-    w / w_i and grad / grad_i."""
+    w / w_i and grad / grad_i, or their norms beyond ``RECORDED_PARAMS`` parameters."""
     import pandas as pd
 
     steps = recorded_steps(traj.steps, every)
@@ -259,6 +270,8 @@ def trajectory_frame(spec_cols: dict, traj, every: int = 1):
         flat = arr.reshape(n, -1)
         if flat.shape[1] == 1:
             cols[name] = flat[:, 0]
+        elif flat.shape[1] > RECORDED_PARAMS:
+            cols[f"{name}_norm"] = np.linalg.norm(flat, axis=1)
         else:
             for i in range(flat.shape[1]):
                 cols[f"{name}_{i}"] = flat[:, i]
