@@ -136,6 +136,12 @@ class Problem(ABC):
         data array read once; the parameters are negligible beside the data."""
         return itemsize * sum(int(v.size) for v in inst.data.values())
 
+    def state_bytes_per_step(self, inst: Instance, itemsize: int, state_arrays: int) -> int:
+        """The optimizer's share of the least traffic: each of its ``state_arrays``
+        parameter-sized arrays (Adam's m and v: 2) read and written once a step. 0 by
+        default, where the parameters are negligible beside the data."""
+        return 0
+
     def flops_per_step(self, inst: Instance) -> int | None:
         """Floating-point operations of one update step, where the problem states them."""
         return None

@@ -211,10 +211,15 @@ class Classifier(Problem):
     def bytes_per_step(self, inst, itemsize):
         """The least traffic of a step: the batch (X and Y) read once, the parameters read
         by the forward pass and again by the backward pass, the gradient written, and w and
-        the gradient read and w written by the update (6·P); activations and the
-        optimizer's state are not counted."""
+        the gradient read and w written by the update (6·P); the optimizer's state is
+        added apart (``state_bytes_per_step``), activations are not counted."""
         b, widths = self._step_widths(inst)
         return itemsize * (b * (widths[0] + widths[-1]) + 6 * sum(self.sizes(widths)))
+
+    def state_bytes_per_step(self, inst, itemsize, state_arrays):
+        """Each optimizer state array (Adam's m and v) read and written once: 2·P each."""
+        _, widths = self._step_widths(inst)
+        return itemsize * 2 * state_arrays * sum(self.sizes(widths))
 
     def torch_nn_module(self, w0, data):
         """nn.Sequential(nn.Linear, act, …, nn.Linear) + nn.CrossEntropyLoss on the class

@@ -11,6 +11,10 @@ roofs bound it, both measured by ``gdbench machine`` (machine.json):
   step's bytes fit in the last-level cache (GPU: L2; ``cache_resident``) the cache's own
   (``cache_gbps``, a read of an array a quarter of the cache).
 
+The bytes include the optimizer's state where the problem counts it (the classifier: each
+parameter-sized array gdbench's specification of the optimizer keeps, read and written
+once, 2·P per array; ``Problem.state_bytes_per_step``).
+
 ``roof_gflops`` = min(compute roof, bandwidth roof), ``bound`` says which one it is
 (``compute``, ``memory`` or ``cache``; empty where no roof applies: a cache-resident cell
 without a cache measurement, or one without a device measurement), and ``roofline_frac``
@@ -66,9 +70,31 @@ def roof(flops, nbytes: int, limit: dict | None, dtype: str) -> tuple[float | No
     return float(value), bound, resident
 
 
+def state_arrays(row: dict) -> int:
+    """How many parameter-sized arrays the row's optimizer keeps (gdbench's specification
+    of it, with the row's hyperparameters): Adam's m and v 2, momentum's buffer 1, SGD 0."""
+    import json
+
+    from gdbench import registry
+
+    opt = registry.optimizers().get(str(row.get("optimizer", "sgd")))
+    if opt is None:
+        return 0
+    try:
+        hp = opt.resolve(json.loads(row.get("optimizer_args") or "{}"))
+    except (TypeError, ValueError):
+        hp = opt.resolve({})
+    probe = np.zeros(3)
+    state = opt.init(probe, hp)
+    return sum(1 for v in state.values() if isinstance(v, np.ndarray) and v.shape == probe.shape)
+
+
 def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
     itemsize = np.dtype(row["dtype"]).itemsize
     nbytes = problem.bytes_per_step(inst, itemsize)
+    state = getattr(problem, "state_bytes_per_step", None)
+    if state is not None:
+        nbytes += state(inst, itemsize, state_arrays(row))
     flops = problem.flops_per_step(inst)
     out: dict[str, object] = dict.fromkeys(ROOFLINE_COLUMNS, "")
     out.update(bytes_per_step=nbytes, flops_per_step="" if flops is None else flops)
