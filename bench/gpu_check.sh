@@ -3,7 +3,9 @@
 # already installed (no network needed), runs in a few minutes:
 #   1. the agreement suite on cuda, every mode, float32 and float64, and the GPU tests;
 #   2. timings of linreg at N = 10^6 on cuda and cpu side by side, every mode;
-#   3. the pytest-benchmark suite on cuda, saved as JSON.
+#   3. the pytest-benchmark suite on cuda, saved as JSON;
+#   4. the compute roof (`gdbench machine`: bandwidth and GEMM rates, cuda and cpu) and the
+#      classifier (784-1024-1024-10) swept over B = 64…4096 on cuda against it, every mode.
 # Everything lands in results/gpu-<card>-<date>/, named after the card.
 # Usage: bash bench/gpu_check.sh [OUTROOT]   (default: results)
 set -uo pipefail
@@ -24,5 +26,9 @@ python -m pytest tests/test_backends.py -m gpu -q -p no:cacheprovider \
   --junitxml "$out/gpu-tests.xml" || status=1
 python -m pytest bench/ -q -p no:cacheprovider -k cuda --gd-sizes 100000x1,1000000x1 \
   --benchmark-json "$out/bench.json" || status=1
+python -m gdbench machine > "$out/machine.txt" 2>&1 || status=1
+XLA_PYTHON_CLIENT_PREALLOCATE=false python -m gdbench sweep --problem classifier \
+  --problem-opt batch=4096 --n-samples 64,256,1024,4096 --features 784 --device cuda \
+  --mode all --steps 10 --time-budget 1 --out "$out/classifier-sweep" || status=1
 echo "gpu_check: results in $out (status $status)"
 exit $status

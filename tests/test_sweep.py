@@ -68,12 +68,31 @@ def test_cells_without_timing_get_no_fraction():
     assert cols["bytes_per_step"] == 80 and cols["roofline_frac"] == ""
 
 
-def test_machine_prints_the_bandwidth(capsys):
+def test_machine_prints_the_bandwidth_and_the_gemm_rates(capsys, monkeypatch):
+    from gdbench.timing import gemm
+
+    monkeypatch.setattr(gemm, "CPU_SIZE", 512)  # the real products, smaller (CI's time)
     assert main(["machine"]) == 0
     out = capsys.readouterr().out
     assert "GB/s" in out and "CPU roof" in out and "CUDA" in out
     gbps = float(out.split("CPU roof: ")[1].split()[0])
     assert 0.1 < gbps < 10_000  # a physical number, not a unit slip
+    assert "cache read bandwidth" in out
+    for dtype in ("float32", "float64"):
+        rate = float(out.split(f"CPU {dtype} compute roof: ")[1].split()[0])
+        assert 0.1 < rate < 100_000  # GFLOP/s of two cores up to a large server
+    for lib in ("numpy", "torch", "jax"):
+        assert f"{lib} matmul 512²" in out
+
+
+def test_the_gemm_roof_is_the_best_backends_rate():
+    from gdbench.timing.gemm import cpu_gemm_rates, roofs
+
+    rates = cpu_gemm_rates(("float32",), n=256, repeats=3)
+    assert {r.method.split()[0] for r in rates} >= {"numpy"}
+    top = roofs(rates)["float32"]
+    assert top["gflops"] == max(r.gflops for r in rates) and top["size"] == 256
+    assert set(top["by_method"]) == {r.method for r in rates}
 
 
 @require("matplotlib")

@@ -57,9 +57,12 @@ def _operands(n: int, dtype: str):
     return rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
 
 
-def cpu_gemm_rates(dtypes=DTYPES, n: int = CPU_SIZE, repeats: int = GEMM_REPEATS) -> list[GemmRate]:
-    """NumPy's, torch's and XLA's (jit) n × n products on the CPU, per dtype, with every
-    thread each library uses."""
+def cpu_gemm_rates(
+    dtypes=DTYPES, n: int | None = None, repeats: int = GEMM_REPEATS
+) -> list[GemmRate]:
+    """NumPy's, torch's and XLA's (jit) n × n products on the CPU (default ``CPU_SIZE``),
+    per dtype, with every thread each library uses."""
+    n = n or CPU_SIZE
     out = []
     threads = available_cpus()
     for dtype in dtypes:
@@ -86,10 +89,11 @@ def cpu_gemm_rates(dtypes=DTYPES, n: int = CPU_SIZE, repeats: int = GEMM_REPEATS
 
 
 def cuda_gemm_rates(
-    dtypes=DTYPES, n: int = CUDA_SIZE, repeats: int = GEMM_REPEATS
+    dtypes=DTYPES, n: int | None = None, repeats: int = GEMM_REPEATS
 ) -> list[GemmRate]:
-    """torch's n × n products on the GPU, synchronised, in full precision (TF32 off, as
-    gdbench's CUDA cells run); [] without a CUDA device."""
+    """torch's n × n products on the GPU (default ``CUDA_SIZE``), synchronised, in full
+    precision (TF32 off, as gdbench's CUDA cells run); [] without a CUDA device."""
+    n = n or CUDA_SIZE
     if importlib.util.find_spec("torch") is None:
         return []
     import torch
