@@ -142,8 +142,9 @@ def roofline_model(sweep: pd.DataFrame, limits: dict, path: Path) -> Path:
         df = df.iloc[:0].assign(intensity=[], gflops=[])
     fig = Figure(figsize=(8, 5.5))
     ax = fig.subplots()
-    for name, g in _series(df.sort_values("intensity")):
-        ax.plot(g.intensity, g.gflops, marker="o", ms=4, label=name)
+    markers = "os^Dv<>"  # the colour cycle has 10 colours: a marker apiece past them
+    for i, (name, g) in enumerate(_series(df.sort_values("intensity"))):
+        ax.plot(g.intensity, g.gflops, marker=markers[(i // 10) % 7], ms=4, label=name)
     lo = float(df.intensity.min()) / 3 if len(df) else 0.1
     hi = float(df.intensity.max()) * 3 if len(df) else 1e3
     x = np.geomspace(lo, hi, 200)
@@ -156,7 +157,8 @@ def roofline_model(sweep: pd.DataFrame, limits: dict, path: Path) -> Path:
             top = max(peaks)
             for dtype, g in b.get("gemm", {}).items():
                 ax.axhline(g["gflops"], color="k", lw=1.2, ls="-" if dtype == "float32" else "-.")
-                ax.text(hi, g["gflops"], f" {where}{dtype} GEMM {g['gflops']:.0f}", va="center")
+                label = f"{where}{dtype} GEMM {g['gflops']:.0f} GFLOP/s"
+                ax.text(lo * 1.1, g["gflops"] * 1.04, label, va="bottom", fontsize=8)
             ax.plot(
                 x,
                 np.minimum(b["gbps"] * x, top),
