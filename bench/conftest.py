@@ -11,7 +11,7 @@ import pytest
 
 from gdbench import registry
 from gdbench.errors import UsageError
-from gdbench.execution.options import parse_names, parse_opt, positive_int
+from gdbench.execution.options import parse_names, parse_opt, positive_int, problem_names
 
 
 def pytest_addoption(parser):
@@ -57,9 +57,8 @@ def pytest_configure(config):
     try:
         for path in config.getoption("--gd-plugin"):
             registry.load_plugin(path)
-        config.gd_problems = parse_names(
-            config.getoption("--gd-problem"), registry.problems(), "problem"
-        )
+        # Every problem of a bare run by default (the classifier only when named).
+        config.gd_problems = problem_names(config.getoption("--gd-problem"), registry.problems())
     except (UsageError, registry.PluginError) as exc:
         pytest.exit(f"gdbench bench: {exc}", returncode=2)
     try:

@@ -199,7 +199,11 @@ def command_lines(draw, paths):
             argv.append(draw(st.sampled_from(pool + HOSTILE[:4])))
     if draw(st.integers(0, 19)) == 0:
         argv.append(draw(st.sampled_from(["--bogus", "-x", "extra"])))
-    # Keep valid work small: untimed runs of a few steps, tiny sweeps.
+    # Keep valid work small: untimed runs of a few steps, tiny sweeps, a tiny classifier
+    # (its default network costs 1.4 GFLOP a step).
+    at = argv.index("--problem") + 1 if "--problem" in argv else len(argv)
+    if at < len(argv) and "--problem-opt" not in argv and "classifier" in argv[at].split(","):
+        argv += ["--problem-opt", "classifier:layers=6-8-3,batch=4"]
     if command == "run":
         if "--no-timing" not in argv:
             argv.append("--no-timing")
