@@ -5,6 +5,7 @@ FLOP count against torch's own counter, and its settings checked as usage errors
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gdbench import registry
@@ -158,3 +159,24 @@ def test_bad_settings_are_one_line_usage_errors(setting, needle, capsys, tmp_pat
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1, err
+
+
+@require("sklearn")
+def test_digits_through_the_data_loader(tmp_path, capsys):
+    from gdbench.execution.data import load, open_data
+
+    source = open_data("sklearn:digits", None, False)
+    loaded = load(source, False)
+    assert loaded.X.shape == (1797, 64) and set(np.unique(loaded.y)) == set(range(10))
+    assert loaded.X.min() == 0.0 and loaded.X.max() == 1.0  # pixels 0–16 scaled
+    inst = classifier(layers="784-16-10").from_data(loaded.X, loaded.y, 0)
+    assert inst.data["Y"].shape == (1797, 10) and inst.w0.size == 64 * 16 + 16 + 16 * 10 + 10
+    argv = ["run", "--problem", "classifier", "--data", "sklearn:digits", "--backend", "numpy"]
+    argv += ["--problem-opt", "layers=64-16-10", "--steps", "3", "--no-timing"]
+    assert main([*argv, "--out", str(tmp_path / "d")]) == 0
+    summary = pd.read_csv(tmp_path / "d" / "summary.csv")
+    assert (summary.verdict == "agrees").all() and summary.n_samples.iloc[0] == 1797
+    capsys.readouterr()
+    assert main(["run", "--problem", "classifier", "--data", "sklearn:nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown dataset" in err and len(err.splitlines()) == 1

@@ -65,7 +65,7 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
         default=None,
         metavar="PATH",
         help="your data: a CSV with a header (target: --target, default the last column) "
-        "or an .npz with X and y",
+        "or an .npz with X and y; or a named dataset: sklearn:digits",
     )
     p.add_argument("--target", default=None, metavar="COLUMN", help="the CSV's target column")
     p.add_argument(

@@ -99,7 +99,10 @@ def open_data(
     if kind != "file":
         raise UsageError(f"--data {path}: {'not a file' if kind != 'missing' else 'not found'}")
     if p.suffix.lower() not in (".csv", ".npz"):
-        raise UsageError(f"--data {path}: a .csv with a header or an .npz with X and y")
+        raise UsageError(
+            f"--data {path}: a .csv with a header or an .npz with X and y "
+            f"(or a named dataset: {', '.join(NAMED)})"
+        )
     try:
         sha = digest(p)
     except OSError as exc:
