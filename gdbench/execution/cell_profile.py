@@ -55,7 +55,7 @@ def profile_cell(spec: RunSpec, opts) -> list[dict] | str:
     gemm_flops = getattr(problem, "gemm_flops", None)
     if gemm_flops is not None:  # a step of matrix products: what they take, and the rest
         peak = limit.get("gemm", {}).get(spec.dtype, {}).get("gflops")
-        line = explain_compute(rows, step_s, gemm_flops(inst), peak) or line
+        line = explain_compute(rows, gemm_flops(inst), peak) or line
     common = {
         **spec.asdict(),
         "step_s": step_s,

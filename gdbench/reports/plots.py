@@ -148,8 +148,9 @@ def roofline_model(sweep: pd.DataFrame, limits: dict, path: Path) -> Path:
     lo = float(df.intensity.min()) / 3 if len(df) else 0.1
     hi = float(df.intensity.max()) * 3 if len(df) else 1e3
     x = np.geomspace(lo, hi, 200)
-    for host, devices in machine_hosts(limits).items():
-        where = f"{host} " if len(machine_hosts(limits)) > 1 and host else ""
+    hosts = machine_hosts(limits)
+    for host, devices in hosts.items():
+        where = f"{host} " if len(hosts) > 1 and host else ""
         for dev, b in devices.items():
             if not isinstance(b, dict) or dev != "cpu":
                 continue
@@ -159,23 +160,15 @@ def roofline_model(sweep: pd.DataFrame, limits: dict, path: Path) -> Path:
                 ax.axhline(g["gflops"], color="k", lw=1.2, ls="-" if dtype == "float32" else "-.")
                 label = f"{where}{dtype} GEMM {g['gflops']:.0f} GFLOP/s"
                 ax.text(lo * 1.1, g["gflops"] * 1.04, label, va="bottom", fontsize=8)
-            ax.plot(
-                x,
-                np.minimum(b["gbps"] * x, top),
-                color="k",
-                lw=1.2,
-                ls="--",
-                label=f"{where}memory {b['gbps']:.1f} GB/s × intensity",
+            # The bandwidth roofs: the memory's, and the cache's where it was measured.
+            slopes = (
+                ("memory", "gbps", ".1f", "k", 1.2, "--"),
+                ("cache", "cache_gbps", ".0f", "0.5", 1, ":"),
             )
-            if "cache_gbps" in b:
-                ax.plot(
-                    x,
-                    np.minimum(b["cache_gbps"] * x, top),
-                    color="0.5",
-                    lw=1,
-                    ls=":",
-                    label=f"{where}cache {b['cache_gbps']:.0f} GB/s × intensity",
-                )
+            for what, key, form, color, lw, ls in slopes:
+                if key in b:
+                    label = f"{where}{what} {b[key]:{form}} GB/s × intensity"
+                    ax.plot(x, np.minimum(b[key] * x, top), color=color, lw=lw, ls=ls, label=label)
     ax.set(
         xscale="log",
         yscale="log",

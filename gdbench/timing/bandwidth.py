@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gdbench.compat.environment import available_cpus
-from gdbench.timing.timer import median_iqr
+from gdbench.timing.timer import rate
 
 REPEATS = 15
 
@@ -55,16 +54,6 @@ def last_level_cache_bytes() -> int:
     return max(sizes) if sizes else 32 * 1024**2
 
 
-def _time(fn, nbytes: int, repeats: int) -> tuple[float, float]:
-    fn()  # first touch and any compilation, off the clock
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return median_iqr(nbytes / np.asarray(times) / 1e9)
-
-
 def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> list[Bandwidth]:
     """Each library's read bandwidth over an ``array_bytes`` array (default: 8× the
     last-level cache, at least 256 MiB)."""
@@ -75,7 +64,7 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
     x = np.ones(n, dtype=np.float32)
     llc = last_level_cache_bytes()
     out.append(
-        Bandwidth("cpu", "numpy sum (1 thread)", *_time(x.sum, x.nbytes, repeats), x.nbytes, 1, llc)
+        Bandwidth("cpu", "numpy sum (1 thread)", *rate(x.sum, x.nbytes, repeats), x.nbytes, 1, llc)
     )
     del x
     if importlib.util.find_spec("torch") is not None:
@@ -86,7 +75,7 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
             Bandwidth(
                 "cpu",
                 f"torch sum ({torch.get_num_threads()} threads)",
-                *_time(t.sum, n * 4, repeats),
+                *rate(t.sum, n * 4, repeats),
                 n * 4,
                 torch.get_num_threads(),
                 llc,
@@ -103,7 +92,7 @@ def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> li
             Bandwidth(
                 "cpu",
                 "jax sum (XLA CPU)",
-                *_time(lambda: total(a).block_until_ready(), n * 4, repeats),
+                *rate(lambda: total(a).block_until_ready(), n * 4, repeats),
                 n * 4,
                 threads,
                 llc,
@@ -137,7 +126,7 @@ def cuda_bandwidth(repeats: int = REPEATS) -> Bandwidth | None:
     result = Bandwidth(
         "cuda",
         f"torch sum on {torch.cuda.get_device_name()}",
-        *_time(read, n * 4, repeats),
+        *rate(read, n * 4, repeats),
         n * 4,
         0,
         l2,

@@ -136,30 +136,28 @@ def is_gemm(op: str) -> bool:
     return op in GEMM_OPS or (op.startswith("extern_kernels.") and op.endswith("mm"))
 
 
-def explain_compute(
-    rows: list[dict], step_s: float, gemm_flops: int, peak_gflops: float | None
-) -> str:
-    """One line for a compute-bound step: the matrix products' share of the profiled time
-    and their rate (the problem's GEMM FLOP count over their time), and the rest's largest
-    operation; "" where the profile shows no matrix product by name (one XLA program)."""
+def explain_compute(rows: list[dict], gemm_flops: int, peak_gflops: float | None) -> str:
+    """One line for a compute-bound step (``OpLog.rows``, with their shares): the matrix
+    products' share and their rate (the problem's GEMM FLOP count over their time), and the
+    rest's largest operation; "" where the profile shows no matrix product by name (one
+    XLA program)."""
     gemms = [r for r in rows if is_gemm(r["op"])]
     if not gemms:
         return ""
-    total = max(step_s, sum(r["seconds_per_step"] for r in rows))  # the rows' own shares
+    share = sum(r["share"] or 0 for r in gemms)
     t_gemm = sum(r["seconds_per_step"] for r in gemms)
-    rate = gemm_flops / t_gemm / 1e9 if t_gemm > 0 else float("nan")
+    gflops = gemm_flops / t_gemm / 1e9 if t_gemm > 0 else float("nan")
     rest = [r for r in rows if not is_gemm(r["op"])]
     line = (
         f"the matrix products ({sum(r.get('calls_per_step') or 0 for r in gemms):g} calls a "
-        f"step) take {t_gemm / total:.0%} of the step, at {rate:.1f} GFLOP/s"
-        + (f" ({rate / peak_gflops:.0%} of the GEMM roof)" if peak_gflops else "")
+        f"step) take {share:.0%} of the step, at {gflops:.1f} GFLOP/s"
+        + (f" ({gflops / peak_gflops:.0%} of the GEMM roof)" if peak_gflops else "")
     )
     if rest:
         top = max(rest, key=lambda r: r["seconds_per_step"])
         line += (
-            f"; the rest {1 - t_gemm / total:.0%}, most of it {top['op']} "
-            f"{top['operands']}".rstrip()
-            + f" ({top['seconds_per_step'] / total:.0%})"
+            f"; the rest {1 - share:.0%}, most of it {top['op']} {top['operands']}".rstrip()
+            + f" ({top['share'] or 0:.0%})"
         )
     return line
 

@@ -12,13 +12,12 @@ a cell of any backend is measured against what the hardware has shown it can do.
 from __future__ import annotations
 
 import importlib.util
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from gdbench.compat.environment import available_cpus
-from gdbench.timing.timer import median_iqr
+from gdbench.timing.timer import rate
 
 GEMM_REPEATS = 7
 CPU_SIZE = 2048
@@ -42,16 +41,6 @@ class GemmRate:
         return asdict(self)
 
 
-def _rate(fn, n: int, repeats: int) -> tuple[float, float]:
-    fn()  # warm: threads, caches, compilation
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return median_iqr(2.0 * n**3 / np.asarray(times) / 1e9)
-
-
 def _operands(n: int, dtype: str):
     rng = np.random.default_rng(0)
     return rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
@@ -67,15 +56,16 @@ def cpu_gemm_rates(
     threads = available_cpus()
     for dtype in dtypes:
         a, b = _operands(n, dtype)
-        rate = _rate(lambda: a @ b, n, repeats)  # noqa: B023 (called at once)
-        out.append(GemmRate("cpu", dtype, f"numpy matmul {n}²", *rate, n, threads))
+        flop = 2.0 * n**3
+        r = rate(lambda: a @ b, flop, repeats)  # noqa: B023 (called at once)
+        out.append(GemmRate("cpu", dtype, f"numpy matmul {n}²", *r, n, threads))
         if importlib.util.find_spec("torch") is not None:
             import torch
 
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            rate = _rate(lambda: ta @ tb, n, repeats)  # noqa: B023
+            r = rate(lambda: ta @ tb, flop, repeats)  # noqa: B023
             method = f"torch matmul {n}² ({torch.get_num_threads()} threads)"
-            out.append(GemmRate("cpu", dtype, method, *rate, n, torch.get_num_threads()))
+            out.append(GemmRate("cpu", dtype, method, *r, n, torch.get_num_threads()))
         if importlib.util.find_spec("jax") is not None:
             from gdbench.compat.frameworks import import_jax
 
@@ -83,8 +73,8 @@ def cpu_gemm_rates(
             cpu = jax.devices("cpu")[0]
             ja, jb = jax.device_put(a, cpu), jax.device_put(b, cpu)
             product = jax.jit(lambda x, y: x @ y)
-            rate = _rate(lambda: product(ja, jb).block_until_ready(), n, repeats)  # noqa: B023
-            out.append(GemmRate("cpu", dtype, f"jax matmul {n}² (XLA CPU)", *rate, n, threads))
+            r = rate(lambda: product(ja, jb).block_until_ready(), flop, repeats)  # noqa: B023
+            out.append(GemmRate("cpu", dtype, f"jax matmul {n}² (XLA CPU)", *r, n, threads))
     return out
 
 
@@ -110,7 +100,7 @@ def cuda_gemm_rates(
             torch.cuda.synchronize()
 
         name = f"torch matmul {n}² on {torch.cuda.get_device_name()}"
-        out.append(GemmRate("cuda", dtype, name, *_rate(product, n, repeats), n, 0))
+        out.append(GemmRate("cuda", dtype, name, *rate(product, 2.0 * n**3, repeats), n, 0))
         del a, b
     return out
 

@@ -62,6 +62,18 @@ def median_iqr(values) -> tuple[float, float]:
     return float(np.median(x)), float(q3 - q1)
 
 
+def rate(fn, amount: float, repeats: int) -> tuple[float, float]:
+    """``amount`` (bytes, FLOP) per second of ``fn``, in 10⁹ a second: median and IQR over
+    ``repeats`` calls, after one off the clock (first touch, threads, compilation)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return median_iqr(amount / np.asarray(times) / 1e9)
+
+
 def noise_warning(median: float, iqr: float) -> str:
     if median > 0 and iqr / median > WARN_IQR_FRAC:
         return f"noisy: IQR is {100 * iqr / median:.0f}% of the median"
