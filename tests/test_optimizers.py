@@ -249,9 +249,8 @@ class LookAheadNesterovSession(NumpySession):
 
     def step(self, record):
         mu = self.hp["momentum"]
-        data = self.next_batch()
-        loss = float(self.problem.loss(self.w, **data))
-        g = np.asarray(self.problem.grad(self.w + mu * self.v, **data), self.w.dtype)
+        loss = float(self.problem.loss(self.w, **self.data))
+        g = np.asarray(self.problem.grad(self.w + mu * self.v, **self.data), self.w.dtype)
         self.v = mu * self.v - self.lr * g
         self.w = self.w + self.v
         return (loss, g.astype(np.float64), self.w.astype(np.float64)) if record else None

@@ -61,6 +61,7 @@ class NumpySession(StepSession):
         self.batches = [
             {k: layout(v, dtype) for k, v in batch.items()} for batch in step_batches(problem, inst)
         ]
+        self.data = self.batches[0]
         self.products = plain if naive else contextlib.nullcontext
         self.w0 = np.asarray(inst.w0, dtype=dtype)
         self.lr, self.opt, self.hp = setup.lr, setup.optimizer, setup.hyper

@@ -42,6 +42,7 @@ class TorchSessionMixin:
         self.batches = [
             {k: placed(v) for k, v in batch.items()} for batch in step_batches(problem, inst)
         ]
+        self.data = self.batches[0]
         # A copy: a float64 w0 on the CPU would otherwise share the instance's memory.
         self.w0 = torch.tensor(inst.w0, dtype=dtype, device=device)
         self.sync = sync_for(device)

@@ -57,7 +57,7 @@ class TorchNNSession(TorchSessionMixin, StepSession):
         if build is None:
             self.module = param_module(problem, self.w0)
         elif "data" in inspect.signature(build).parameters:
-            self.module = build(self.w0, data=self.batches[0])
+            self.module = build(self.w0, data=self.data)
         else:
             self.module = build(self.w0)
         # One flat vector of every parameter, in the order of module.parameters(): the
