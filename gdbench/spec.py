@@ -62,11 +62,12 @@ class RunSpec:
         (a CSV gives 20.0 where a spec has 20)."""
         return tuple(_as(f.type, getattr(self, f.name)) for f in fields(self))
 
-    def label(self) -> str:
-        """The cell in one line, as progress lines, heartbeats and ``compare`` name it."""
+    def label(self, problem: str | None = None) -> str:
+        """The cell in one line, as progress lines, heartbeats and ``compare`` name it
+        (``problem``: its name with the settings a sweep varies, where given)."""
         opt = f"{self.optimizer} (native)" if self.native_defaults else self.optimizer
         return (
-            f"{self.problem} N={self.n_samples} D={self.features} {opt} "
+            f"{problem or self.problem} N={self.n_samples} D={self.features} {opt} "
             f"{self.backend}/{self.mode} {self.device} {self.dtype}"
         )
 

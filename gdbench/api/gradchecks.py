@@ -91,7 +91,7 @@ def check_all(args) -> GradChecks:
     error, the others are checked all the same."""
     from gdbench.compat.containment import deadline
     from gdbench.execution.data import load as load_data
-    from gdbench.execution.options import parse_seed, parse_settings, problem_names
+    from gdbench.execution.options import parse_seed, parse_settings, problem_names, setting_texts
     from gdbench.execution.rows import exception_line
     from gdbench.execution.sizes import data_choice
     from gdbench.numerics.gradcheck import POINT_COUNTS, check_at, parse_points
@@ -99,8 +99,9 @@ def check_all(args) -> GradChecks:
     problems = registry.problems()
     names = problem_names(args.problem, problems)
     names, data_file = data_choice(args, names, problems)
+    (text,) = setting_texts(args.problem_opt, True, "gradcheck")
     settings, _ = parse_settings(
-        args.problem_opt, {n: problems[n].options for n in names}, "--problem-opt", "a setting"
+        text, {n: problems[n].options for n in names}, "--problem-opt", "a setting"
     )
     where = parse_points(getattr(args, "at", None))
     count = sum(POINT_COUNTS[w] for w in where)

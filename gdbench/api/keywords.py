@@ -66,8 +66,10 @@ def namespace(command: str, given: Mapping[str, object]) -> argparse.Namespace:
                 raise UsageError(f"{key} must be True or False, got {value!r}")
             values[dest] = (not value) if flip else value
         elif isinstance(action, argparse._AppendAction):
-            items = [value] if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
-            values[dest] = [str(v) for v in items]
+            # One value or several: a mapping is one (sweep's problem_opt={"layers": …}).
+            one = isinstance(value, str | Mapping)
+            items = [value] if one else list(value or [])  # type: ignore[call-overload]
+            values[dest] = [option_text(v) for v in items]
         elif value is None:
             values[dest] = None
         else:

@@ -53,12 +53,22 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
         )
         p.add_argument("--features", default=None, metavar="D", help="features of generated data")
     p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
+    settings_help = (
+        "problem settings, e.g. l2=0.01, hidden=32, b=10 (see list); NAME:KEY=VALUE "
+        "for one problem alone"
+    )
     p.add_argument(
         "--problem-opt",
+        action="append",  # a sweep takes it repeated; run and gradcheck once (execution.options)
         default=None,
         metavar="[NAME:]KEY=VALUE[,…]",
-        help="problem settings, e.g. l2=0.01, hidden=32, b=10 (see list); NAME:KEY=VALUE "
-        "for one problem alone",
+        help=settings_help
+        + (
+            "; repeat it to sweep over settings, each one a setting of the problems "
+            "(--problem-opt layers=784-256-10 --problem-opt layers=784-1024-10)"
+            if sweep
+            else ""
+        ),
     )
     p.add_argument(
         "--data",

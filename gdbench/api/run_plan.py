@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from gdbench.execution.instances import reference_frame
 from gdbench.execution.rows import error_row, exception_line, skipped_row
 from gdbench.execution.schedule import run_cells
 from gdbench.numerics.verdict import Verdict
-from gdbench.reports.table import format_table, seconds, verdict
+from gdbench.reports.table import format_table, problem_labels, seconds, verdict
 from gdbench.results.schema import Status, flag, normal_key
 from gdbench.results.writer import ResultWriter
 from gdbench.spec import RunSpec
@@ -42,8 +43,14 @@ def row_key(row: dict) -> tuple:
 class Progress:
     """One line per finished cell; with ``bar``, a tqdm bar (cell running, time left)."""
 
-    def __init__(self, total: int, stream, bar: bool):
+    def __init__(self, total: int, stream, bar: bool, specs: Sequence[RunSpec] = ()):
         self.total, self.stream, self.count = total, stream, 0
+        # A sweep over settings names each cell's: classifier[layers=8-4-3] N=… .
+        records = [{"problem": s.problem, "problem_args": s.problem_args} for s in specs]
+        self.problems = {
+            (s.problem, s.problem_args): name
+            for s, name in zip(specs, problem_labels(records), strict=True)
+        }
         self.start = time.perf_counter()
         self.bar = None
         if bar:
@@ -52,17 +59,20 @@ class Progress:
             except ImportError:
                 pass
             else:
-                self.bar = tqdm(total=total, file=stream, unit="cell", dynamic_ncols=True)
+                self.bar = tqdm(total=self.total, file=stream, unit="cell", dynamic_ncols=True)
+
+    def label(self, spec: RunSpec) -> str:
+        return spec.label(self.problems.get((spec.problem, spec.problem_args)))
 
     def starting(self, spec: RunSpec) -> None:
         if self.bar is not None:
-            self.bar.set_description(spec.label())
+            self.bar.set_description(self.label(spec))
 
     def done(self, spec: RunSpec, row: dict) -> None:
         self.count += 1
         t = row.get("time_per_step_s")
         timing = f", {seconds(t)}/step" if isinstance(t, float) else ""
-        line = f"[{self.count}/{self.total}] {spec.label()}: {verdict(row)}{timing}"
+        line = f"[{self.count}/{self.total}] {self.label(spec)}: {verdict(row)}{timing}"
         if self.bar is not None:
             self.bar.write(line, file=self.stream)
             self.bar.update(1)
@@ -71,7 +81,7 @@ class Progress:
             print(f"{line}  ({elapsed:.0f}s)", file=self.stream)
 
     def round_done(self, spec: RunSpec, round_: int, total: int, result: str) -> None:
-        line = f"[round {round_}/{total}] {spec.label()}: {result}"
+        line = f"[round {round_}/{total}] {self.label(spec)}: {result}"
         if self.bar is not None:
             self.bar.write(line, file=self.stream)
         else:
@@ -128,7 +138,7 @@ def execute_plan(
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
     todo = _cells_to_run(plan, writer, stream)
     todo = _with_references(plan, writer, todo)
-    progress = Progress(len(todo), stream, bar)
+    progress = Progress(len(todo), stream, bar, plan.ordered)
     try:
         run_cells(
             executor,

@@ -140,6 +140,16 @@ def make_out(path: Path) -> None:
         raise UsageError(f"--out {path} cannot be written ({exc.strerror or exc})") from None
 
 
+def setting_texts(value, single: bool, command: str) -> list[str | None]:
+    """``--problem-opt`` as the list of its settings (the parser appends each one given):
+    ``[None]`` where none is; more than one only where a sweep runs them all."""
+    texts = [value] if isinstance(value, str) else list(value or [None])
+    if single and len(texts) > 1:
+        hint = "; use sweep to run several settings" if command == "run" else ""
+        raise UsageError(f"{command} takes one --problem-opt (join its settings with commas){hint}")
+    return texts
+
+
 def parse_settings(
     text: str | None, owners: dict[str, tuple], flag: str, kind: str
 ) -> tuple[dict[str, dict], dict[str, frozenset[str]]]:

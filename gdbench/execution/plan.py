@@ -31,6 +31,7 @@ from gdbench.execution.options import (
     positive_float,
     positive_int,
     problem_names,
+    setting_texts,
 )
 from gdbench.execution.sizes import (
     check_data_range,
@@ -98,13 +99,8 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     problems = registry.problems()
     p_names = problem_names(args.problem, problems)
     p_names, data_file = data_choice(args, p_names, problems)
-    settings, _ = parse_settings(
-        getattr(args, "problem_opt", None),
-        {n: problems[n].options for n in p_names},
-        "--problem-opt",
-        "a setting",
-    )
-    configured = {n: problems[n].configured(settings[n]) for n in p_names}
+    texts = setting_texts(getattr(args, "problem_opt", None), single_size, "run")
+    configured, settings = configured_problems(texts, p_names, problems)
     hypers, given, opt_axis = optimizer_axis(args)
     b_names = parse_names(args.backend, registry.backends(), "backend")
     dtypes = parse_names(args.dtype, DTYPES, "dtype")
@@ -127,7 +123,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     references = len({s.reference_args() for s in specs})
 
     def params(spec):
-        return configured[spec.problem].param_count(spec.features)
+        return configured[spec.problem, spec.problem_args].param_count(spec.features)
 
     # The planner holds each reference and, per float32 dtype of its cells, a baseline.
     baselines = len({(s.reference_args(), s.dtype) for s in specs if s.dtype in BUDGET_DTYPES})
@@ -140,6 +136,25 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     make_out(out)
     take_folder(out, resume)
     return Plan(specs, skipped, ordered, options, out, resume, saved, cluster)
+
+
+def configured_problems(
+    texts: list[str | None], p_names: list[str], problems: dict
+) -> tuple[dict, list[dict]]:
+    """The problems configured by each ``--problem-opt`` (a sweep repeats it: one setting
+    of the problems each), keyed by (name, problem_args) so that a setting that leaves a
+    problem as another one left it runs it once; and every parsed setting, for the checks."""
+    configured: dict[tuple[str, str], object] = {}
+    parsed: list[dict] = []
+    for text in texts:
+        settings, _ = parse_settings(
+            text, {n: problems[n].options for n in p_names}, "--problem-opt", "a setting"
+        )
+        parsed.append(settings)
+        for n in p_names:
+            problem = problems[n].configured(settings[n])
+            configured.setdefault((n, json.dumps(problem.opt, sort_keys=True)), problem)
+    return configured, parsed
 
 
 def optimizer_axis(args) -> tuple[dict, dict, list]:
@@ -194,7 +209,7 @@ def parse_baseline(text, b_names: list[str], modes) -> str | None:
     return f"{backend_name}/{mode}"
 
 
-def check_values_fit(dtypes, lr, hypers: dict, settings: dict, data_file, problems) -> None:
+def check_values_fit(dtypes, lr, hypers: dict, settings: list[dict], data_file, problems) -> None:
     """Every number the user gave goes into each dtype of the run: --lr, --opt values,
     --problem-opt values (l2=1e39 is inf in float32) and the --data values."""
     if lr is not None:
@@ -203,10 +218,11 @@ def check_values_fit(dtypes, lr, hypers: dict, settings: dict, data_file, proble
         for key, value in values.items():
             if not isinstance(value, bool):
                 check_representable(value, dtypes, f"--opt {key}")
-    for values in settings.values():
-        for key, value in values.items():
-            if isinstance(value, float) and value != 0:
-                check_representable(value, dtypes, f"--problem-opt {key}")
+    for setting in settings:
+        for values in setting.values():
+            for key, value in values.items():
+                if isinstance(value, float) and value != 0:
+                    check_representable(value, dtypes, f"--problem-opt {key}")
     if data_file is not None:
         for p in problems:
             check_data_range(load_data(data_file, p.binary_target), data_file, dtypes)

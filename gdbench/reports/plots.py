@@ -18,11 +18,29 @@ SERIES = ["problem", "optimizer", "backend", "mode", "device", "dtype", "feature
 
 def with_optimizer(df: pd.DataFrame) -> pd.DataFrame:
     """Folders written before the optimizer axis ran plain gradient descent; ``machine``
-    (the host that ran a row) is what a cluster sweep's series are told apart by."""
+    (the host that ran a row) is what a cluster sweep's series are told apart by; a sweep
+    over settings tells its problems apart by them (``table.problem_labels``), the bare
+    name kept as ``problem_name``."""
     if "optimizer" not in df:
         df = df.assign(optimizer="sgd")
     host = df["host"].fillna("").astype(str) if "host" in df else ""
-    return df.assign(optimizer=df.optimizer.fillna("sgd"), machine=host)
+    df = df.assign(optimizer=df.optimizer.fillna("sgd"), machine=host, problem_name=df.problem)
+    return df.assign(problem=problem_labelled(df, df))
+
+
+def problem_labelled(df: pd.DataFrame, by: pd.DataFrame) -> pd.Series:
+    """``df``'s problems labelled with the settings in which ``by``'s differ (read once per
+    problem and setting: trajectories.csv has a row per step)."""
+    name = df.get("problem_name", df.problem)
+    if "problem_args" not in df or "problem_args" not in by or df.empty:
+        return name
+    pairs = by[["problem_name", "problem_args"]].drop_duplicates()
+    keys = list(zip(pairs.problem_name, pairs.problem_args, strict=True))
+    records = [{"problem": p, "problem_args": a} for p, a in keys]
+    labels = dict(zip(keys, table.problem_labels(records), strict=True))
+    return pd.Series(
+        [labels.get(k, k[0]) for k in zip(name, df.problem_args, strict=True)], index=df.index
+    )
 
 
 def label(key: tuple, varying: set[str]) -> str:

@@ -38,6 +38,8 @@ def breakdown_section(folder: Path, timed: pd.DataFrame) -> list[str]:
     ops = read_results(path)
     if ops.empty:
         return []
+    ops = ops.assign(problem_name=ops.problem)
+    ops = ops.assign(problem=plots.problem_labelled(ops, timed))
     lines = [
         "## Where the time goes, at the largest N",
         "",
@@ -215,7 +217,7 @@ COST = {
 def cost_lines(sweep: pd.DataFrame) -> list[str]:
     """The cost model of each problem in the sweep: its least traffic and FLOP count."""
     lines = ["Cost model per update step (each problem's least traffic and FLOP count):"]
-    for problem in dict.fromkeys(sweep.problem):
+    for problem in dict.fromkeys(sweep.get("problem_name", sweep.problem)):
         text = COST.get(problem, "the problem's bytes_per_step and flops_per_step")
         lines.append(f"- {problem}: {text}.")
     return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 from gdbench.backend import BASELINE
@@ -50,9 +51,32 @@ def verdict(row: dict) -> str:
     return word
 
 
+def _settings(text) -> dict:
+    """A row's problem_args as a dict ({} where an older folder has none)."""
+    return json.loads(text) if isinstance(text, str) and text else {}
+
+
+def problem_labels(rows: list[dict]) -> list[str]:
+    """Each row's problem, with the settings in which that problem's rows differ (a sweep
+    that repeats --problem-opt): ``classifier[layers=784-256-10]``; the bare name where
+    they do not differ."""
+    settings = [_settings(r.get("problem_args")) for r in rows]
+    varying: dict[str, list[str]] = {}
+    for r, s in zip(rows, settings, strict=True):
+        varying.setdefault(str(r["problem"]), []).append(json.dumps(s, sort_keys=True))
+    out = []
+    for r, s in zip(rows, settings, strict=True):
+        name = str(r["problem"])
+        others = [json.loads(t) for t in dict.fromkeys(varying[name])]
+        keys = [k for k in s if len({json.dumps(o.get(k)) for o in others}) > 1]
+        out.append(f"{name}[{','.join(f'{k}={s[k]}' for k in keys)}]" if keys else name)
+    return out
+
+
 def _speedup_key(r: dict) -> tuple:
     return (
         r["problem"],
+        r.get("problem_args"),
         r.get("n_samples"),
         r.get("features"),
         r["dtype"],
@@ -164,6 +188,7 @@ def table_cells(rows: list[dict], baseline=None) -> tuple[list[str], list[list[s
     if show_opt:
         header.insert(2, "optimizer")
     ups = speedups(rows, chosen)
+    problems = problem_labels(rows)
     lines = []
     for i, r in enumerate(rows):
         w, norm = number(r.get("final_w")), number(r.get("final_w_norm"))
@@ -171,7 +196,7 @@ def table_cells(rows: list[dict], baseline=None) -> tuple[list[str], list[list[s
         t, iqr = number(r.get("time_per_step_s")), number(r.get("time_per_step_iqr_s"))
         n, d = number(r.get("n_samples")), number(r.get("features"))
         cells = [
-            str(r["problem"]),
+            problems[i],
             f"{int(n)}×{int(d)}" if n and d else "",
             str(r["backend"]),
             str(r["mode"]),

@@ -187,14 +187,15 @@ def upgrade(df):
     if "achieved_gflops" in df.columns and "gflops" not in df.columns:  # its name before
         df = df.rename(columns={"achieved_gflops": "gflops"})
     defaults = {f.name: f.default for f in fields(RunSpec)}
+    columns = {}  # set at once: column by column, pandas fragments the frame and warns
     for name, value in defaults.items():
         if name not in df.columns and value is not MISSING:
-            df[name] = value
+            columns[name] = value
         elif name in df.columns and SPEC_KINDS[name] == TEXT:
             # An empty text field is "" in the spec, and must be in its key read back too
             # (the CSV reader reads an empty cell as missing).
-            df[name] = df[name].fillna("")
-    return df
+            columns[name] = df[name].fillna("")
+    return df.assign(**columns).copy()  # .copy() joins the blocks
 
 
 def check_values(df, path: Path | str) -> None:
