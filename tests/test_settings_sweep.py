@@ -61,8 +61,12 @@ def test_each_setting_runs_as_its_own_run_would(tmp_path):
     labels = table.problem_labels(records)
     assert sorted(set(labels)) == ["classifier[layers=8-16-3]", "classifier[layers=8-4-3]"]
     report = (tmp_path / "sweep" / "report.md").read_text()
-    assert "classifier[layers=8-4-3] numpy/eager" in report
-    assert "classifier[layers=8-16-3] numpy/eager" in report
+    # In the widths' order (4 before 16), not as text sorts them.
+    assert (
+        0
+        < report.index("classifier[layers=8-4-3] numpy/eager")
+        < report.index("classifier[layers=8-16-3] numpy/eager")
+    )
     # --resume reads both settings back from command.json.
     resumed = resume_args(Namespace(resume=str(tmp_path / "sweep"), cluster=None))
     assert resumed.problem_opt == ["layers=8-4-3,batch=8", "layers=8-16-3,batch=8"]

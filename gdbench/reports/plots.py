@@ -69,7 +69,7 @@ def _series(df: pd.DataFrame):
     varying = {
         c for c in ("problem", "optimizer", "dtype", "features", "machine") if df[c].nunique() > 1
     }
-    for key, g in df.groupby(SERIES, sort=True):
+    for key, g in table.ordered_groups(df, SERIES):
         yield label(key, varying), g
 
 

@@ -59,7 +59,7 @@ def breakdown_section(folder: Path, timed: pd.DataFrame) -> list[str]:
         for r in timed.to_dict("records")
     }
     keys = ["problem", "features", "dtype", "device", "backend", "mode", "n_samples"]
-    for key, g in ops.groupby(keys, sort=True):
+    for key, g in table.ordered_groups(ops, keys):
         problem, d, dtype, device, backend, mode, n = key
         row = frac.get((problem, backend, mode, device, dtype, n, d), {})
         first = g.iloc[0]
@@ -70,7 +70,7 @@ def breakdown_section(folder: Path, timed: pd.DataFrame) -> list[str]:
             f"{_ms(first.step_s)} ms{where}. {_sentence(first.explanation)}"
         )
         lines.append("")
-        table = [
+        ops_table = [
             [
                 r.op,
                 "" if pd.isna(r.operands) else r.operands,
@@ -82,7 +82,9 @@ def breakdown_section(folder: Path, timed: pd.DataFrame) -> list[str]:
             for r in g.itertuples()
         ]
         lines.append(
-            markdown_table(["operation", "operands", "calls", "ms/step", "share", "GB/s"], table)
+            markdown_table(
+                ["operation", "operands", "calls", "ms/step", "share", "GB/s"], ops_table
+            )
         )
         lines.append("")
     return lines
@@ -267,8 +269,18 @@ def cache_lines(timed: pd.DataFrame) -> list[str]:
         return []
     resident = timed[timed.cache_resident.map(flag)]
     largest = size_label(resident.n_samples.max())
+    where = f"At N up to {largest}"
+    if timed.problem.nunique() > 1:  # a sweep over settings: each one's own sizes
+        where = (
+            "At "
+            + "; ".join(
+                f"{problem} N up to {size_label(g.n_samples.max())}"
+                for (problem,), g in table.ordered_groups(resident, ["problem"])
+            )
+            + ","
+        )
     return [
-        f"At N up to {largest} the data fit in the last-level cache: the memory bound does "
+        f"{where} the data fit in the last-level cache: the memory bound does "
         "not apply there, the cache's bandwidth (measured apart) does where it is below the "
         "GEMM rate (`cache`), and what a cache holds between steps moves between runs. "
         "`--n-samples roof` adds, per D, the smallest N whose data exceed 4× the cache, "

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from gdbench.reports import plots
+from gdbench.reports import plots, table
 from gdbench.reports.table import seconds
 from gdbench.results.schema import flag
 
@@ -51,7 +51,7 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
     several = df.optimizer.nunique() > 1
     machines = df.machine.nunique() > 1
     keys = ["problem", "n_samples", "features", "dtype", "optimizer", "machine"]
-    for (problem, n, d, dtype, optimizer, machine), g in df.groupby(keys):
+    for (problem, n, d, dtype, optimizer, machine), g in table.ordered_groups(df, keys):
         best = g.loc[g.time_per_step_s.idxmin()]
         tied = ties(g, best)
         rows.append(
@@ -101,8 +101,8 @@ def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
     sizes = sorted(df.n_samples.unique())
     header = ["backend/mode device", *[f"N={size_label(n)}" for n in sizes]]
     rows = []
-    for (problem, optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(
-        plots.SERIES
+    for (problem, optimizer, backend, mode, device, dtype, d, machine), g in table.ordered_groups(
+        df, plots.SERIES
     ):
         by_n = {r.n_samples: r for _, r in g.iterrows()}
         name = f"{_prob(df, problem)}{_opt(df, optimizer)}{backend}/{mode} {device} {dtype} D={d}"
@@ -138,8 +138,8 @@ def _crossing(n, s, i) -> float:
 def crossovers(df: pd.DataFrame, baseline: tuple[str, str]) -> list[list]:
     """Where each series passes the baseline (speed-up 1), up or down, interpolated."""
     rows = []
-    for (problem, optimizer, backend, mode, device, dtype, d, machine), g in df.groupby(
-        plots.SERIES
+    for (problem, optimizer, backend, mode, device, dtype, d, machine), g in table.ordered_groups(
+        df, plots.SERIES
     ):
         if (backend, mode) == tuple(baseline):
             continue

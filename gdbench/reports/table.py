@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from gdbench.backend import BASELINE
 from gdbench.numerics.verdict import Verdict
@@ -71,6 +72,20 @@ def problem_labels(rows: list[dict]) -> list[str]:
         keys = [k for k in s if len({json.dumps(o.get(k)) for o in others}) > 1]
         out.append(f"{name}[{','.join(f'{k}={s[k]}' for k in keys)}]" if keys else name)
     return out
+
+
+def natural_key(value) -> tuple:
+    """Text with its whole numbers compared as numbers (layers=784-256-… before
+    784-1024-…); a number as itself."""
+    if not isinstance(value, str):
+        return (value,)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", value)))
+
+
+def ordered_groups(df, keys):
+    """``df.groupby(keys)`` in natural order of its keys: a sweep over widths lists them
+    256, 512, 1024, not as text sorts them."""
+    return sorted(df.groupby(keys), key=lambda kg: tuple(natural_key(k) for k in kg[0]))
 
 
 def _speedup_key(r: dict) -> tuple:
