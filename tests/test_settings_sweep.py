@@ -1,6 +1,7 @@
 """A sweep over problem settings (--problem-opt repeated): each setting runs as its own
 instance, gives the rows a single run of that setting gives, is compared with the baseline
-of its own setting, is told apart in the table and the report, and resumes; run and
+of its own setting, is told apart in progress lines and the report's tables (in the
+widths' order), and resumes; a problem the settings leave alone runs once; run and
 gradcheck take one setting, and say so."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 import gdbench
 from gdbench.cli.commands import main, resume_args
 from gdbench.errors import UsageError
-from gdbench.reports import table
+from gdbench.reports import plots, table
+from gdbench.reports.sweep_tables import fraction_table
 
 NARROW = {"layers": "8-4-3", "batch": 8}
 WIDE = {"layers": "8-16-3", "batch": 8}
@@ -26,19 +28,25 @@ def _params(layers: str) -> int:
     return sum(i * o + o for i, o in itertools.pairwise(widths))
 
 
-def test_each_setting_runs_as_its_own_run_would(tmp_path):
+def test_each_setting_runs_as_its_own_run_would(tmp_path, capsys):
+    scoped = [",".join(f"classifier:{k}={v}" for k, v in s.items()) for s in (NARROW, WIDE)]
     swept = gdbench.sweep(
-        problem="classifier",
-        problem_opt=[NARROW, WIDE],
+        problem="linreg,classifier",
+        problem_opt=scoped,
         backend="numpy",
-        time_budget=0.01,
+        timing=False,
         out=tmp_path / "sweep",
         **SIZES,
     ).summary
-    assert len(swept) == 4  # 2 settings × numpy's 2 modes
+    # linreg, which neither setting changes, runs once; the classifier once per setting.
+    assert (swept.problem == "linreg").sum() == 2  # numpy's two modes
+    classifier = swept[swept.problem == "classifier"]
+    assert len(classifier) == 4 and (classifier.verdict == "agrees").all()
+    progress = capsys.readouterr().err
+    assert "] classifier[layers=8-4-3] N=32" in progress and "] linreg N=32" in progress
     for setting in (NARROW, WIDE):
-        rows = swept[swept.problem_args.map(json.loads).map(lambda a, s=setting: a | s == a)]
-        assert len(rows) == 2 and (rows.verdict == "agrees").all()
+        mine = classifier.problem_args.map(json.loads).map(lambda a, s=setting: a | s == a)
+        rows = classifier[mine]
         alone = gdbench.run(
             problem="classifier",
             problem_opt=setting,
@@ -53,39 +61,30 @@ def test_each_setting_runs_as_its_own_run_would(tmp_path):
         assert eager.final_loss.tolist() == alone.final_loss.tolist()
         assert eager.final_w_norm.tolist() == alone.final_w_norm.tolist()
         assert (rows.bytes_per_step == 4 * (8 * (8 + 3) + 6 * _params(setting["layers"]))).all()
-    # Speed-ups are against NumPy eager of the same setting: 1 for each setting's own.
-    records = swept.to_dict("records")
-    ups = table.speedups(records)
-    eager = [i for i, r in enumerate(records) if r["mode"] == "eager"]
-    assert [ups[i] for i in eager] == [1.0, 1.0]
-    labels = table.problem_labels(records)
-    assert sorted(set(labels)) == ["classifier[layers=8-16-3]", "classifier[layers=8-4-3]"]
-    report = (tmp_path / "sweep" / "report.md").read_text()
-    # In the widths' order (4 before 16), not as text sorts them.
-    assert (
-        0
-        < report.index("classifier[layers=8-4-3] numpy/eager")
-        < report.index("classifier[layers=8-16-3] numpy/eager")
-    )
     # --resume reads both settings back from command.json.
     resumed = resume_args(Namespace(resume=str(tmp_path / "sweep"), cluster=None))
-    assert resumed.problem_opt == ["layers=8-4-3,batch=8", "layers=8-16-3,batch=8"]
+    assert resumed.problem_opt == scoped
 
-
-def test_a_problem_the_settings_leave_alone_runs_once(tmp_path):
-    swept = gdbench.sweep(
-        problem="linreg,classifier",
-        problem_opt=["classifier:layers=8-4-3,batch=8", "classifier:layers=8-16-3,batch=8"],
-        backend="numpy",
-        mode="eager",
-        timing=False,
-        out=tmp_path / "s",
-        **SIZES,
-    ).summary
-    assert (swept.problem == "linreg").sum() == 1
-    assert (swept.problem == "classifier").sum() == 2
-    # linreg's rows did not vary: the labels leave it bare.
-    assert "linreg" in table.problem_labels(swept.to_dict("records"))
+    # Speed-ups are against NumPy eager of the same setting: with times t, naive's is
+    # t(eager) / t(naive) of its own setting, never of the other's.
+    times = {("8-4-3", "eager"): 2.0, ("8-4-3", "naive"): 1.0}
+    times |= {("8-16-3", "eager"): 9.0, ("8-16-3", "naive"): 3.0}
+    rows = classifier.assign(
+        time_per_step_s=[
+            times[json.loads(a)["layers"], m]
+            for a, m in zip(classifier.problem_args, classifier["mode"], strict=True)
+        ],
+        roofline_frac=0.5,
+    )
+    records = rows.to_dict("records")
+    ups = sorted(round(v, 12) for v in table.speedups(records).values())
+    assert ups == [1.0, 1.0, 2.0, 3.0]
+    # The report's tables name each setting, in the widths' order (4 before 16), not as
+    # text sorts them.
+    _, lines = fraction_table(plots.with_optimizer(rows))
+    names = [line[0] for line in lines]
+    assert names[0].startswith("classifier[layers=8-4-3] numpy/eager")
+    assert names[2].startswith("classifier[layers=8-16-3] numpy/eager")
 
 
 @pytest.mark.parametrize("command", ["run", "gradcheck"])
