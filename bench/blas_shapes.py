@@ -10,19 +10,9 @@ table ("Eager as an expert writes it") is one run of this script.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-
-def median_s(fn, repeats: int = 7) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+from gdbench.timing.timer import call_times
 
 
 def measure(n: int, d: int) -> None:
@@ -53,7 +43,7 @@ def measure(n: int, d: int) -> None:
         cases["torch dot(x, r)"] = lambda: torch.dot(xt, rt)
     print(f"N×D = {n}×{d}, X {X.nbytes / 1e6:.0f} MB, torch threads {torch.get_num_threads()}")
     for name, fn in cases.items():
-        s = median_s(fn)
+        s = float(np.median(call_times(fn, 7)))
         print(f"  {name:30s} {s * 1e3:8.2f} ms {X.nbytes / s / 1e9:6.1f} GB/s")
 
 

@@ -12,20 +12,10 @@ than the memory's bandwidth is limited by its kernel, not by memory.
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
-
-def timed(fn, repeats: int = 30) -> tuple[float, float]:
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    q1, med, q3 = np.percentile(ts, [25, 50, 75])
-    return float(med), float(q3 - q1)
+from gdbench.timing.timer import call_times, median_iqr
 
 
 def main(b: int = 16) -> None:
@@ -46,7 +36,7 @@ def main(b: int = 16) -> None:
         ta, tb = torch.from_numpy(A), torch.from_numpy(B)
         nbytes = 4 * (m * k + k * n + m * n)
         for lib, fn in (("numpy", lambda: A @ B), ("torch", lambda: ta @ tb)):  # noqa: B023
-            t, iqr = timed(fn)
+            t, iqr = median_iqr(call_times(fn, 30))
             print(
                 f"  {name:<18} ({m}×{k})·({k}×{n}) {lib:<5} {t * 1e6:7.0f} ± {iqr * 1e6:5.0f} µs"
                 f"  {2 * m * k * n / t / 1e9:6.1f} GFLOP/s  {nbytes / t / 1e9:5.1f} GB/s"

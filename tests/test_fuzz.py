@@ -183,7 +183,7 @@ def command_lines(draw, paths):
     options = [a for a in actions if a.option_strings]
     positionals = [a for a in actions if not a.option_strings]
     chosen = draw(st.lists(st.sampled_from(options), max_size=6)) if options else []
-    for action in chosen:  # repeats allowed: argparse keeps the last
+    for action in chosen:  # repeats allowed: argparse keeps the last (appends --problem-opt)
         flag = draw(st.sampled_from(action.option_strings))
         if action.nargs == 0:
             argv.append(flag)

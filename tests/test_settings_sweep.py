@@ -81,7 +81,7 @@ def test_each_setting_runs_as_its_own_run_would(tmp_path, capsys):
     assert ups == [1.0, 1.0, 2.0, 3.0]
     # The report's tables name each setting, in the widths' order (4 before 16), not as
     # text sorts them.
-    _, lines = fraction_table(plots.with_optimizer(rows))
+    _, lines = fraction_table(plots.sweep_frame(rows))
     names = [line[0] for line in lines]
     assert names[0].startswith("classifier[layers=8-4-3] numpy/eager")
     assert names[2].startswith("classifier[layers=8-16-3] numpy/eager")

@@ -196,7 +196,7 @@ def test_the_sweep_loss_plot_never_joins_two_sizes(tmp_path, monkeypatch):
     assert main(argv) == 0
     drawn = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig) or path)
-    plots.loss_vs_step(plots.with_optimizer(read_results(out / "trajectories.csv")), out / "x")
+    plots.loss_vs_step(plots.sweep_frame(read_results(out / "trajectories.csv")), out / "x")
     top = drawn[0].axes[0]
     lines = top.get_lines()
     assert len(lines) == 4  # numpy at D = 1 and D = 16, and each one's reference

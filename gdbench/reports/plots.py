@@ -16,8 +16,9 @@ from gdbench.results.schema import flag
 SERIES = ["problem", "optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
 
 
-def with_optimizer(df: pd.DataFrame) -> pd.DataFrame:
-    """Folders written before the optimizer axis ran plain gradient descent; ``machine``
+def sweep_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A sweep folder's CSV as the report reads it. Folders written before the optimizer
+    axis ran plain gradient descent; ``machine``
     (the host that ran a row) is what a cluster sweep's series are told apart by; a sweep
     over settings tells its problems apart by them (``table.problem_labels``), the bare
     name kept as ``problem_name``."""

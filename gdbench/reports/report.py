@@ -97,8 +97,8 @@ def load_sweep(folder: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
     folder = Path(folder)
     try:
-        sweep = plots.with_optimizer(read_results(folder / "sweep.csv"))
-        traj = plots.with_optimizer(read_results(folder / "trajectories.csv"))
+        sweep = plots.sweep_frame(read_results(folder / "sweep.csv"))
+        traj = plots.sweep_frame(read_results(folder / "trajectories.csv"))
         limits = json.loads((folder / "machine.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise UsageError(f"{folder}: its results cannot be read ({exc})") from None
@@ -268,9 +268,7 @@ def cache_lines(timed: pd.DataFrame) -> list[str]:
     if "cache_resident" not in timed or not timed.cache_resident.map(flag).any():
         return []
     resident = timed[timed.cache_resident.map(flag)]
-    largest = size_label(resident.n_samples.max())
-    where = f"At N up to {largest}"
-    if timed.problem.nunique() > 1:  # a sweep over settings: each one's own sizes
+    if timed.problem.nunique() > 1:  # several problems, or settings: each one's own sizes
         where = (
             "At "
             + "; ".join(
@@ -279,6 +277,8 @@ def cache_lines(timed: pd.DataFrame) -> list[str]:
             )
             + ","
         )
+    else:
+        where = f"At N up to {size_label(resident.n_samples.max())}"
     return [
         f"{where} the data fit in the last-level cache: the memory bound does "
         "not apply there, the cache's bandwidth (measured apart) does where it is below the "

@@ -62,16 +62,22 @@ def median_iqr(values) -> tuple[float, float]:
     return float(np.median(x)), float(q3 - q1)
 
 
-def rate(fn, amount: float, repeats: int) -> tuple[float, float]:
-    """``amount`` (bytes, FLOP) per second of ``fn``, in 10⁹ a second: median and IQR over
-    ``repeats`` calls, after one off the clock (first touch, threads, compilation)."""
+def call_times(fn, repeats: int) -> np.ndarray:
+    """The seconds of ``repeats`` calls of ``fn``, after one off the clock (first touch,
+    threads, compilation): the measurement loop of the roofs and of bench/'s scripts."""
     fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return median_iqr(amount / np.asarray(times) / 1e9)
+    return np.asarray(times)
+
+
+def rate(fn, amount: float, repeats: int) -> tuple[float, float]:
+    """``amount`` (bytes, FLOP) per second of ``fn``, in 10⁹ a second: median and IQR over
+    ``repeats`` calls (``call_times``)."""
+    return median_iqr(amount / call_times(fn, repeats) / 1e9)
 
 
 def noise_warning(median: float, iqr: float) -> str:
