@@ -196,27 +196,6 @@ def test_gradcheck_passes_for_builtin_problems(capsys):
     assert capsys.readouterr().out.count("OK") == len(bare) == len(registry.problems()) - 1
 
 
-@pytest.mark.parametrize(
-    ("argv", "needle"),
-    [
-        (["run", "--n-samples", "1e3,1e4"], "use sweep for lists"),
-        (["run", "--n-samples", "1e12", "--features", "100"], "GiB"),
-        (["sweep", "--n-samples", "1e3,abc"], "--n-samples must be positive whole numbers or roof"),
-        (["sweep", "--features", "0"], "--features must be a positive whole number"),
-        (["run", "--rounds", "0"], "--rounds must be a positive whole number"),
-        (["sweep", "--rounds", "101"], "--rounds must be at most 100"),
-        (["gradcheck", "--problem", "cubic"], "unknown problem 'cubic'"),
-        (["report"], "the following arguments are required: folder"),
-    ],
-)
-def test_bad_input_to_other_commands(argv, needle, tmp_path, capsys):
-    out = ["--out", str(tmp_path / "o")] if argv[0] in ("run", "sweep") else []
-    assert main([*argv, *out]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err
-    assert not (tmp_path / "o").exists()
-
-
 def test_a_plugin_that_raises_is_a_usage_error(tmp_path, capsys):
     bad = tmp_path / "bad.py"
     bad.write_text("raise RuntimeError('my plugin is broken')\n")

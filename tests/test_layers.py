@@ -21,11 +21,11 @@ PACKAGE = Path(gdbench.__file__).parent
 
 # Lowest first. A module belongs to the first entry whose prefix it has.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("compat", ("gdbench.compat",)),
+    # errors.py (UsageError) is the lowest contract: the machine probes raise it too.
+    ("compat", ("gdbench.compat", "gdbench.errors")),
     (
         "contracts",
         (
-            "gdbench.errors",
             "gdbench.hyper",
             "gdbench.trajectory",
             "gdbench.spec",

@@ -12,7 +12,6 @@ import pytest
 
 from gdbench import registry
 from gdbench.cli.commands import main
-from gdbench.compat.environment import available_cpus
 from gdbench.problem import Instance
 from gdbench.problems.quadratic import Quadratic
 from gdbench.trajectory import Trajectory
@@ -101,10 +100,11 @@ def test_large_data_names_the_size_options(tmp_path, capsys):
     assert code == 2 and "--n-samples or --features" in capsys.readouterr().err
 
 
-def test_more_threads_than_cpus_are_refused(tmp_path, capsys):
-    code, out = run(["--threads", str(available_cpus() + 1), "--backend", "numpy"], tmp_path)
+def test_more_threads_than_cpus_are_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GDBENCH_CPUS", "2")
+    code, out = run(["--threads", "3", "--backend", "numpy"], tmp_path)
     err = capsys.readouterr().err
-    assert code == 2 and f"lets gdbench use {available_cpus()} CPUs" in err
+    assert code == 2 and "lets gdbench use 2 CPUs" in err
     assert not out.exists()
     code, out = run(["--threads", "1", "--backend", "numpy"], tmp_path, "ok")
     assert code == 0 and (pd.read_csv(out / "summary.csv").threads == 1).all()
@@ -114,10 +114,9 @@ def test_roof_size_is_the_smallest_two_digit_n_beyond_four_caches(monkeypatch):
     """`--n-samples roof`: X and y over 4× the last-level cache, and the next two-digit
     size down would not be (values from the cache size, not from the function)."""
     from gdbench.execution import limits
-    from gdbench.timing import bandwidth
 
-    monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 48 * 1024**2)
-    monkeypatch.setattr(limits, "physical_memory", lambda: 24 * 1024**3)
+    monkeypatch.setenv("GDBENCH_LLC_BYTES", "48MiB")
+    monkeypatch.setenv("GDBENCH_MEMORY_BYTES", "24GiB")
     # 4 × 48 MiB = 201326592 bytes; float32 X and y at D = 1 are 8 N bytes: N > 25165824.
     assert limits.roof_samples(1, 4) == 26_000_000
     # D = 16: 68 N bytes > 201326592 → N > 2960685.2 → 3.0e6.
@@ -125,25 +124,24 @@ def test_roof_size_is_the_smallest_two_digit_n_beyond_four_caches(monkeypatch):
     assert limits.roof_samples(16, 8) == 1_500_000
 
 
-def test_roof_size_is_capped_by_the_memory_guard(monkeypatch, capsys):
+def test_roof_size_is_capped_by_the_memory_guard(monkeypatch):
     from gdbench.execution import limits
-    from gdbench.timing import bandwidth
 
-    monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 300 * 1024**2)
-    monkeypatch.setattr(limits, "physical_memory", lambda: 2 * 1024**3)
-    n = limits.roof_samples(1, 4)
+    monkeypatch.setenv("GDBENCH_LLC_BYTES", "300MiB")
+    monkeypatch.setenv("GDBENCH_MEMORY_BYTES", "2GiB")
+    notes: list[str] = []
+    n = limits.roof_samples(1, 4, notes)
     # The guard: 8·(3·D + 20)·N ≤ 0.6 · 2 GiB → N ≤ 7002664.1, rounded down to 2 digits.
     assert n == 7_000_000
-    assert "allows 7000000" in capsys.readouterr().err
+    assert len(notes) == 1 and "allows 7000000" in notes[0]
 
 
 def test_roof_resolves_per_feature_count(monkeypatch):
     import argparse
 
     from gdbench.execution.plan import size_grid
-    from gdbench.timing import bandwidth
 
-    monkeypatch.setattr(bandwidth, "last_level_cache_bytes", lambda: 1024**2)
+    monkeypatch.setenv("GDBENCH_LLC_BYTES", "1MiB")
     args = argparse.Namespace(n_samples="1e3,roof", features="1,16", seed="0")
     grid = size_grid(args, single=False)
     assert [(g["n_samples"], g["features"]) for g in grid] == [

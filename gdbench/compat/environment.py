@@ -60,13 +60,6 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def allocator() -> str:
     """The memory allocator's settings that the processes inherit: glibc's ``MALLOC_*``
     tunables and ``LD_PRELOAD`` (jemalloc, tcmalloc); "default" when none is set. They change

@@ -71,7 +71,7 @@ def on_worker(payload: dict):
     when the subprocess crashed."""
     from distributed import get_worker
 
-    from gdbench.compat.environment import available_cpus
+    from gdbench.compat.machine import available_cpus
 
     where = {"host": socket.gethostname(), "worker": get_worker().address}
     threads = payload.get("threads") or available_cpus()

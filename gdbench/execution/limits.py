@@ -6,9 +6,8 @@ Each check raises ``UsageError`` with one line that names the option to change.
 from __future__ import annotations
 
 import math
-import os
-import sys
 
+from gdbench.compat.machine import available_cpus, last_level_cache_bytes, physical_memory
 from gdbench.errors import UsageError
 from gdbench.results.schema import RECORDED_PARAMS, TRAJECTORY_ID
 
@@ -19,13 +18,6 @@ MEMORY_SHARE = 0.6
 # objects and their list slots), and a summary-free trajectory row's fixed columns.
 STEP_OVERHEAD_BYTES = 400
 TRAJECTORY_ID_COLUMNS = len(TRAJECTORY_ID) + 1  # and the step
-
-
-def physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _gib(n: float) -> str:
@@ -75,24 +67,23 @@ def _two_digits(n: float, up: bool) -> int:
     return int((math.ceil if up else math.floor)(n / scale) * scale)
 
 
-def roof_samples(features: int, itemsize: int, stream=None) -> int:
+def roof_samples(features: int, itemsize: int, notes: list[str] | None = None) -> int:
     """The smallest N (two significant digits) whose X (N×D) and y, at ``itemsize`` bytes,
     exceed ``CACHE_MULTIPLE``× this machine's last-level cache; at most what
-    ``check_data_memory`` allows, said on ``stream`` when that caps it."""
-    from gdbench.timing.bandwidth import last_level_cache_bytes
-
+    ``check_data_memory`` allows, with a note appended to ``notes`` when that caps it (the
+    planner says it once the whole command has been checked)."""
     cache = last_level_cache_bytes()
     n = _two_digits(CACHE_MULTIPLE * cache / (itemsize * (features + 1)) + 1, up=True)
     total = physical_memory()
     if total:
         most = _two_digits(MEMORY_SHARE * total / data_bytes(1, features), up=False)
         if n > most:
-            print(
-                f"--n-samples roof: D={features} would need N={n}; this machine's memory "
-                f"allows {most} (X and y {itemsize * most * (features + 1) / cache:.1f}× "
-                "the last-level cache)",
-                file=stream or sys.stderr,
-            )
+            if notes is not None:
+                notes.append(
+                    f"D={features} would need N={n}; this machine's memory allows {most} "
+                    f"(X and y {itemsize * most * (features + 1) / cache:.2g}× the "
+                    "last-level cache)"
+                )
             n = most
     return n
 
@@ -236,8 +227,6 @@ def check_representable(value: float, dtypes, what: str) -> None:
 
 def check_threads(threads: int | None) -> None:
     """More threads than the CPUs gdbench may use would be recorded but never run."""
-    from gdbench.compat.environment import available_cpus
-
     if threads and threads > available_cpus():
         raise UsageError(
             f"--threads {threads}: this machine lets gdbench use {available_cpus()} CPUs"

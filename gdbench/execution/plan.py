@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,8 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     steps = positive_int(args.steps, "--steps")
     auto_lr = str(args.lr).strip().lower() == "auto"
     lr = None if auto_lr else positive_float(args.lr, "--lr")
-    grid = size_grid(args, single_size, min(np.dtype(d).itemsize for d in dtypes))
+    roof_notes: list[str] = []
+    grid = size_grid(args, single_size, min(np.dtype(d).itemsize for d in dtypes), roof_notes)
     check_values_fit(dtypes, lr, hypers, settings, data_file, [problems[n] for n in p_names])
     options = run_options(args, given, data_file)
     cluster = parse_cluster(getattr(args, "cluster", None))
@@ -135,6 +137,8 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     saved["baseline"] = parse_baseline(getattr(args, "baseline", None), b_names, args.mode)
     make_out(out)
     take_folder(out, resume)
+    if roof_notes:  # said once the whole command is checked and the run goes ahead
+        print("--n-samples roof: " + "; ".join(dict.fromkeys(roof_notes)), file=sys.stderr)
     return Plan(specs, skipped, ordered, options, out, resume, saved, cluster)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import socket
 
 from gdbench import registry
-from gdbench.compat.environment import available_cpus, environment
+from gdbench.compat.environment import environment
+from gdbench.compat.machine import available_cpus
 from gdbench.execution.data import DataFile
 from gdbench.results.schema import Status
 from gdbench.spec import RunSpec

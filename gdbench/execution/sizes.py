@@ -111,10 +111,11 @@ def auto_rate(problem, sizes: dict, data_file) -> float:
     return lr
 
 
-def size_grid(args, single: bool, itemsize: int = 4) -> list[dict]:
+def size_grid(args, single: bool, itemsize: int = 4, notes: list[str] | None = None) -> list[dict]:
     """Every (n_samples, features) asked for, each with the seed; `run` takes one of each.
     ``roof`` among the sample counts is, per D, the smallest N whose X and y exceed 4× the
-    last-level cache at ``itemsize`` (the smallest of the run's dtypes)."""
+    last-level cache at ``itemsize`` (the smallest of the run's dtypes); where the memory
+    caps it, a note goes to ``notes``."""
     ns = size_list(args.n_samples, "--n-samples", roof=True)
     ds = size_list(args.features, "--features")
     if single and (len(ns) > 1 or len(ds) > 1):
@@ -122,7 +123,7 @@ def size_grid(args, single: bool, itemsize: int = 4) -> list[dict]:
     seed = parse_seed(args.seed)
     grid = []
     for d in ds:
-        per_d = [roof_samples(d or 1, itemsize) if n == ROOF else n for n in ns]
+        per_d = [roof_samples(d or 1, itemsize, notes) if n == ROOF else n for n in ns]
         grid += [{"n_samples": n, "features": d, "seed": seed} for n in dict.fromkeys(per_d)]
     for g in grid:
         check_data_memory(g["n_samples"] or 0, g["features"] or 1)

@@ -14,11 +14,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
-from gdbench.compat.environment import available_cpus
+from gdbench.compat.machine import available_cpus, last_level_cache_bytes
 from gdbench.timing.timer import rate
 
 REPEATS = 15
@@ -38,20 +37,6 @@ class Bandwidth:
 
     def asdict(self) -> dict:
         return asdict(self)
-
-
-@functools.cache
-def last_level_cache_bytes() -> int:
-    """The largest CPU cache, from sysfs (32 MiB assumed where it cannot be read)."""
-    sizes = []
-    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        text = f.read_text().strip().upper()
-        mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
-        try:
-            sizes.append(int(text.rstrip("KMG")) * mult)
-        except ValueError:
-            continue
-    return max(sizes) if sizes else 32 * 1024**2
 
 
 def cpu_bandwidths(array_bytes: int | None = None, repeats: int = REPEATS) -> list[Bandwidth]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gdbench.compat.environment import available_cpus
+from gdbench.compat.machine import available_cpus
 from gdbench.timing.timer import rate
 
 GEMM_REPEATS = 7
