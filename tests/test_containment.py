@@ -120,6 +120,93 @@ def test_a_stale_lock_from_a_killed_run_is_taken_and_resume_works(tmp_path):
     assert main([*args, "--out", str(out)]) == 0
     assert main(["--resume", str(out)]) == 0  # released at the end of the first run
     assert len(pd.read_csv(out / "summary.csv")) == 1
+    assert not (out / folder_lock.LOCK_NAME).exists()
+
+
+def _victim(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("the user's own file\n")
+    return victim, (victim.read_text(), victim.stat().st_mtime_ns)
+
+
+def _untouched(victim, before) -> bool:
+    return (victim.read_text(), victim.stat().st_mtime_ns) == before
+
+
+@pytest.mark.parametrize("target", ["a file", "a missing file"])
+def test_a_planted_lock_link_is_refused_and_its_target_untouched(target, tmp_path, capsys):
+    """A shared results folder with ``.gdbench.lock`` linking outside it: ``--resume`` once
+    truncated the target to 0 bytes (or created it)."""
+    out = tmp_path / "shared"
+    assert (
+        main(["--problem", "quadratic", "--backend", "numpy", "--no-timing", "--out", str(out)])
+        == 0
+    )
+    victim, before = _victim(tmp_path)
+    if target == "a missing file":
+        victim.unlink()
+    (out / folder_lock.LOCK_NAME).symlink_to(victim)
+    capsys.readouterr()
+    assert main(["--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is a symbolic link" in err and err.count("\n") == 1
+    if target == "a missing file":
+        assert not victim.exists()
+    else:
+        assert _untouched(victim, before)
+    assert (out / folder_lock.LOCK_NAME).is_symlink()  # left for the user to look at
+
+
+def test_planted_links_to_result_files_and_temporaries_write_nothing_outside(tmp_path):
+    """Every file a run writes is replaced by rename, never opened through a link: a
+    summary.csv, command.json or stale temporary that links outside the folder leaves its
+    target as it was."""
+    out = tmp_path / "shared"
+    args = ["--problem", "quadratic", "--backend", "numpy", "--no-timing"]
+    assert main([*args, "--out", str(out)]) == 0
+    victim, before = _victim(tmp_path)
+    rows = (out / "summary.csv").read_text()
+    (out / "summary.csv").unlink()
+    (out / "summary.csv").symlink_to(victim)  # read as a damaged summary, rewritten
+    (out / ".trajectories.csv.planted.tmp").symlink_to(victim)  # a "stale temporary"
+    assert main(["--resume", str(out)]) == 0
+    assert _untouched(victim, before)
+    assert not (out / "summary.csv").is_symlink()
+    assert not (out / ".trajectories.csv.planted.tmp").exists()  # the link, not its target
+    assert pd.read_csv(out / "summary.csv").problem.tolist() == ["quadratic"]
+    assert rows.splitlines()[0] == (out / "summary.csv").read_text().splitlines()[0]
+    # A fresh run into a folder whose only entry is a lock link (is_empty ignores it).
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / folder_lock.LOCK_NAME).symlink_to(victim)
+    assert main([*args, "--out", str(fresh)]) == 2
+    assert _untouched(victim, before)
+
+
+def test_a_lock_removed_by_a_finishing_run_is_not_taken(tmp_path):
+    """A run that opened the lock file just before its holder finished (and removed it)
+    must not hold that removed file while a third run locks a new one."""
+    import fcntl
+    import os
+
+    out = tmp_path / "out"
+    out.mkdir()
+    folder_lock.acquire(out)
+    stale = os.open(out / folder_lock.LOCK_NAME, os.O_RDWR)  # opened while it is held
+    folder_lock.release(out)  # the holder finishes: its file is gone
+    assert not (out / folder_lock.LOCK_NAME).exists()
+    fcntl.flock(stale, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the old file's lock is free...
+    folder_lock.acquire(out)  # ...but this process takes the folder's current one
+    try:
+        assert (out / folder_lock.LOCK_NAME).exists()
+        os.close(stale)
+        p = gdbench("--problem", "quadratic", "--backend", "numpy", "--out", str(out))
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 2 and "is being written by" in err
+    finally:
+        folder_lock.release(out)
 
 
 def test_a_second_resume_of_a_running_folder_is_refused(tmp_path):
@@ -136,9 +223,12 @@ def test_a_second_resume_of_a_running_folder_is_refused(tmp_path):
 
 def test_a_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
+    flushes = []
 
-    def full(fd):
-        raise OSError(28, "No space left on device")  # what a full disk answers at the flush
+    def full(fd):  # command.json is written; then the disk is full
+        flushes.append(fd)
+        if len(flushes) > 1:
+            raise OSError(28, "No space left on device")  # what a full disk answers at the flush
 
     monkeypatch.setattr(results.os, "fsync", full)
     args = ["--problem", "quadratic", "--backend", "numpy", "--no-timing", "--out", str(out)]
@@ -405,7 +495,7 @@ def test_gradcheck_of_a_plugin_whose_loss_raises_is_one_line_and_the_rest_runs(t
 def test_a_refused_resume_leaves_the_folder_as_it_was(tmp_path):
     out = tmp_path / "out"
     assert main(["--problem", "quadratic", "--backend", "numpy", "--out", str(out)]) == 0
-    (out / folder_lock.LOCK_NAME).unlink()  # a folder from before the lock existed
+    assert not (out / folder_lock.LOCK_NAME).exists()  # a finished run removes its lock
     (out / "summary.csv").write_text('problem,backend\n"unclosed,quote\n')
     before = sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir())
     assert main(["--resume", str(out)]) == 2

@@ -58,8 +58,10 @@ class Comparison:
         out = Path(path)
         check_out(out)
         make_out(out)
-        (out / "compare.md").write_text(render(self.comparison, markdown=True), encoding="utf-8")
-        self.table.to_csv(out / "compare.csv", index=False, encoding="utf-8")
+        from gdbench.results.writer import atomic_csv, atomic_text
+
+        atomic_text(out / "compare.md", render(self.comparison, markdown=True))
+        atomic_csv(self.table, out / "compare.csv")
         plot_ratios(self.comparison, out / "compare.png")
         return out
 

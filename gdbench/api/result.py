@@ -67,7 +67,7 @@ class Result:
         """Writes the results as a folder the command line reads (``report``, ``compare``,
         ``--resume`` of a finished run); the folder must not exist or be empty."""
         from gdbench.execution.options import check_out, make_out
-        from gdbench.results.writer import atomic_csv
+        from gdbench.results.writer import atomic_csv, atomic_text
 
         out = Path(path)
         check_out(out)
@@ -76,7 +76,7 @@ class Result:
         atomic_csv(self.trajectories, out / "trajectories.csv")
         if len(self.samples):
             atomic_csv(self.samples, out / "samples.csv")
-        (out / "command.json").write_text(json.dumps(self.command, indent=2) + "\n")
+        atomic_text(out / "command.json", json.dumps(self.command, indent=2) + "\n")
         self._save_more(out)
         return out
 
@@ -101,7 +101,9 @@ class SweepResult(Result):
         self.machine = dict(machine or {"hosts": {}})
 
     def _save_more(self, out: Path) -> None:
-        (out / "machine.json").write_text(json.dumps(self.machine, indent=2) + "\n")
+        from gdbench.results.writer import atomic_text
+
+        atomic_text(out / "machine.json", json.dumps(self.machine, indent=2) + "\n")
 
     def report(self, path=None) -> Path:
         """The sweep's plots and report.md, in its folder or (saved first) in ``path``."""

@@ -17,7 +17,7 @@ from gdbench.execution.schedule import run_cells
 from gdbench.numerics.verdict import Verdict
 from gdbench.reports.table import format_table, problem_labels, seconds, verdict
 from gdbench.results.schema import Status, flag, normal_key
-from gdbench.results.writer import ResultWriter
+from gdbench.results.writer import ResultWriter, atomic_text
 from gdbench.spec import RunSpec
 
 
@@ -186,7 +186,7 @@ def _cells_to_run(plan, writer: ResultWriter, stream) -> list[RunSpec]:
         if dropped:
             print(f"{plan.out}: {dropped} damaged row(s) set aside, run again", file=stream)
     if not plan.resume:
-        (plan.out / "command.json").write_text(json.dumps(plan.saved, indent=2) + "\n")
+        atomic_text(plan.out / "command.json", json.dumps(plan.saved, indent=2) + "\n")
     done = writer.done_keys()
     for spec, reason in plan.skipped:
         if normal_key(spec.key()) not in done:

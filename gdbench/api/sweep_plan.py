@@ -11,6 +11,7 @@ from gdbench.api.run_plan import execute_plan
 from gdbench.errors import UsageError
 from gdbench.execution.local import LocalExecutor
 from gdbench.results.schema import SUMMARY_COLUMNS
+from gdbench.results.writer import atomic_text
 from gdbench.timing.roofline import ROOFLINE_COLUMNS
 
 SWEEP_COLUMNS = [*SUMMARY_COLUMNS, *ROOFLINE_COLUMNS]
@@ -50,7 +51,7 @@ def measure_limits(out: Path, resume: bool, executor, stream, dtypes=("float32",
                     f"GFLOP/s ({g['method']})",
                     file=stream,
                 )
-    path.write_text(json.dumps(limits, indent=2) + "\n")
+    atomic_text(path, json.dumps(limits, indent=2) + "\n")
     return limits
 
 
@@ -69,7 +70,7 @@ def execute_sweep(plan, executor, stream, report: bool = True):
         limits = measure_limits(plan.out, plan.resume, executor, stream, dtypes)
     else:
         limits = {"hosts": {}}
-        (plan.out / "machine.json").write_text(json.dumps(limits) + "\n")
+        atomic_text(plan.out / "machine.json", json.dumps(limits) + "\n")
     plan.options = dataclasses.replace(plan.options, limits=limits)
     outcome = execute_plan(
         plan, executor, stream, summary="sweep.csv", columns=SWEEP_COLUMNS, bar=True

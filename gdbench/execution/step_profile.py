@@ -12,6 +12,7 @@ import pandas as pd
 
 from gdbench.execution.schedule import profile_cells
 from gdbench.results.schema import Status
+from gdbench.results.writer import atomic_csv
 from gdbench.spec import RunSpec
 from gdbench.timing.breakdown import BREAKDOWN_COLUMNS
 
@@ -47,7 +48,8 @@ def write_breakdown(out: Path, opts, executor, stream=None) -> Path | None:
     if not specs:
         return None
     path = out / "breakdown.csv"
-    pd.DataFrame(columns=PROFILE_COLUMNS).to_csv(path, index=False)
+    rows = pd.DataFrame(columns=PROFILE_COLUMNS)
+    atomic_csv(rows, path)
     print(
         f"profiling one step of {len(specs)} cells at the largest N (breakdown.csv)…", file=stream
     )
@@ -58,8 +60,10 @@ def write_breakdown(out: Path, opts, executor, stream=None) -> Path | None:
                 f"  {spec.backend}/{spec.mode} D={spec.features}: no profile: {result}", file=stream
             )
             return
+        nonlocal rows
         frame = pd.DataFrame(result).reindex(columns=PROFILE_COLUMNS)
-        frame.to_csv(path, mode="a", header=False, index=False)
+        rows = frame if rows.empty else pd.concat([rows, frame], ignore_index=True)
+        atomic_csv(rows, path)  # the whole file again: a few rows a cell
 
     profile_cells(executor, specs, opts, on_result)
     return path

@@ -15,6 +15,7 @@ from gdbench.reports.render import markdown_table, plain_table
 from gdbench.reports.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
 from gdbench.reports.table import number, seconds
 from gdbench.results.schema import SPEC_COLUMNS
+from gdbench.results.writer import atomic_figure
 
 
 def _timing_text(c: Cell) -> list[str]:
@@ -188,8 +189,7 @@ def plot_ratios(cmp: Comparison, path: Path) -> Path | None:
     fig = ratio_figure(cmp)
     if fig is None:
         return None
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+    return atomic_figure(fig, path, dpi=120, bbox_inches="tight")
 
 
 def ratio_figure(cmp: Comparison):

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from gdbench.numerics.reference import REFERENCE
 from gdbench.reports import legend
 from gdbench.results.schema import TRAJECTORY_ID
+from gdbench.results.writer import atomic_figure
 
 INSTANCE = ["problem", "data", "n_samples", "features", "seed", "problem_args"]
 REFERENCE_KEY = [*INSTANCE, "lr", "optimizer", "optimizer_args"]
@@ -81,6 +82,6 @@ def write_run_plot(folder) -> Path:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise UsageError(f"{path}: cannot be read ({exc})") from None
     check_values(traj, path)
-    out = Path(folder) / "loss_vs_step.png"
-    loss_figure(traj).savefig(out, dpi=110, bbox_inches="tight")
-    return out
+    return atomic_figure(
+        loss_figure(traj), Path(folder) / "loss_vs_step.png", dpi=110, bbox_inches="tight"
+    )

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no display n
 from gdbench.numerics.reference import REFERENCE
 from gdbench.reports import legend, table
 from gdbench.results.schema import flag
+from gdbench.results.writer import atomic_figure
 
 SERIES = ["problem", "optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
 
@@ -282,5 +283,5 @@ def loss_vs_step(traj: pd.DataFrame, path: Path) -> Path:
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")  # the legends beside the axes included
-    return path
+    # bbox "tight": the legends beside the axes included
+    return atomic_figure(fig, path, dpi=110, bbox_inches="tight")

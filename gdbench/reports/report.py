@@ -17,6 +17,7 @@ from gdbench.reports.sweep_tables import (
     size_label,
 )
 from gdbench.results.schema import Status, check_values, flag, read_results
+from gdbench.results.writer import atomic_text
 from gdbench.timing.bandwidth import check_limits, machine_hosts
 
 
@@ -187,7 +188,7 @@ def write_report(folder: Path | str) -> Path:
         "",
     ]
     path = folder / "report.md"
-    path.write_text("\n".join(lines))
+    atomic_text(path, "\n".join(lines))
     return path
 
 

@@ -3,8 +3,14 @@
 The lock is ``flock`` on ``DIR/.gdbench.lock``, which names its holder (pid and host). The
 kernel drops it when the holding process ends, however it ends (Ctrl-C, SIGTERM, kill -9),
 so a lock file left behind by a killed run is recognised as stale by simply taking it
-again. The file itself stays (removing a file another process may be opening races with
-it); folder checks ignore it.
+again; folder checks ignore it. A run that finishes removes its lock file (while it still
+holds the lock, so a process that opened the old file meanwhile sees that its file is no
+longer the folder's lock, and opens again).
+
+The lock file is opened without following a symbolic link and must be a regular file: a
+results folder someone shared, or a download, may hold a ``.gdbench.lock`` that links to
+any file the user can write, which opening it with ``O_CREAT`` and truncating it to name
+the holder would empty.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import socket
+import stat
 from pathlib import Path
 
 LOCK_NAME = ".gdbench.lock"
@@ -27,10 +34,43 @@ _CREATED: set[Path] = set()
 def holder(folder: Path) -> str:
     """What the lock file says of its holder, e.g. "pid 4242 on host-a"."""
     try:
-        text = (folder / LOCK_NAME).read_text(encoding="utf-8").strip()
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return "another process"
+    with os.fdopen(fd, "rb") as fh:
+        text = fh.read(200).decode("utf-8", "replace").strip()
     return text or "another process"
+
+
+def _open_lock(folder: Path) -> int:
+    """A descriptor of ``folder``'s lock file, created if missing, never through a link."""
+    from gdbench.errors import UsageError
+
+    path = folder / LOCK_NAME
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise UsageError(
+                f"{path} is a symbolic link; gdbench writes no file through a link (remove "
+                "it: a finished or killed run's lock is a plain file)"
+            ) from None
+        raise UsageError(f"--out {folder} cannot be locked ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{path} is not a regular file; remove it")
+    return fd
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (a finishing run may have removed it)."""
+    try:
+        here = os.lstat(path)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def acquire(folder: Path) -> None:
@@ -42,19 +82,22 @@ def acquire(folder: Path) -> None:
     if key in _HELD:
         return
     path = folder / LOCK_NAME
-    existed = path.exists()
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise UsageError(f"--out {folder} cannot be locked ({exc.strerror or exc})") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    for _ in range(10):  # another run finishing at this moment removes the file we opened
+        existed = os.path.lexists(path)
+        fd = _open_lock(folder)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise UsageError(
+                f"{folder} is being written by {holder(folder)}; one run writes a results "
+                "folder at a time (wait for it, or choose another --out)"
+            ) from None
+        if _is_current(fd, path):
+            break
         os.close(fd)
-        raise UsageError(
-            f"{folder} is being written by {holder(folder)}; one run writes a results "
-            "folder at a time (wait for it, or choose another --out)"
-        ) from None
+    else:
+        raise UsageError(f"--out {folder}: its lock file keeps changing; try again")
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
     _HELD[key] = fd
@@ -63,19 +106,23 @@ def acquire(folder: Path) -> None:
 
 
 def release(folder: Path, discard: bool = False) -> None:
-    """Drops the lock this process holds on ``folder`` (nothing if it holds none); with
-    ``discard``, a lock file this process created is removed first (a refused run)."""
+    """Drops the lock this process holds on ``folder`` (nothing if it holds none) and
+    removes its file, still under the lock. With ``discard`` (a refused run), a lock file
+    this process did not create is left as it was found, emptied of this holder's name."""
     key = folder.resolve()
     fd = _HELD.pop(key, None)
     created = key in _CREATED
     _CREATED.discard(key)
-    if discard and created:
+    if fd is None:
+        return
+    path = key / LOCK_NAME
+    if (created or not discard) and _is_current(fd, path):
         with contextlib.suppress(OSError):
-            (key / LOCK_NAME).unlink()
-    if fd is not None:
+            path.unlink()
+    else:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-        os.close(fd)  # closing the descriptor releases the flock
+    os.close(fd)  # closing the descriptor releases the flock
 
 
 def release_all(discard: bool = False) -> None:

@@ -62,15 +62,43 @@ def atomic_csv(df, path: Path) -> None:
     _atomic_write(path, lambda fh: df.to_csv(fh, index=False))
 
 
-def _atomic_write(path: Path, write) -> None:
-    """``write(fh)`` into a temporary file beside ``path``, renamed onto it when whole."""
+def atomic_text(path: Path, text: str) -> None:
+    """``text`` as the whole of ``path`` (UTF-8), written as ``atomic_csv`` writes."""
+    _atomic_write(Path(path), lambda fh: fh.write(text))
+
+
+def atomic_bytes(path: Path, data: bytes) -> None:
+    """``data`` as the whole of ``path`` (a figure's PNG), written as ``atomic_csv`` writes."""
+    _atomic_write(Path(path), lambda fh: fh.write(data), binary=True)
+
+
+def atomic_figure(fig, path: Path, **savefig) -> Path:
+    """A matplotlib figure as PNG at ``path`` (``fig.savefig(**savefig)``, then written as
+    ``atomic_csv`` writes: savefig itself would follow a link planted at ``path``)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig)
+    atomic_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
+def _atomic_write(path: Path, write, binary: bool = False) -> None:
+    """``write(fh)`` into a temporary file beside ``path``, renamed onto it when whole.
+
+    No symbolic link is followed: ``mkstemp`` creates its file with ``O_EXCL`` (a planted
+    link in its place is refused, never written through), and the rename replaces a link
+    at ``path`` itself, not the file it points to. Every file gdbench writes in a results
+    folder goes through here, so a shared or downloaded folder cannot make a run write
+    outside it."""
     # A name of this writer's own: two writers can never share a temporary file (and the
     # folder lock keeps a second writer out in the first place).
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(name)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the results from others
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        opened = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with opened as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
