@@ -79,15 +79,92 @@ def _small_gemm_roof(monkeypatch):
     monkeypatch.setattr(gemm, "CPU_SIZE", 512)
 
 
+# The two tiers. `python -m pytest` (the README's test command) runs the fast one: unit
+# tests, agreement and numerics on small sizes in the modes that do not compile, the error
+# paths, the layers, one end-to-end run per command. `python -m pytest -m slow` runs the
+# rest; `.ci/run` runs both. A test is slow by these three rules, here and nowhere else
+# (tests/test_tiers.py checks that every entry names a test that exists):
+#
+# 1. By name: a file, or a test of it (every parametrisation), with about how many minutes
+#    it takes alone on a 2-core AMD EPYC (the longest run first).
+SLOW_TESTS: dict[str, float] = {
+    "test_fuzz.py": 4,  # the fuzzer: 300 drawn command lines
+    "test_cluster.py": 1,  # Dask clusters, local and started by hand
+    "test_docs.py": 1,  # every page's Python, the notebook in a Jupyter kernel
+    "test_sweep.py::test_killed_sweep_resumes_to_the_same_rows": 0.5,
+    "test_sweep.py::test_sweep_writes_csv_plots_and_report": 0.4,
+    "test_limits.py::test_the_memory_guard_covers_what_a_run_holds": 0.3,
+    "test_history_page.py::test_page_in_a_real_browser": 0.1,  # Debian's chromium
+    "test_faults.py::test_interrupt_keeps_rows_and_resume_finishes_without_duplicates": 0.1,
+    "test_containment.py::test_a_killed_parent_leaves_no_process_behind": 0.15,
+    "test_api.py::test_a_problem_defined_in_main_runs_with_timing_in_worker_processes": 0.1,
+    "test_api.py::test_a_problem_in_a_script_piped_to_python_runs_with_timing_too": 0.1,
+    "test_users.py::test_the_speed_column_names_its_baseline_and_can_be_chosen": 0.15,
+    "test_users.py::test_compare_says_what_its_rounds_cannot_support": 0.15,
+    "test_compare.py::test_a_cell_with_invalid_samples_is_not_comparable": 0.1,
+    "test_timing.py::test_torch_compile_time_is_reported_apart": 0.1,
+    "test_optimizers.py::test_plugin_optimizer_runs_and_unmapped_backends_skip": 0.1,
+    "test_products.py::test_each_row_records_the_allocator_its_process_ran_with": 0.1,
+}
+# 2. By fixture: the module fixtures that time real runs (seconds of worker processes and
+#    timing rounds each), and every test that uses them.
+SLOW_FIXTURES = {"timed_runs": 0.3, "timed_history": 0.1}
+# 3. By mode: a case parametrised with a compiling torch mode (inductor takes 1-7 s a case)
+#    or JAX's op-by-op eager mode (1-2.5 s); the fast tier keeps NumPy's, torch's eager and
+#    naive, and JAX's jit and scan.
+SLOW_MODES = {"compile", "fused", "cudagraph"}
+SLOW_BACKEND_MODES = {("jax", "eager")}
+
+
+def slow_minutes(item) -> float | None:
+    """About how many minutes ``item`` takes if it is in the slow tier, else None."""
+    name = f"{item.path.name}::{item.originalname}"
+    for key in (name, item.path.name):
+        if key in SLOW_TESTS:
+            return SLOW_TESTS[key]
+    for fixture in getattr(item, "fixturenames", ()):
+        if fixture in SLOW_FIXTURES:
+            return SLOW_FIXTURES[fixture]
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    mode, backend = params.get("mode"), params.get("backend")
+    if mode in SLOW_MODES or (backend, mode) in SLOW_BACKEND_MODES:
+        return 0.05
+    return None
+
+
+def _named(config) -> set[Path]:
+    """The test files named on the command line (alone or with ``::test``)."""
+    files = set()
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).absolute()
+        if path.is_file():
+            files.add(path)
+    return files
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
 def pytest_collection_modifyitems(config, items):
-    """The slow tests first (the fuzzer alone takes minutes): with the suite on two
-    processes (``-n 2``), the longest test then starts at once instead of finishing last.
-    A shuffled run (``--random-order``) keeps its own order."""
+    """Marks the slow tier (the rules above) and, with no ``-m`` given, leaves it out,
+    except for the tests of a file named on the command line (``python -m pytest
+    tests/test_fuzz.py`` runs the fuzzer). The slow tests run first, the longest first:
+    with ``-n 2`` the longest then starts at once instead of finishing last. A shuffled run
+    (``--random-order``) keeps its own order."""
+    for item in items:
+        minutes = slow_minutes(item)
+        if minutes is not None:
+            item.add_marker(pytest.mark.slow(minutes=minutes))
+    if not config.getoption("markexpr", ""):
+        named = _named(config)
+        slow = [i for i in items if i.get_closest_marker("slow") and i.path not in named]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            dropped = set(map(id, slow))
+            items[:] = [i for i in items if id(i) not in dropped]
     asked = " ".join(map(str, config.invocation_params.args))
     if config.getoption("random_order_enabled", False) or "--random-order" in asked:
         return
 
-    def cost(item) -> float:  # slow(minutes=M): the longest first; then the other slow ones
+    def cost(item) -> float:
         slow = item.get_closest_marker("slow")
         return 0.0 if slow is None else -float(slow.kwargs.get("minutes", 0.01))
 

@@ -15,7 +15,7 @@ from gdbench.results.schema import read_results
 
 from .conftest import DATA, require
 
-pytestmark = [require("distributed"), pytest.mark.slow]
+pytestmark = [require("distributed")]  # slow: tests/conftest.py
 
 PLUGINS = str(DATA / "cluster_backends.py")
 SWEEP = ["sweep", "--problem", "linreg", "--n-samples", "1e3,1e5", "--features", "1"]

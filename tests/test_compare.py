@@ -130,7 +130,7 @@ ARGS = ["run", "--problem", "linreg", "--backend", "numpy", "--n-samples", "2000
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def timed_runs(tmp_path_factory):
     """The same cells twice, the second with a numpy backend doing its work twice, and a
     third whose gradient is 10% off; real worker processes, 8 timing rounds each (a 2×
     change is found in 99.9% of trials with 10 rounds, 96.6% with 5, on this machine).
@@ -166,9 +166,9 @@ def runs(tmp_path_factory):
     return root
 
 
-def test_samples_csv_has_every_block_of_every_round(runs):
-    df = read_results(runs / "old" / "samples.csv")
-    summary = read_results(runs / "old" / "summary.csv")
+def test_samples_csv_has_every_block_of_every_round(timed_runs):
+    df = read_results(timed_runs / "old" / "samples.csv")
+    summary = read_results(timed_runs / "old" / "summary.csv")
     assert sorted(df["round"].unique()) == list(range(1, 9))
     assert list(df.columns) == [*SPEC_COLUMNS, "round", "block", "steps_in_block", "seconds"]
     per = df["seconds"] / df["steps_in_block"]
@@ -177,40 +177,48 @@ def test_samples_csv_has_every_block_of_every_round(runs):
     assert row["time_per_step_s"] == pytest.approx(float(np.median(per)))
 
 
-def test_doing_the_work_twice_is_called_slower(runs, capsys):
-    out = runs / "cmp-twice"
-    code = main(["compare", str(runs / "old"), str(runs / "new"), "--out", str(out)])
+def test_doing_the_work_twice_is_called_slower(timed_runs, capsys):
+    out = timed_runs / "cmp-twice"
+    code = main(["compare", str(timed_runs / "old"), str(timed_runs / "new"), "--out", str(out)])
     assert code == 0
     row = pd.read_csv(out / "compare.csv").iloc[0]
     assert row["timing"] == SLOWER and row["unit"] == "rounds"
     assert row["ratio_low"] > 1.0, row  # the gradient is most of a step: about 2×
     assert (out / "compare.png").stat().st_size > 0
     assert "slower" in (out / "compare.md").read_text()
-    assert main(["compare", str(runs / "old"), str(runs / "new"), "--fail-above", "10"]) == 1
-    assert main(["compare", str(runs / "old"), str(runs / "new"), "--fail-above", "500"]) == 0
+    assert (
+        main(["compare", str(timed_runs / "old"), str(timed_runs / "new"), "--fail-above", "10"])
+        == 1
+    )
+    assert (
+        main(["compare", str(timed_runs / "old"), str(timed_runs / "new"), "--fail-above", "500"])
+        == 0
+    )
     capsys.readouterr()
 
 
-def test_numerics_that_broke_come_first_and_fail(runs, capsys):
-    code = main(["compare", str(runs / "old"), str(runs / "wrong"), "--fail-above", "500"])
+def test_numerics_that_broke_come_first_and_fail(timed_runs, capsys):
+    code = main(
+        ["compare", str(timed_runs / "old"), str(timed_runs / "wrong"), "--fail-above", "500"]
+    )
     text = capsys.readouterr().out
     assert code == 1
     assert "NUMERICS BROKE" in text and "agrees → disagrees" in text
     assert text.index("NUMERICS BROKE") < text.index("cell ")
 
 
-def test_same_folder_against_itself_changes_nothing(runs):
-    side = load(runs / "old")
+def test_same_folder_against_itself_changes_nothing(timed_runs):
+    side = load(timed_runs / "old")
     cmp = compare(side, side)
     assert [c.change.verdict for c in cmp.cells] == [SAME]
     assert cmp.fails(0.0) == []
 
 
-def test_cells_on_one_side_only_are_listed_with_the_reason(runs, tmp_path, capsys):
+def test_cells_on_one_side_only_are_listed_with_the_reason(timed_runs, tmp_path, capsys):
     other = tmp_path / "other"
     argv = [*ARGS, "--no-timing", "--dtype", "float32,float64", "--out", str(other)]
     assert main(argv) == 0
-    code = main(["compare", str(runs / "old"), str(other)])
+    code = main(["compare", str(timed_runs / "old"), str(other)])
     text = capsys.readouterr().out
     assert code == 0
     assert "float64" in text and "only in" in text
@@ -238,20 +246,20 @@ def test_ignore_dtype_sets_float32_against_float64(tmp_path, capsys):
         (["compare", "{old}", "{old}", "--out", "{old}"], "already exists"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys, argv, message):
-    argv = [a.format(tmp=tmp_path, old=runs / "old") for a in argv]
+def test_bad_input_is_one_line_and_exit_2(timed_runs, tmp_path, capsys, argv, message):
+    argv = [a.format(tmp=tmp_path, old=timed_runs / "old") for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
 
 
-def test_damaged_samples_csv_is_a_usage_error(runs, tmp_path, capsys):
+def test_damaged_samples_csv_is_a_usage_error(timed_runs, tmp_path, capsys):
     import shutil
 
     copy = tmp_path / "copy"
-    shutil.copytree(runs / "old", copy)
+    shutil.copytree(timed_runs / "old", copy)
     (copy / "samples.csv").write_text("problem,seconds\nlinreg,abc\n")
-    assert main(["compare", str(runs / "old"), str(copy)]) == 2
+    assert main(["compare", str(timed_runs / "old"), str(copy)]) == 2
     assert "samples.csv" in capsys.readouterr().err
 
 

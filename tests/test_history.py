@@ -68,7 +68,7 @@ def test_the_fit_finds_a_known_step_and_none_in_noise():
 
 
 @pytest.fixture(scope="module")
-def slowdown(tmp_path_factory):
+def timed_history(tmp_path_factory):
     """Six genuine timed runs of one cell: two as they are, two with a deliberate 2 ms
     sleep in every step, two with it reverted."""
     import gdbench
@@ -100,10 +100,10 @@ def slowdown(tmp_path_factory):
     return base, folders
 
 
-def test_a_slowdown_is_flagged_where_it_began_and_its_revert_is_a_recovery(slowdown, capsys):
+def test_a_slowdown_is_flagged_where_it_began_and_its_revert_is_a_recovery(timed_history, capsys):
     import gdbench
 
-    base, folders = slowdown
+    base, folders = timed_history
     hist = gdbench.history(base / "runs")  # a folder holding the runs, found in it
     assert [r.folder.name for r in hist.runs] == [f"run-{i}" for i in range(6)]
     events = hist.events[hist.events.kind != "numerics"]
@@ -127,10 +127,10 @@ def test_a_slowdown_is_flagged_where_it_began_and_its_revert_is_a_recovery(slowd
     assert "0 regressions, 0 recoveries" in capsys.readouterr().out
 
 
-def test_a_numerics_change_is_reported_with_the_environment_change(slowdown, tmp_path):
+def test_a_numerics_change_is_reported_with_the_environment_change(timed_history, tmp_path):
     import gdbench
 
-    _, folders = slowdown
+    _, folders = timed_history
     old, new = tmp_path / "a", tmp_path / "b"
     shutil.copytree(folders[0], old)
     shutil.copytree(folders[1], new)
