@@ -24,8 +24,12 @@ class Instance:
     problem: str
     w0: np.ndarray
     data: dict[str, np.ndarray] = field(default_factory=dict)
-    n_samples: int = 0
+    n_samples: int = 0  # 0 (or None, read as 0): no data, as the quadratic
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_samples is None:  # a user's "no data": the memory guard counts 0 rows
+            object.__setattr__(self, "n_samples", 0)
 
     @property
     def features(self) -> int:
@@ -36,8 +40,9 @@ class Instance:
 
 class Problem(ABC):
     """Base class of every problem. A subclass sets the class attributes and overrides
-    ``make``, ``loss`` and ``grad``; a problem whose plain gradient descent has a closed
-    form overrides ``closed_form`` (and ``hessian_max_eig`` where it knows it).
+    ``make`` and ``loss``, and ``grad`` where it has a hand-derived gradient; a problem
+    whose plain gradient descent has a closed form overrides ``closed_form`` (and
+    ``hessian_max_eig`` where it knows it).
 
     ``loss(w, **data)`` must run on NumPy arrays, torch tensors and JAX arrays alike: with
     operators and array methods (``@``, ``**``, ``.mean()``, ``.sum()``), and for anything
@@ -49,7 +54,9 @@ class Problem(ABC):
     values in a configured copy (``configured``). A problem that ``takes_data`` runs on the
     user's ``--data`` too (``from_data``).
     ``grad(w, **data)`` is the hand-derived gradient, NumPy only; the ``numpy`` backend uses
-    it, and ``gdbench gradcheck`` checks it against finite differences and autodiff.
+    it, and ``gdbench gradcheck`` checks it against finite differences and autodiff. It is
+    optional: a problem without one (``has_hand_gradient`` False) runs on the autodiff
+    backends, and its cells of a backend that runs the hand gradient are skipped, with why.
     """
 
     name: str = ""
@@ -81,6 +88,11 @@ class Problem(ABC):
         settings = {**self.opt, **{k: v for k, v in given.items() if k in self.opt}}
         object.__setattr__(clone, "_opt", settings)
         return clone
+
+    def fixed_features(self) -> int | None:
+        """D where this problem's settings fix it (the classifier's first layer), so that a
+        sweep's grid of --features does not apply to it; None where D is free."""
+        return None
 
     def param_count(self, features: int) -> int:
         """How many parameters an instance with ``features`` columns has (memory guard)."""
@@ -115,9 +127,15 @@ class Problem(ABC):
     def loss(self, w, **data):
         """The scalar loss at ``w``; array-library agnostic (see the class docstring)."""
 
-    @abstractmethod
     def grad(self, w: np.ndarray, **data) -> np.ndarray:
-        """The hand-derived gradient of ``loss`` at ``w``, in NumPy."""
+        """The hand-derived gradient of ``loss`` at ``w``, in NumPy (optional: see
+        ``has_hand_gradient``)."""
+        raise NotImplementedError(f"{self.name} defines no hand-derived gradient (grad)")
+
+    @property
+    def has_hand_gradient(self) -> bool:
+        """Whether this problem's class (or a base other than ``Problem``) defines ``grad``."""
+        return type(self).grad is not Problem.grad
 
     def closed_form(self, inst: Instance, lr: float, steps: int) -> tuple[Trajectory, str] | None:
         """Plain gradient descent's float64 trajectory in closed form, and where it came

@@ -145,3 +145,55 @@ def test_gradcheck_returns_its_checks():
     checks = gdbench.gradcheck(problem=["linreg", "mlp"])
     assert checks.ok and set(checks.checks) == {"linreg", "mlp"}
     assert "gradient check of 'linreg'" in repr(checks)
+
+
+def _huber(scale: float):
+    """A notebook's Huber regression (δ = 1), its hand gradient ``scale`` times the true one:
+    each call defines the class anew under one name, as re-running a notebook cell does."""
+
+    class Huber(gdbench.Problem):
+        name = "huber-nb"
+        default_lr = 0.1
+        default_steps = 30
+
+        def make(self, n_samples=None, features=None, seed=0):
+            x = np.linspace(-2.0, 2.0, 16)
+            y = 2.0 * x + np.where(np.arange(16) % 5 == 0, 4.0, 0.0)  # a few outliers
+            return gdbench.Instance(
+                self.name, w0=np.zeros(1), data={"X": x[:, None], "y": y}, n_samples=16
+            )
+
+        def loss(self, w, X, y):
+            r = X @ w - y
+            a = abs(r)
+            return (gdbench.namespace(w).where(a <= 1.0, 0.5 * r * r, a - 0.5)).mean()
+
+        def grad(self, w, X, y):
+            r = X @ w - y
+            return scale * X.T @ np.clip(r, -1.0, 1.0) / len(y)
+
+    return Huber()
+
+
+def _redefined(**opts):
+    """Run, redefine the class with a gradient 4× too large, run again, and back: each run
+    is judged on the class it was given (an untimed run once kept the first one's cached
+    problem, instance and reference, so the numpy cell still agreed)."""
+    opts = {"backend": ["numpy", "torch-autograd"], "progress": False, **opts}
+    right = gdbench.run(problem=_huber(1.0), **opts)
+    assert right.ok, right.summary[["backend", "verdict", "reason"]]
+    wrong = gdbench.run(problem=_huber(4.0), **opts)
+    rows = wrong.summary.set_index("backend")
+    assert rows.loc["numpy", "verdict"] == "disagrees"
+    assert rows.loc["torch-autograd", "verdict"] == "agrees"
+    first = right.summary.set_index("backend").loc["numpy", "final_w"]
+    assert rows.loc["numpy", "final_w"] != first
+    assert gdbench.run(problem=_huber(1.0), **opts).ok
+
+
+def test_a_problem_redefined_under_its_name_runs_as_redefined():
+    _redefined(timing=False)
+
+
+def test_a_problem_redefined_under_its_name_runs_as_redefined_when_timed():
+    _redefined(time_budget=0.02)

@@ -180,3 +180,37 @@ def test_digits_through_the_data_loader(tmp_path, capsys):
     assert main(["run", "--problem", "classifier", "--data", "sklearn:nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown dataset" in err and len(err.splitlines()) == 1
+
+
+def test_a_sweep_runs_the_network_its_layers_name(tmp_path, capsys):
+    """A sweep's default --features (1, 16) once reached the classifier: rows said
+    layers 8-16-3 and ran 1-16-3 and 16-16-3 networks. Its D is its first layer."""
+    out = tmp_path / "s"
+    argv = ["sweep", "--problem", "classifier", "--problem-opt", "layers=8-16-3,batch=8"]
+    argv += ["--n-samples", "32", "--backend", "numpy", "--mode", "eager", "--no-timing"]
+    assert main([*argv, "--steps", "2", "--out", str(out)]) == 0
+    rows = pd.read_csv(out / "sweep.csv")
+    assert rows.features.tolist() == [8]
+    # 8·16 + 16 + 16·3 + 3 parameters: the trajectory's w has 195 of them.
+    traj = pd.read_csv(out / "trajectories.csv")
+    assert len([c for c in traj.columns if c.startswith("w_")]) == 8 * 16 + 16 + 16 * 3 + 3
+    capsys.readouterr()
+    assert main([*argv, "--features", "16", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "classifier's settings fix D = 8" in err and err.count("\n") == 1
+    assert main([*argv, "--features", "8", "--steps", "2", "--out", str(tmp_path / "y")]) == 0
+
+
+def test_a_sweep_s_roof_size_follows_the_problem_s_own_d(monkeypatch):
+    import argparse
+
+    from gdbench.execution.sizes import size_grid
+
+    monkeypatch.setenv("GDBENCH_LLC_BYTES", "1MiB")
+    args = argparse.Namespace(n_samples="1e3,roof", features=None, seed="0")
+    classifier = registry.problems()["classifier"].configured({"layers": "8-16-3"})
+    grid = size_grid(args, single=False, problem=classifier)
+    # 4 MiB / (4 B · (8 + 1)) = 116508.4 → 120000; D = 1 (the sweep's default) is not run.
+    assert [(g["n_samples"], g["features"]) for g in grid] == [(1000, 8), (120_000, 8)]
+    linreg = size_grid(args, single=False, problem=registry.problems()["linreg"])
+    assert {g["features"] for g in linreg} == {1, 16}

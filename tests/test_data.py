@@ -175,3 +175,14 @@ def test_data_beyond_float32_is_refused_there_and_runs_in_float64(tmp_path, caps
     code = main([*args, "--dtype", "float64", "--no-timing", "--out", str(tmp_path / "o64")])
     assert code in (0, 1)  # it runs (whether such data converge is not the point)
     assert (tmp_path / "o64" / "summary.csv").exists()
+
+
+def test_a_sweep_runs_on_data_too(tmp_path):
+    # The sweep's default sizes once counted as given: "--data gives the sizes: drop
+    # --n-samples and --features", with neither on the command line.
+    out = tmp_path / "s"
+    argv = ["sweep", "--data", str(ROOT / "examples" / "data" / "diabetes.csv")]
+    argv += ["--problem", "linreg", "--backend", "numpy", "--no-timing", "--steps", "3"]
+    assert main([*argv, "--out", str(out)]) == 0
+    rows = pd.read_csv(out / "sweep.csv")
+    assert (rows.n_samples == 442).all() and (rows.features == 10).all()

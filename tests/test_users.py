@@ -13,6 +13,8 @@ import pytest
 from gdbench.cli.commands import main
 from gdbench.results.schema import read_results
 
+from .conftest import ROOT
+
 RIDGE = textwrap.dedent(
     """
     import numpy as np
@@ -431,3 +433,93 @@ def test_the_sweep_report_speaks_of_the_chosen_baseline():
     assert name.startswith("torch-autograd/eager cpu float32 D=1")
     # 0.5× to 2× crosses 1× halfway in log N: √(1000·2000) = 1414
     assert text == "faster from N ≈ 1.4e+03 (2.00× at N = 2e3)"
+
+
+def test_a_rising_loss_blames_the_rate_only_where_the_reference_rises_too(tmp_path):
+    # The notebook's gradient (4× the true one on its data) at lr 0.05: the hand-derived
+    # update multiplies the error by 1 − 4·0.05·15 = −2 a step, the true one by 0.25 (the
+    # loss's curvature is 2·mean(x²) = 15). The reference converges with this rate.
+    out = tmp_path / "wrong"
+    plugin = str(ROOT / "examples" / "my_gradient.py")
+    argv = ["run", "--plugin", plugin, "--problem", "my-linreg", "--backend", "numpy"]
+    argv += ["--lr", "0.05", "--steps", "5", "--no-timing", "--out", str(out)]
+    assert main(argv) == 1
+    row = read_results(out / "summary.csv").iloc[0]
+    assert row.verdict == "disagrees"
+    assert "the loss ended above where it started" in row.reason
+    assert "may be too large" not in row.reason
+    assert "the float64 reference with the same lr 0.05 ended at" in row.reason
+
+
+def test_a_dataless_problem_without_a_hand_gradient_runs_on_the_autodiff_backends():
+    """A user's parabola as first written: no data (``n_samples=None``) and no ``grad``.
+    The memory guard once raised TypeError on the None, and ``grad`` was abstract."""
+    import gdbench
+
+    class Parabola(gdbench.Problem):
+        name = "parabola"
+        default_lr = 0.1
+        default_steps = 15
+
+        def make(self, n_samples=None, features=None, seed=0):
+            return gdbench.Instance(self.name, w0=np.array([10.0, -4.0]), n_samples=None)
+
+        def loss(self, w):
+            return ((w - 1.0) ** 2).sum()
+
+    r = gdbench.run(
+        problem=Parabola(), backend=["numpy", "torch-autograd", "jax"], timing=False, progress=False
+    )
+    rows = r.summary.set_index("backend")
+    assert rows.loc["numpy", "status"] == "skipped"
+    assert "no hand-derived gradient" in rows.loc["numpy", "reason"]
+    assert (rows.loc[["torch-autograd", "jax"], "verdict"] == "agrees").all()
+    # w ← w − 0.1·2(w − 1): the distance to 1 shrinks by 0.8 a step, from (9, −5).
+    final = np.array([9.0, -5.0]) * 0.8**15 + 1.0
+    assert r.ok and rows.loc["jax", "final_w_norm"] == pytest.approx(
+        np.linalg.norm(final), rel=1e-5
+    )
+    checks = gdbench.gradcheck(problem=Parabola())
+    assert checks.ok and "skipped, it defines no hand-derived gradient" in repr(checks)
+
+
+HUBER_BRANCH = """
+import numpy as np
+import gdbench
+
+class HuberBranch(gdbench.Problem):
+    # Huber regression (delta 1) whose hand gradient is wrong only where |r| <= 1: 2r for r.
+    name = "huber-branch"
+    default_lr = 0.1
+    default_steps = 40
+
+    def make(self, n_samples=None, features=None, seed=0):
+        x = np.array([-2.0, -1.5, -1.0, 1.0, 1.5, 2.0])
+        return gdbench.Instance(self.name, w0=np.zeros(1), data={"X": x[:, None], "y": 2 * x},
+                                n_samples=6)
+
+    def loss(self, w, X, y):
+        r = X @ w - y
+        a = abs(r)
+        return gdbench.namespace(w).where(a <= 1.0, 0.5 * r * r, a - 0.5).mean()
+
+    def grad(self, w, X, y):
+        r = X @ w - y
+        psi = np.where(np.abs(r) <= 1.0, 2 * r, np.sign(r))
+        return X.T @ psi / len(y)
+
+gdbench.register_problem(HuberBranch())
+"""
+
+
+def test_gradcheck_s_default_points_reach_a_branch_only_the_run_visits(tmp_path, capsys):
+    """At w0 = 0 every residual is −2x, |r| ≥ 2, and at the three random points too: only
+    near the fit (w → 2) do residuals enter the quadratic branch the mistake is in."""
+    plugin = tmp_path / "huber_branch.py"
+    plugin.write_text(HUBER_BRANCH)
+    argv = ["gradcheck", "--plugin", str(plugin), "--problem", "huber-branch"]
+    assert main([*argv, "--at", "w0,random"]) == 0
+    capsys.readouterr()
+    assert main(argv) == 1  # the default: w0, random and the reference's path
+    out = capsys.readouterr().out
+    assert "… but at the reference's step" in out and "WRONG" in out

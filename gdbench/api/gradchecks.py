@@ -20,6 +20,8 @@ class GradChecks:
 
     checks: dict = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    # Problems with nothing to check (no hand-derived gradient), and why: not a failure.
+    skipped: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     # Every point checked, by problem: [(Point, GradCheck)]; ``checks`` holds the first
     # failing one, else the first.
@@ -38,6 +40,9 @@ class GradChecks:
         for name in self.order:
             if name in self.errors:
                 out.append(f"gradient check of {name!r} could not run: {self.errors[name]}")
+                continue
+            if name in self.skipped:
+                out.append(f"gradient check of {name!r}: skipped, {self.skipped[name]}")
                 continue
             checked = self.points.get(name) or []
             if not checked:
@@ -109,6 +114,9 @@ def check_all(args) -> GradChecks:
     result = GradChecks(order=list(names))
     for name in names:
         problem = problems[name].configured(settings[name])
+        if not problem.has_hand_gradient:
+            result.skipped[name] = "it defines no hand-derived gradient (Problem.grad)"
+            continue
         try:
             with deadline(FINITE_DIFFERENCE_S, f"the gradient check of {name!r}"):
                 if data_file is not None:

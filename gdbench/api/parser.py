@@ -35,13 +35,17 @@ def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     if sweep:
         p.add_argument(
             "--n-samples",
-            default="1e3,1e4,1e5,1e6,roof",
+            default=None,
             metavar="N[,N]",
             help="sample counts of generated data; roof: per D, the smallest N whose X and y "
             "exceed 4x this machine's last-level cache (default 1e3,1e4,1e5,1e6,roof)",
         )
         p.add_argument(
-            "--features", default="1,16", metavar="D[,D]", help="feature counts (default 1,16)"
+            "--features",
+            default=None,
+            metavar="D[,D]",
+            help="feature counts (default 1,16; a problem whose settings fix D, as the "
+            "classifier's layers, runs its own)",
         )
     else:
         p.add_argument(
@@ -282,8 +286,9 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="w0|random|trajectory|all",
         help="where to check: w0 (the start), random (3 seeded points at the data's scale), "
-        "trajectory (the float64 reference's path), all, or a comma list (default w0,random: "
-        "a penalty's gradient vanishes at w0 = 0)",
+        "trajectory (3 points of the float64 reference's path), all, or a comma list "
+        "(default all: a penalty's gradient vanishes at w0 = 0, and a branch the run "
+        "visits may lie at none of the others)",
     )
     return parser
 

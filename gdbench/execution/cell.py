@@ -175,11 +175,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
     )
     row.update(_judged_columns(traj, judged, grow))
     if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):
-        with_reason(
-            row,
-            f"the loss ended above where it started ({float(traj.loss[0]):.4g} → "
-            f"{float(traj.loss[-1]):.4g}): lr {spec.lr:g} may be too large for {spec.optimizer}",
-        )
+        with_reason(row, _rising_loss(traj, ref, spec))
     if backend.hand_gradient and judged.verdict is Verdict.DISAGREES:
         plugin = "" if type(problem).__module__.startswith("gdbench.") else " --plugin …"
         with_reason(
@@ -194,6 +190,26 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
 
         row.update(roofline_columns(row, problem, inst, host_limits(opts.limits, row["host"])))
     return row, trajectory_frame(spec_columns(spec), traj, opts.record_every), samples
+
+
+def _rising_loss(traj, ref, spec: RunSpec) -> str:
+    """Why a cell's loss ended above where it started, from the evidence at hand: the
+    float64 reference took the same rate from the same start. Only where it rose (or
+    diverged) too is the rate the suspect; where it fell, the cell's own update is."""
+    said = (
+        f"the loss ended above where it started ({float(traj.loss[0]):.4g} → "
+        f"{float(traj.loss[-1]):.4g})"
+    )
+    rose = ref.diverged_step is not None or float(ref.loss[-1]) > float(ref.loss[0])
+    if rose:
+        return (
+            f"{said}, as the float64 reference's did: lr {spec.lr:g} may be too large for "
+            f"{spec.optimizer}"
+        )
+    return (
+        f"{said}, while the float64 reference with the same lr {spec.lr:g} ended at "
+        f"{float(ref.loss[-1]):.4g}: this cell's update, not the rate, is what differs"
+    )
 
 
 def _json(value) -> str:

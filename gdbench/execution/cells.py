@@ -90,6 +90,15 @@ def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mod
         if not ok:
             yield spec(backend.default_mode, "cpu"), why
             continue
+        if backend.hand_gradient and not problem.has_hand_gradient:
+            yield (
+                spec(backend.default_mode, "cpu"),
+                (
+                    f"{problem.name} has no hand-derived gradient (Problem.grad), which "
+                    f"{bname} runs; the autodiff backends run it"
+                ),
+            )
+            continue
         for device in devices[bname]:
             if device == "cuda?":
                 yield spec(backend.default_mode, "cuda"), backend.device_available("cuda")[1]
@@ -98,9 +107,10 @@ def _cells(problem, sizes, dtypes, b_names, available, unavailable, devices, mod
                 yield spec(m, device), why
 
 
-def all_cells(configured: dict, grid: list[dict], data_file, axes: Axes, device: str):
+def all_cells(configured: dict, grids: dict, data_file, axes: Axes, device: str):
     """``(specs, skipped, ordered)``: the cells to run, those skipped with their reasons,
-    and every cell in the order the table shows."""
+    and every cell in the order the table shows. ``grids``: each configured problem's
+    sizes (``execution.sizes.size_grid``), by the key of ``configured``."""
     available: dict[str, Backend] = {}
     unavailable: dict[str, str] = {}
     for name in axes.backends:
@@ -111,9 +121,9 @@ def all_cells(configured: dict, grid: list[dict], data_file, axes: Axes, device:
             unavailable[name] = why
     devices = _devices(device, available)
     specs, skipped, ordered = [], [], []
-    for problem in configured.values():
+    for key, problem in configured.items():
         instances = dict.fromkeys(
-            tuple(instance_sizes(problem, g, data_file).items()) for g in grid
+            tuple(instance_sizes(problem, g, data_file).items()) for g in grids[key]
         )
         for sizes in instances:
             sizes_ = {**dict(sizes), "problem_args": json.dumps(problem.opt, sort_keys=True)}

@@ -22,6 +22,16 @@ from gdbench.results.schema import trajectory_frame
 from gdbench.spec import RunSpec
 
 
+def forget() -> None:
+    """Drops every problem, instance and reference built so far: a run starts from the
+    registry as it is now. In one Python process (a notebook) a problem class redefined
+    under the same name and run again is the new class, not the one cached by its name,
+    and so are its instance and its float64 reference."""
+    for cached in (problem_of, instance, _reference, _baseline):
+        cached.cache_clear()
+    _SEEDED.clear()
+
+
 @functools.lru_cache(maxsize=16)
 def problem_of(name: str, problem_args: str = "{}"):
     """The registered problem, configured with its settings (--problem-opt)."""

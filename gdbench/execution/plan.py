@@ -15,6 +15,7 @@ from gdbench.execution.cell import DEFAULT_CELL_TIMEOUT, Options
 from gdbench.execution.cells import Axes, all_cells
 from gdbench.execution.cluster import ClusterChoice, parse_cluster
 from gdbench.execution.data import load as load_data
+from gdbench.execution.instances import forget
 from gdbench.execution.limits import (
     check_device_memory,
     check_disk,
@@ -97,6 +98,7 @@ class Plan:
 def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     """Every option checked (a ``UsageError`` before any work), the cells of the run and
     its results folder taken."""
+    forget()  # nothing built for an earlier run in this process (a redefined problem)
     problems = registry.problems()
     p_names = problem_names(args.problem, problems)
     p_names, data_file = data_choice(args, p_names, problems)
@@ -112,7 +114,11 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     auto_lr = str(args.lr).strip().lower() == "auto"
     lr = None if auto_lr else positive_float(args.lr, "--lr")
     roof_notes: list[str] = []
-    grid = size_grid(args, single_size, min(np.dtype(d).itemsize for d in dtypes), roof_notes)
+    itemsize = min(np.dtype(d).itemsize for d in dtypes)
+    grids = {
+        key: size_grid(args, single_size, itemsize, roof_notes, problem)
+        for key, problem in configured.items()
+    }
     check_values_fit(dtypes, lr, hypers, settings, data_file, [problems[n] for n in p_names])
     options = run_options(args, given, data_file)
     cluster = parse_cluster(getattr(args, "cluster", None))
@@ -121,7 +127,7 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     if not resume:
         check_out(out)
     axes = Axes(dtypes, b_names, args.mode, opt_axis, steps, lr, auto_lr)
-    specs, skipped, ordered = all_cells(configured, grid, data_file, axes, args.device)
+    specs, skipped, ordered = all_cells(configured, grids, data_file, axes, args.device)
     references = len({s.reference_args() for s in specs})
 
     def params(spec):

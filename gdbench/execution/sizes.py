@@ -111,16 +111,41 @@ def auto_rate(problem, sizes: dict, data_file) -> float:
     return lr
 
 
-def size_grid(args, single: bool, itemsize: int = 4, notes: list[str] | None = None) -> list[dict]:
-    """Every (n_samples, features) asked for, each with the seed; `run` takes one of each.
-    ``roof`` among the sample counts is, per D, the smallest N whose X and y exceed 4× the
-    last-level cache at ``itemsize`` (the smallest of the run's dtypes); where the memory
-    caps it, a note goes to ``notes``."""
-    ns = size_list(args.n_samples, "--n-samples", roof=True)
-    ds = size_list(args.features, "--features")
+# A sweep's sizes where none are given.
+SWEEP_SAMPLES, SWEEP_FEATURES = "1e3,1e4,1e5,1e6,roof", "1,16"
+
+
+def size_grid(
+    args, single: bool, itemsize: int = 4, notes: list[str] | None = None, problem=None
+) -> list[dict]:
+    """Every (n_samples, features) asked for, each with the seed; `run` takes one of each,
+    a sweep without sizes ``SWEEP_SAMPLES`` × ``SWEEP_FEATURES``. ``roof`` among the sample
+    counts is, per D, the smallest N whose X and y exceed 4× the last-level cache at
+    ``itemsize`` (the smallest of the run's dtypes); where the memory caps it, a note goes
+    to ``notes``. A ``problem`` whose settings fix D (``Problem.fixed_features``: the
+    classifier's first layer) takes that D alone; ``--features`` that says otherwise is a
+    usage error."""
+    seed = parse_seed(args.seed)
+    if getattr(args, "data", None) is not None:  # the data give the sizes
+        return [{"n_samples": None, "features": None, "seed": seed}]
+    ns = size_list(
+        SWEEP_SAMPLES if args.n_samples is None and not single else args.n_samples,
+        "--n-samples",
+        roof=True,
+    )
+    ds = size_list(
+        SWEEP_FEATURES if args.features is None and not single else args.features, "--features"
+    )
     if single and (len(ns) > 1 or len(ds) > 1):
         raise UsageError("run takes one --n-samples and one --features; use sweep for lists")
-    seed = parse_seed(args.seed)
+    fixed = problem.fixed_features() if problem is not None else None
+    if fixed is not None and ds != [None]:
+        if args.features is not None and ds != [fixed]:
+            raise UsageError(
+                f"--features {args.features}: {problem.name}'s settings fix D = {fixed} "
+                "(the first of its layers); drop --features or change the setting"
+            )
+        ds = [fixed]
     grid = []
     for d in ds:
         per_d = [roof_samples(d or 1, itemsize, notes) if n == ROOF else n for n in ns]

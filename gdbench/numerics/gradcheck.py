@@ -122,7 +122,9 @@ def format_check(c: GradCheck) -> list[str]:
 
 # Where gradcheck looks (``--at``): the start, seeded random points, the reference's path.
 POINTS = ("w0", "random", "trajectory")
-DEFAULT_POINTS = ("w0", "random")
+# Every kind by default: a branch that neither the start nor a random point visits (a Huber
+# loss's quadratic part, |r| ≤ δ, where the run converges) is where the run goes.
+DEFAULT_POINTS = POINTS
 RANDOM_POINTS = 3
 TRAJECTORY_POINTS = 3  # a quarter, half and the end of the reference
 POINT_COUNTS = {"w0": 1, "random": RANDOM_POINTS, "trajectory": TRAJECTORY_POINTS}

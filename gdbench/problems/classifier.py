@@ -82,6 +82,9 @@ class Classifier(Problem):
             out += [fan_out * fan_in, fan_out]
         return out
 
+    def fixed_features(self) -> int:
+        return self.widths[0]
+
     def param_count(self, features: int) -> int:
         return sum(self.sizes(self.widths_for(features)))
 
