@@ -89,6 +89,12 @@ class Problem(ABC):
         object.__setattr__(clone, "_opt", settings)
         return clone
 
+    def layout(self, inst: Instance) -> dict[str, slice] | None:
+        """The named parameter groups of ``inst``'s flat parameter vector (``W1``, ``b1``,
+        …, each a slice of it), so that a disagreement can say which group left the
+        tolerance first; None (the default) for a vector with no such names."""
+        return None
+
     def fixed_features(self) -> int | None:
         """D where this problem's settings fix it (the classifier's first layer), so that a
         sweep's grid of --features does not apply to it; None where D is free."""

@@ -214,3 +214,41 @@ def test_a_sweep_s_roof_size_follows_the_problem_s_own_d(monkeypatch):
     assert [(g["n_samples"], g["features"]) for g in grid] == [(1000, 8), (120_000, 8)]
     linreg = size_grid(args, single=False, problem=registry.problems()["linreg"])
     assert {g["features"] for g in linreg} == {1, 16}
+
+
+def test_a_disagreement_names_the_parameter_group_it_starts_in(tmp_path):
+    """A hand backprop whose output bias gradient is twice the true one (b2 of 8-16-3):
+    the numpy row says b2, where torch's autograd agrees."""
+    import gdbench
+
+    base = type(registry.problems()["classifier"])
+
+    class WrongB2(base):
+        name = "classifier-wrong-b2"
+
+        def grad(self, w, X, Y):
+            g = np.array(super().grad(w, X, Y), dtype=np.float64)
+            b2 = self.layout_of(X, Y)["b2"]
+            g[b2] *= 2.0
+            return g
+
+        def layout_of(self, X, Y):
+            return self.layout(gdbench.Instance(self.name, w0=np.zeros(1), data={"X": X, "Y": Y}))
+
+    problem = WrongB2().configured({"layers": "8-16-3", "batch": 8})
+    r = gdbench.run(
+        problem=problem,
+        backend=["numpy", "torch-autograd"],
+        n_samples=32,
+        features=8,
+        steps=5,
+        timing=False,
+        progress=False,
+    )
+    rows = r.summary.set_index("backend")
+    assert rows.loc["torch-autograd", "verdict"] == "agrees"
+    assert rows.loc["numpy", "verdict"] == "disagrees"
+    assert "of the parameters, b2 first, from step 1" in rows.loc["numpy", "reason"]
+    layout = problem.layout(problem.make(32, 8))
+    assert list(layout) == ["W1", "b1", "W2", "b2"]
+    assert [s.stop - s.start for s in layout.values()] == [16 * 8, 16, 3 * 16, 3]

@@ -172,6 +172,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         ref64,
         differing(session.optimizer_used, setup.hyper, session.optimizer_impl),
         baselines.get(spec.dtype),
+        problem.layout(inst),
     )
     row.update(_judged_columns(traj, judged, grow))
     if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):

@@ -59,6 +59,7 @@ class Agreement:
     first_bad_step: int | None
     detail: str = ""
     noise_from_step: int | None = None  # adaptive methods: where the second phase began
+    first_bad_param: str = ""  # the named parameter group furthest out at first_bad_step
 
 
 QUANTITIES = ("w", "loss", "gradient")
@@ -128,10 +129,12 @@ def compare(
     step_bound: float | None = None,
     lr: float = 0.0,
     floor: float = 0.0,
+    layout: dict[str, slice] | None = None,
 ) -> Agreement:
     """The run against its reference; ``step_bound`` (an adaptive optimizer's, with its
     ``lr`` and the gradient's relative noise ``floor``, see ``noise_floor``) turns on the
-    two-phase rule of the module docstring."""
+    two-phase rule of the module docstring. With a ``layout`` (``Problem.layout``), a
+    disagreement names the parameter group furthest out at its first bad step."""
 
     # Only steps where both are still finite and bounded are compared value by value.
     n = min(clean_steps(run), clean_steps(ref))
@@ -160,15 +163,39 @@ def compare(
         detail = f"the reference diverges at step {ref.diverged_step}; this run does not"
     elif run.steps < ref.steps and not run.diverged_step:
         detail = f"stopped after {run.steps} of {ref.steps} steps"
+    group = ""
     if first_bad is not None:
         # In the second phase of an adaptive method only w is compared.
         in_noise = noise_from is not None and first_bad >= noise_from
         which = "w" if in_noise else first_out(run, ref, first_bad, tol, n)
         msg = f"leaves the tolerance at step {first_bad}, {which} first"
+        if layout and first_bad <= n:
+            group = furthest_group(run, ref, first_bad, n, layout, "gradient" in which)
+            msg += f"; of the parameters, {group} first, from step {first_bad}"
         detail = f"{msg}; {detail}" if detail else msg
     elif detail:
         first_bad = n + 1
-    return Agreement(first_bad is None and not detail, max_dev, tol, first_bad, detail, noise_from)
+    agrees = first_bad is None and not detail
+    return Agreement(agrees, max_dev, tol, first_bad, detail, noise_from, group)
+
+
+def furthest_group(
+    run: Trajectory, ref: Trajectory, step: int, n: int, layout: dict, gradient: bool
+) -> str:
+    """The parameter group (of ``layout``) whose values (its gradient's, with ``gradient``)
+    are furthest from the reference's at 1-based ``step``, each relative to the largest
+    value of its own group over the run: a bias of 1e-3 a hundred-fold off is named before
+    a weight matrix of order 1 off by 1e-3."""
+    x = (run.grad if gradient else run.w)[:n].reshape(n, -1)
+    r = (ref.grad if gradient else ref.w)[:n].reshape(n, -1)
+
+    def off(where: slice) -> float:
+        scale = float(np.abs(r[:, where]).max()) if r[:, where].size else 0.0
+        with np.errstate(all="ignore"):
+            err = float(np.abs(x[step - 1, where] - r[step - 1, where]).max())
+        return np.inf if np.isnan(err) else err / (scale or 1.0)
+
+    return max(layout, key=lambda name: off(layout[name]))
 
 
 def judge(
@@ -181,13 +208,14 @@ def judge(
     hyper: dict,
     lr: float,
     growth: float = 1.0,
+    layout: dict[str, slice] | None = None,
 ) -> Agreement:
     """The whole rule for one run: the dtype's tolerance for ``steps`` steps over
     ``n_elements`` terms, scaled by the reference's ``growth``, and the two-phase rule
-    where the optimizer is adaptive."""
+    where the optimizer is adaptive; ``layout`` names the parameter groups."""
     tol = tolerance(dtype, steps, n_elements) * growth
     bound = optimizer.step_bound(hyper) if optimizer.adaptive else None
-    return compare(run, ref, tol, bound, lr, noise_floor(dtype, n_elements))
+    return compare(run, ref, tol, bound, lr, noise_floor(dtype, n_elements), layout)
 
 
 def _wander(run, ref, tol, allowance, k_i, n) -> np.ndarray:

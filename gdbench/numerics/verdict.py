@@ -65,13 +65,15 @@ def judgement(
     ref64: Trajectory,
     named: str = "",
     baseline: Trajectory | None = None,
+    layout: dict[str, slice] | None = None,
 ) -> Judgement:
     """The verdict of ``traj`` against ``ref`` (the float64 reference cut to the dtype's
     range), with ``again_in_float64()`` run only for a float32 run outside the tolerance
     or beyond its error budget against ``baseline`` (None: no budget), and judged against
     ``ref64``. ``named`` lists the hyperparameters in which the library differs from
-    gdbench's specification (native defaults), empty when none."""
-    agr = judge(traj, ref, dtype, steps, n_elements, optimizer, hyper, lr, growth)
+    gdbench's specification (native defaults), empty when none; ``layout`` names the
+    parameter groups (``Problem.layout``) for the reason."""
+    agr = judge(traj, ref, dtype, steps, n_elements, optimizer, hyper, lr, growth, layout)
     budget = None
     if baseline is not None and dtype in BUDGET_DTYPES:
         budget = error_budget(traj, ref, baseline, agr.noise_from_step, dtype, n_elements)
@@ -85,7 +87,16 @@ def judgement(
     if agr.agrees:  # flagged by the budget alone
         detail = "; ".join(d for d in (_further(budget, dtype), named) if d)
     check = judge(
-        again_in_float64(), ref64, "float64", steps, n_elements, optimizer, hyper, lr, growth
+        again_in_float64(),
+        ref64,
+        "float64",
+        steps,
+        n_elements,
+        optimizer,
+        hyper,
+        lr,
+        growth,
+        layout,
     )
     if not check.agrees:
         return Judgement(

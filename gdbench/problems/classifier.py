@@ -85,6 +85,16 @@ class Classifier(Problem):
     def fixed_features(self) -> int:
         return self.widths[0]
 
+    def layout(self, inst: Instance) -> dict[str, slice]:
+        """W1, b1, W2, b2, …: nn.Sequential's parameters, in the flat vector's order."""
+        widths = self.widths_for(inst.features, inst.data["Y"].shape[1])
+        out, start = {}, 0
+        for i, size in enumerate(self.sizes(widths)):
+            name = f"{'Wb'[i % 2]}{i // 2 + 1}"
+            out[name] = slice(start, start + size)
+            start += size
+        return out
+
     def param_count(self, features: int) -> int:
         return sum(self.sizes(self.widths_for(features)))
 

@@ -44,6 +44,9 @@ class MLP(Problem):
             "b2": (slice(h * d + 2 * h, h * d + 2 * h + 1), (1,)),
         }
 
+    def layout(self, inst: Instance) -> dict[str, slice]:
+        return {name: where for name, (where, _) in self.blocks(inst.features).items()}
+
     def param_count(self, features: int) -> int:
         return self.hidden * (features + 2) + 1
 
