@@ -38,8 +38,57 @@ def test_the_ratio_is_the_cell_error_over_the_baseline_error_or_the_floor():
     # a baseline that rounds exactly is credited with the floor, not with 0
     exact = error_budget(run, ref, ref, None, "float32", 4)
     assert exact.ratio == pytest.approx(6e-5 / (3 * 2.0**-23))
-    # an adaptive method's noise phase (from step 5 here) is left out of both errors
-    assert error_budget(run, ref, base, 5, "float32", 4).ratio == 0.0
+    # an adaptive method's noise phase (the reference gradient at 0 from step 5 here) is
+    # left out of both errors
+    quiet = Trajectory(np.ones(10), np.r_[np.ones(4), np.zeros(6)], np.ones(10))
+    assert error_budget(run, quiet, base, 5, "float32", 4).ratio == 0.0
+
+
+def test_a_coordinate_at_the_noise_floor_leaves_the_budget_alone():
+    """Two parameters: the first's reference gradient is 0 from step 1 (a LayerNorm bias
+    that starts at its optimum), the second's never. The budget once ended for both at
+    step 1, and nothing was compared; now only the first leaves it."""
+    steps = 10
+    grad = np.c_[np.zeros(steps), np.ones(steps)]
+    ref = Trajectory(np.ones(steps), grad, np.ones((steps, 2)))
+    base = Trajectory(np.ones(steps), grad, np.c_[np.ones(steps), np.r_[np.ones(9), 1 + 3e-6]])
+    # the first coordinate wanders (rounding noise at lr's scale, allowed); the second is
+    # 6e-5 off from step 5: 20× the baseline's 3e-6
+    w = np.c_[np.full(steps, 1 + 1e-3), np.r_[np.ones(4), np.full(6, 1 + 6e-5)]]
+    run = Trajectory(np.ones(steps), grad, w)
+    budget = error_budget(run, ref, base, 1, "float32", 4)
+    assert budget.ratio == pytest.approx(20.0) and budget.first_step == 5
+    # every coordinate at the floor from step 1: nothing to compare, no budget
+    flat = Trajectory(np.ones(steps), np.zeros((steps, 2)), np.ones((steps, 2)))
+    assert error_budget(run, flat, base, 1, "float32", 4) is None
+
+
+LAYERNORM_GELU = str(ROOT / "examples" / "layernorm_gelu.py")
+
+
+@require("jax")
+@require("torch")
+def test_port_mistakes_of_a_layernorm_gelu_mlp_under_adamw_disagree(tmp_path):
+    """64-128-10, LayerNorm and exact GELU, AdamW (lr 1e-3, weight decay 0.01), 40 steps
+    of batches of 64, float32: a JAX port with the tanh GELU, and optax.adamw with its
+    own weight decay (1e-4), both agreed once (the budget had no step); the faithful torch
+    and JAX runs agree."""
+    import gdbench
+
+    opts = {"problem": "ln-gelu-mlp", "optimizer": "adamw", "lr": 1e-3, "steps": 40}
+    opts |= {"plugin": [LAYERNORM_GELU], "timing": False, "progress": False}
+    r = gdbench.run(backend=["torch-autograd", "jax", "jax-tanh-gelu"], **opts)
+    rows = r.summary.set_index("backend")
+    assert (rows.loc[["torch-autograd", "jax"], "verdict"] == "agrees").all()
+    assert (rows.loc[["torch-autograd", "jax"], "error_ratio"] < BUDGET).all()
+    assert rows.loc["jax-tanh-gelu", "verdict"] == "disagrees"
+    assert rows.loc["jax-tanh-gelu", "error_ratio"] > 100
+    out = tmp_path / "native"
+    argv = ["run", "--plugin", LAYERNORM_GELU, "--problem", "ln-gelu-mlp", "--backend", "jax"]
+    argv += ["--optimizer", "adamw", "--native-defaults", "--lr", "1e-3", "--steps", "40"]
+    assert main([*argv, "--no-timing", "--out", str(out)]) == 1
+    row = read_results(out / "summary.csv").iloc[0]
+    assert row.verdict == "disagrees" and "weight_decay=0.0001, spec 0.01" in row.reason
 
 
 def test_beyond_the_budget_the_float64_rerun_decides():

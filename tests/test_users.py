@@ -523,3 +523,26 @@ def test_gradcheck_s_default_points_reach_a_branch_only_the_run_visits(tmp_path,
     assert main(argv) == 1  # the default: w0, random and the reference's path
     out = capsys.readouterr().out
     assert "… but at the reference's step" in out and "WRONG" in out
+
+
+def test_exact_gelu_s_erf_is_in_every_namespace():
+    """``xp.erf`` on NumPy, torch and JAX arrays (the array API standard has none), equal to
+    math.erf, differentiable where the library differentiates; a function the namespace
+    lacks names itself and the library."""
+    import math
+
+    import gdbench
+
+    x = np.array([-2.5, -0.3, 0.0, 0.7, 3.0])
+    want = np.array([math.erf(v) for v in x])
+    assert np.allclose(gdbench.namespace(x).erf(x), want, rtol=1e-15, atol=0)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x, requires_grad=True)
+    gdbench.namespace(t).erf(t).sum().backward()
+    assert np.allclose(t.grad.numpy(), 2 / math.sqrt(math.pi) * np.exp(-(x**2)), rtol=1e-12)
+    jnp = pytest.importorskip("jax.numpy")
+    assert np.allclose(
+        np.asarray(gdbench.namespace(jnp.asarray(x)).erf(jnp.asarray(x))), want, atol=1e-6
+    )
+    with pytest.raises(AttributeError, match="'gelu' for numpy arrays"):
+        _ = gdbench.namespace(x).gelu

@@ -15,9 +15,14 @@ the same per cell:
   data (``baseline_trajectory``): it runs none of the code under test and rounds as float32
   arithmetic does;
 * a trajectory's **error** is its largest deviation from the float64 reference (the
-  agreement rule's measure), over the steps the first phase of the rule compares (all of
-  them, or for an adaptive optimizer those before its noise phase, where rounding noise is
-  scaled to order lr and two correct runs part by chance);
+  agreement rule's measure) over what the rule compares: every step, and for an adaptive
+  optimizer each coordinate of the parameters and the gradient until its own reference
+  gradient reaches the noise floor (from there its update is rounding noise scaled to order
+  lr, and two correct runs part by chance), the loss until the first coordinate does. A
+  coordinate that reaches the floor leaves the comparison alone: the rest stay compared.
+  (The budget once ended for every coordinate at the first step any one of them reached
+  the floor: a LayerNorm bias at step 1 took the whole budget away from an MLP under AdamW,
+  and a JAX port with the tanh GELU for the exact one agreed.);
 * ``error_ratio`` = the cell's error / max(the baseline's error, ``floor``), where the
   floor (one rounding of each of the ⌈log2(N·D + 1)⌉ levels of a summation, relative)
   keeps a baseline that happened to round exactly from making every other order of
@@ -36,7 +41,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdbench.numerics.agreement import clean_steps, deviations
+from gdbench.numerics.agreement import (
+    QUANTITIES,
+    clean_steps,
+    deviations,
+    noise_floor,
+    noise_steps,
+)
 from gdbench.trajectory import Trajectory
 
 # A cell whose error is more than this many times the baseline's (or the floor's) gets the
@@ -71,11 +82,31 @@ class ErrorBudget:
         return self.ratio > BUDGET
 
 
-def compared_steps(run: Trajectory, ref: Trajectory, noise_from: int | None) -> int:
-    """How many steps from the first both trajectories hold clean (finite, not diverged),
-    and before the noise phase of an adaptive optimizer where it began."""
-    n = min(clean_steps(run), clean_steps(ref))
-    return min(n, noise_from - 1) if noise_from else n
+def compared_deviations(
+    run: Trajectory, ref: Trajectory, n: int, noise_at: np.ndarray | None = None
+) -> np.ndarray:
+    """Per step of the first ``n``, the agreement rule's deviation over what the budget
+    compares: everything (``noise_at`` None), or each coordinate of the parameters and the
+    gradient before its own 0-based ``noise_at`` step and the loss before the first of
+    them (see the module docstring). NaN where compared counts as infinitely far."""
+    if noise_at is None:
+        return deviations(run, ref, n)
+    active = np.arange(n)[:, None] < noise_at[None, :]
+    dev = np.zeros(n)
+    for name in QUANTITIES:
+        x = getattr(run, name if name != "gradient" else "grad")[:n].reshape(n, -1)
+        r = getattr(ref, name if name != "gradient" else "grad")[:n].reshape(n, -1)
+        scale = float(np.abs(r).max()) if r.size else 0.0
+        with np.errstate(all="ignore"):
+            diff = np.abs(x - r)
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        if name == "loss":
+            diff = np.where(np.arange(n)[:, None] < noise_at.min(), diff, 0.0)
+        else:
+            diff = np.where(active, diff, 0.0)
+        err = diff.max(axis=1) if diff.size else np.zeros(n)
+        dev = np.fmax(dev, err / scale if scale > 0 else err)
+    return dev
 
 
 def error_budget(
@@ -86,13 +117,20 @@ def error_budget(
     dtype: str,
     n_elements: int,
 ) -> ErrorBudget | None:
-    """The cell ``run`` against ``baseline``, both measured against ``ref`` over the steps
-    both compare (``compared_steps``); None where no step is."""
-    n = min(compared_steps(run, ref, noise_from), compared_steps(baseline, ref, noise_from))
+    """The cell ``run`` against ``baseline``, both measured against ``ref`` over what the
+    rule compares (``compared_deviations``; ``noise_from``, the agreement's first noise
+    step, says the optimizer is adaptive and has one); None where nothing is compared (no
+    clean step, or every coordinate at the noise floor from the start)."""
+    n = min(clean_steps(run), clean_steps(ref), clean_steps(baseline))
     if n <= 0:
         return None
-    cell = deviations(run, ref, n)
-    base = float(deviations(baseline, ref, n).max())
+    noise_at = None
+    if noise_from is not None:
+        noise_at = noise_steps(ref, noise_floor(dtype, n_elements), n)
+        if not (noise_at > 0).any():
+            return None
+    cell = compared_deviations(run, ref, n, noise_at)
+    base = float(compared_deviations(baseline, ref, n, noise_at).max())
     scale = max(base, floor(dtype, n_elements))
     over = np.nonzero(cell > BUDGET * scale)[0]
     first = int(over[0]) + 1 if len(over) else None

@@ -78,9 +78,10 @@ def judgement(
     if baseline is not None and dtype in BUDGET_DTYPES:
         budget = error_budget(traj, ref, baseline, agr.noise_from_step, dtype, n_elements)
     over_budget = budget is not None and budget.exceeded
-    detail = "; ".join(d for d in (agr.detail, named) if d)
+    unbudgeted = _no_budget(traj, ref, baseline) if dtype in BUDGET_DTYPES and not budget else ""
+    detail = "; ".join(d for d in (agr.detail, named, unbudgeted) if d)
     if named and agr.agrees:  # agreeing despite them is worth knowing too
-        detail = f"within tolerance although {named}"
+        detail = "; ".join(d for d in (f"within tolerance although {named}", unbudgeted) if d)
     if dtype == "float64" or (agr.agrees and not over_budget):
         verdict = Verdict.AGREES if agr.agrees else Verdict.DISAGREES
         return Judgement(verdict, agr, detail, budget)
@@ -119,6 +120,19 @@ def judgement(
         f"over N·D = {n_elements} terms less accurate than pairwise summation"
     )
     return Judgement(Verdict.IMPRECISE, agr, "; ".join(d for d in (precision, named) if d), budget)
+
+
+def _no_budget(traj: Trajectory, ref: Trajectory, baseline: Trajectory | None) -> str:
+    """Why a float32 cell has no error budget (its row says so: only the worst-case
+    tolerance judged it); empty for a run that diverged, where none is expected."""
+    if traj.diverged_step or ref.diverged_step:
+        return ""
+    if baseline is None:
+        return "no error budget: no autodiff framework to take the float32 baseline's gradient"
+    return (
+        "no error budget: every coordinate's reference gradient is at the noise floor from "
+        "step 1, so only the worst-case tolerance judged it"
+    )
 
 
 def _further(budget, dtype: str) -> str:
