@@ -249,6 +249,13 @@ def test_a_disagreement_names_the_parameter_group_it_starts_in(tmp_path):
     assert rows.loc["torch-autograd", "verdict"] == "agrees"
     assert rows.loc["numpy", "verdict"] == "disagrees"
     assert "of the parameters, b2 first, from step 1" in rows.loc["numpy", "reason"]
+    # trajectories.csv's dev_GROUP columns: b2 is the group far off, from step 1
+    traj = r.trajectories
+    numpy = traj[traj.backend == "numpy"].set_index("step")
+    devs = numpy[["dev_W1", "dev_b1", "dev_W2", "dev_b2"]]
+    assert devs.loc[1].idxmax() == "dev_b2" and devs.loc[1, "dev_b2"] > 1e-3
+    torch = traj[traj.backend == "torch-autograd"]
+    assert torch[["dev_W1", "dev_b1", "dev_W2", "dev_b2"]].max().max() < 1e-5
     layout = problem.layout(problem.make(32, 8))
     assert list(layout) == ["W1", "b1", "W2", "b2"]
     assert [s.stop - s.start for s in layout.values()] == [16 * 8, 16, 3 * 16, 3]

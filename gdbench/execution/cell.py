@@ -25,6 +25,7 @@ from gdbench.execution.rows import (
     spec_columns,
     with_reason,
 )
+from gdbench.numerics.agreement import group_deviations
 from gdbench.numerics.verdict import Verdict, judgement
 from gdbench.optimizer import NotMapped
 from gdbench.results.schema import Status, samples_frame, trajectory_frame
@@ -172,7 +173,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         ref64,
         differing(session.optimizer_used, setup.hyper, session.optimizer_impl),
         baselines.get(spec.dtype),
-        problem.layout(inst),
+        layout := problem.layout(inst),
     )
     row.update(_judged_columns(traj, judged, grow))
     if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):
@@ -190,7 +191,11 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         from gdbench.timing.roofline import roofline_columns
 
         row.update(roofline_columns(row, problem, inst, host_limits(opts.limits, row["host"])))
-    return row, trajectory_frame(spec_columns(spec), traj, opts.record_every), samples
+    frame = trajectory_frame(spec_columns(spec), traj, opts.record_every)
+    if layout:  # each parameter group's distance from the reference, per recorded step
+        devs = group_deviations(traj, ref, layout, frame["step"].to_numpy())
+        frame = frame.assign(**{f"dev_{name}": d for name, d in devs.items()})
+    return row, frame, samples
 
 
 def _rising_loss(traj, ref, spec: RunSpec) -> str:

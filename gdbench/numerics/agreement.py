@@ -179,6 +179,33 @@ def compare(
     return Agreement(agrees, max_dev, tol, first_bad, detail, noise_from, group)
 
 
+def group_deviations(
+    run: Trajectory, ref: Trajectory, layout: dict[str, slice], steps
+) -> dict[str, np.ndarray]:
+    """Per parameter group of ``layout``, its deviation from the reference at each 1-based
+    step of ``steps`` (those both hold): the largest |w − w_ref| in the group over the
+    group's largest |w_ref| over the run (NaN where a step is beyond either trajectory).
+    ``trajectories.csv`` records them as ``dev_GROUP``: which layer a port differs in,
+    whatever the number of parameters."""
+    n = min(run.steps, ref.steps)
+    x = run.w[:n].reshape(n, -1)
+    r = ref.w[:n].reshape(n, -1)
+    steps = np.asarray(steps, dtype=int)
+    inside = steps <= n
+    out = {}
+    for name, where in layout.items():
+        if not r[:, where].size:
+            continue
+        scale = float(np.abs(r[:, where]).max())
+        dev = np.full(len(steps), np.nan)
+        k = steps[inside] - 1
+        with np.errstate(all="ignore"):
+            err = np.abs(x[k, where] - r[k, where]).max(axis=1) if len(k) else np.zeros(0)
+        dev[inside] = err / (scale or 1.0)
+        out[name] = dev
+    return out
+
+
 def furthest_group(
     run: Trajectory, ref: Trajectory, step: int, n: int, layout: dict, gradient: bool
 ) -> str:
