@@ -546,3 +546,36 @@ def test_exact_gelu_s_erf_is_in_every_namespace():
     )
     with pytest.raises(AttributeError, match="'gelu' for numpy arrays"):
         _ = gdbench.namespace(x).gelu
+
+
+def test_torch_nn_compile_runs_a_loss_that_asks_for_its_namespace():
+    """The authoring guide's softmax regression asks ``gdbench.namespace(w)`` for xp.max and
+    xp.exp; under torch-nn's compile mode w is an nn.Parameter, whose module name dynamo
+    could not take apart ("Unsupported method call"), while torch-autograd's compiled
+    modes agreed."""
+    pytest.importorskip("torch")
+    import gdbench
+
+    class Softmax(gdbench.Problem):
+        name = "softmax-nn"
+        default_lr = 0.5
+        default_steps = 10
+
+        def make(self, n_samples=None, features=None, seed=0):
+            rng = np.random.default_rng(seed)
+            X = rng.standard_normal((60, 3))
+            Y = np.eye(4)[(X @ rng.standard_normal((3, 4))).argmax(axis=1)]
+            return gdbench.Instance(self.name, w0=np.zeros(12), data={"X": X, "Y": Y}, n_samples=60)
+
+        def loss(self, w, X, Y):
+            xp = gdbench.namespace(w)
+            Z = X @ w.reshape(X.shape[1], Y.shape[1])
+            m = xp.max(Z, axis=1, keepdims=True)
+            return (m[:, 0] + xp.log(xp.sum(xp.exp(Z - m), axis=1)) - (Y * Z).sum(axis=1)).mean()
+
+    r = gdbench.run(
+        problem=Softmax(), backend=["torch-nn"], mode="all", timing=False, progress=False
+    )
+    rows = r.summary.set_index("mode")
+    assert list(rows.index) == ["eager", "compile"]
+    assert (rows.verdict == "agrees").all(), rows.reason.tolist()

@@ -22,16 +22,23 @@ import types
 
 import numpy as np
 
-_TORCH: list = []  # array_api_compat.torch once imported (dynamo cannot trace an import)
+# array_api_compat.torch and torch.Tensor once imported (dynamo cannot trace an import)
+_TORCH: list = []
 _EXTENDED: dict[str, types.ModuleType] = {}  # by library: its namespace with erf added
 
 
 def namespace(x):
     """The array API namespace of ``x`` (NumPy, torch or JAX, tracers included)."""
+    # A tensor by isinstance first: inside a compiled loss dynamo traces it, where it cannot
+    # trace str.partition on an nn.Parameter's module name (torch-nn's compile mode).
+    if _TORCH and isinstance(x, _TORCH[1]):
+        return _TORCH[0]
     top = type(x).__module__.partition(".")[0]
     if top == "torch":
         if not _TORCH:
-            _TORCH.append(importlib.import_module("array_api_compat.torch"))
+            import torch
+
+            _TORCH[:] = [importlib.import_module("array_api_compat.torch"), torch.Tensor]
         return _TORCH[0]
     if hasattr(x, "__array_namespace__") and top != "numpy":
         return _extended("jax", x.__array_namespace__())  # jax.numpy, arrays and tracers
