@@ -182,3 +182,16 @@ def test_cells_that_share_a_label_stay_apart(tmp_path):
     assert len(slow) == len(fast) == 10
     ratio = slow.time_per_step_s / fast.time_per_step_s.loc[slow.index]
     assert np.allclose(ratio, 2)
+
+
+def test_history_takes_a_list_of_folders_and_refuses_what_is_not_a_path():
+    import gdbench
+    from gdbench.errors import UsageError
+
+    committed = ROOT / "results" / "cpu-amd-epyc-2core" / "history"
+    runs = [str(committed / "1-main-1"), committed / "1-main-2"]
+    listed = gdbench.history(runs)  # once a pathlib TypeError
+    assert len(listed.runs) == 2
+    assert listed.points.equals(gdbench.history(*runs).points)
+    with pytest.raises(UsageError, match="a result folder is a path, got int"):
+        gdbench.history(3)

@@ -3,6 +3,8 @@ each cell's time per step and the changes in its numerics."""
 
 from __future__ import annotations
 
+import os
+
 from gdbench.api.keywords import text
 
 
@@ -57,7 +59,8 @@ class History:
 
 
 def history(*paths, threshold: float = 5) -> History:
-    """Result folders (or folders holding them), ordered by when they ran: a ``History``.
+    """Result folders (or folders holding them, or a list of them), ordered by when they
+    ran: a ``History``.
     ``threshold``: a step must also exceed this many percent to count (as ``compare``)."""
     import pandas as pd
 
@@ -65,6 +68,13 @@ def history(*paths, threshold: float = 5) -> History:
     from gdbench.reports import history as h
     from gdbench.reports.compare import percent
 
+    flat: list = []
+    for p in paths:  # history("A", "B") and history(["A", "B"]) alike
+        flat.extend(p if isinstance(p, list | tuple) else [p])
+    bad = [p for p in flat if not isinstance(p, str | os.PathLike)]
+    if bad:
+        raise UsageError(f"history: a result folder is a path, got {type(bad[0]).__name__}")
+    paths = tuple(flat)
     if not paths:
         raise UsageError("history: give one or more result folders")
     limit = percent(text(threshold), "--threshold")
