@@ -107,6 +107,7 @@ SLOW_TESTS: dict[str, float] = {
     "test_optimizers.py::test_plugin_optimizer_runs_and_unmapped_backends_skip": 0.1,
     "test_products.py::test_each_row_records_the_allocator_its_process_ran_with": 0.1,
     "test_users.py::test_torch_nn_compile_runs_a_loss_that_asks_for_its_namespace": 0.1,
+    "test_budget.py::test_port_mistakes_disagree_on_the_command_line_too": 0.1,
 }
 # 2. By fixture: the module fixtures that time real runs (seconds of worker processes and
 #    timing rounds each), and every test that uses them.

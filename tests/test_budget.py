@@ -66,9 +66,12 @@ def test_a_coordinate_at_the_noise_floor_leaves_the_budget_alone():
 LAYERNORM_GELU = str(ROOT / "examples" / "layernorm_gelu.py")
 
 
+PORT = ["--problem", "ln-gelu-mlp", "--optimizer", "adamw", "--lr", "1e-3", "--steps", "40"]
+
+
 @require("jax")
 @require("torch")
-def test_port_mistakes_of_a_layernorm_gelu_mlp_under_adamw_disagree(tmp_path):
+def test_port_mistakes_of_a_layernorm_gelu_mlp_under_adamw_disagree():
     """64-128-10, LayerNorm and exact GELU, AdamW (lr 1e-3, weight decay 0.01), 40 steps
     of batches of 64, float32: a JAX port with the tanh GELU, and optax.adamw with its
     own weight decay (1e-4), both agreed once (the budget had no step); the faithful torch
@@ -83,12 +86,22 @@ def test_port_mistakes_of_a_layernorm_gelu_mlp_under_adamw_disagree(tmp_path):
     assert (rows.loc[["torch-autograd", "jax"], "error_ratio"] < BUDGET).all()
     assert rows.loc["jax-tanh-gelu", "verdict"] == "disagrees"
     assert rows.loc["jax-tanh-gelu", "error_ratio"] > 100
-    out = tmp_path / "native"
-    argv = ["run", "--plugin", LAYERNORM_GELU, "--problem", "ln-gelu-mlp", "--backend", "jax"]
-    argv += ["--optimizer", "adamw", "--native-defaults", "--lr", "1e-3", "--steps", "40"]
-    assert main([*argv, "--no-timing", "--out", str(out)]) == 1
-    row = read_results(out / "summary.csv").iloc[0]
-    assert row.verdict == "disagrees" and "weight_decay=0.0001, spec 0.01" in row.reason
+    native = gdbench.run(backend="jax", native_defaults=True, **opts).summary.iloc[0]
+    assert native.verdict == "disagrees" and "weight_decay=0.0001, spec 0.01" in native.reason
+
+
+@require("jax")
+@require("torch")
+def test_port_mistakes_disagree_on_the_command_line_too(tmp_path):
+    for name, extra in (
+        ("tanh", ["--backend", "jax-tanh-gelu"]),
+        ("wd", ["--backend", "jax", "--native-defaults"]),
+    ):
+        out = tmp_path / name
+        argv = ["run", "--plugin", LAYERNORM_GELU, *PORT, *extra, "--no-timing", "--out", str(out)]
+        assert main(argv) == 1
+        row = read_results(out / "summary.csv").iloc[0]
+        assert row.verdict == "disagrees" and row.error_ratio > 100, row.reason
 
 
 def test_beyond_the_budget_the_float64_rerun_decides():
