@@ -155,6 +155,8 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
     row.update(optimizer_impl=session.optimizer_impl, optimizer_used=_json(used))
     traj = session.trajectory(spec.steps)
 
+    layout = problem.layout(inst)  # named parameter groups, for the reason and the CSV
+
     def again_in_float64():
         setup64 = replace(setup, dtype="float64")
         return backend.prepare(problem, inst, setup64).trajectory(spec.steps)
@@ -173,7 +175,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         ref64,
         differing(session.optimizer_used, setup.hyper, session.optimizer_impl),
         baselines.get(spec.dtype),
-        layout := problem.layout(inst),
+        layout,
     )
     row.update(_judged_columns(traj, judged, grow))
     if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):

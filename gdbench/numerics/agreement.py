@@ -59,7 +59,6 @@ class Agreement:
     first_bad_step: int | None
     detail: str = ""
     noise_from_step: int | None = None  # adaptive methods: where the second phase began
-    first_bad_param: str = ""  # the named parameter group furthest out at first_bad_step
 
 
 QUANTITIES = ("w", "loss", "gradient")
@@ -163,7 +162,6 @@ def compare(
         detail = f"the reference diverges at step {ref.diverged_step}; this run does not"
     elif run.steps < ref.steps and not run.diverged_step:
         detail = f"stopped after {run.steps} of {ref.steps} steps"
-    group = ""
     if first_bad is not None:
         # In the second phase of an adaptive method only w is compared.
         in_noise = noise_from is not None and first_bad >= noise_from
@@ -175,21 +173,26 @@ def compare(
         detail = f"{msg}; {detail}" if detail else msg
     elif detail:
         first_bad = n + 1
-    agrees = first_bad is None and not detail
-    return Agreement(agrees, max_dev, tol, first_bad, detail, noise_from, group)
+    return Agreement(first_bad is None and not detail, max_dev, tol, first_bad, detail, noise_from)
 
 
 def group_deviations(
-    run: Trajectory, ref: Trajectory, layout: dict[str, slice], steps
+    run: Trajectory,
+    ref: Trajectory,
+    layout: dict[str, slice],
+    steps,
+    gradient: bool = False,
+    n: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Per parameter group of ``layout``, its deviation from the reference at each 1-based
-    step of ``steps`` (those both hold): the largest |w − w_ref| in the group over the
-    group's largest |w_ref| over the run (NaN where a step is beyond either trajectory).
-    ``trajectories.csv`` records them as ``dev_GROUP``: which layer a port differs in,
-    whatever the number of parameters."""
-    n = min(run.steps, ref.steps)
-    x = run.w[:n].reshape(n, -1)
-    r = ref.w[:n].reshape(n, -1)
+    step of ``steps`` among the first ``n`` (default: those both hold): the largest
+    |w − w_ref| in the group (its gradient's, with ``gradient``) over the group's largest
+    |w_ref| over those steps (NaN where a step is beyond them). ``trajectories.csv``
+    records them as ``dev_GROUP``: which layer a port differs in, whatever the number of
+    parameters."""
+    n = min(run.steps, ref.steps) if n is None else n
+    x = (run.grad if gradient else run.w)[:n].reshape(n, -1)
+    r = (ref.grad if gradient else ref.w)[:n].reshape(n, -1)
     steps = np.asarray(steps, dtype=int)
     inside = steps <= n
     out = {}
@@ -210,19 +213,11 @@ def furthest_group(
     run: Trajectory, ref: Trajectory, step: int, n: int, layout: dict, gradient: bool
 ) -> str:
     """The parameter group (of ``layout``) whose values (its gradient's, with ``gradient``)
-    are furthest from the reference's at 1-based ``step``, each relative to the largest
-    value of its own group over the run: a bias of 1e-3 a hundred-fold off is named before
-    a weight matrix of order 1 off by 1e-3."""
-    x = (run.grad if gradient else run.w)[:n].reshape(n, -1)
-    r = (ref.grad if gradient else ref.w)[:n].reshape(n, -1)
-
-    def off(where: slice) -> float:
-        scale = float(np.abs(r[:, where]).max()) if r[:, where].size else 0.0
-        with np.errstate(all="ignore"):
-            err = float(np.abs(x[step - 1, where] - r[step - 1, where]).max())
-        return np.inf if np.isnan(err) else err / (scale or 1.0)
-
-    return max(layout, key=lambda name: off(layout[name]))
+    are furthest from the reference's at 1-based ``step`` (``group_deviations`` over the
+    first ``n`` steps; NaN counts as furthest): a bias of 1e-3 a hundred-fold off is named
+    before a weight matrix of order 1 off by 1e-3."""
+    devs = group_deviations(run, ref, layout, [step], gradient, n)
+    return max(devs, key=lambda name: np.inf if np.isnan(devs[name][0]) else devs[name][0])
 
 
 def judge(
