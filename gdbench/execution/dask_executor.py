@@ -38,20 +38,13 @@ from gdbench.execution.worker import Task, backend_environment, thread_environme
 def dask_executor(plan):
     """Connects to ``plan.cluster``, checks its workers against the plan's cells (a usage
     error before any cell runs) and yields the DaskExecutor."""
-    ready = False
-    try:
-        with connect(plan.cluster) as client:
-            workers = workers_of(client)
-            check_workers_import(client, str(plan.cluster))
-            check_layout(workers, plan.specs, plan.options.timing, str(plan.cluster))
-            executor = DaskExecutor(client, workers, tag=str(Path(plan.out).resolve()))
-            ready = True
-            yield executor
-    except UsageError:
-        if not ready and not plan.resume:  # refused before any cell: leave no empty folder
-            with contextlib.suppress(OSError):
-                Path(plan.out).rmdir()
-        raise
+    # A refusal here is a UsageError before any cell; the folder this run made is taken
+    # away again as its lock is released (``folder_lock.release``).
+    with connect(plan.cluster) as client:
+        workers = workers_of(client)
+        check_workers_import(client, str(plan.cluster))
+        check_layout(workers, plan.specs, plan.options.timing, str(plan.cluster))
+        yield DaskExecutor(client, workers, tag=str(Path(plan.out).resolve()))
 
 
 def task_key(task: Task, tag: str) -> str:
@@ -73,7 +66,11 @@ def on_worker(payload: dict):
 
     from gdbench.compat.machine import available_cpus
 
-    where = {"host": socket.gethostname(), "worker": get_worker().address}
+    worker = get_worker()
+    # Said before the work starts, so that a task requeued from a worker that died is
+    # told from one that was running there (``DaskExecutor.attempts``).
+    worker.log_event(STARTED, {"key": worker.get_current_task()})
+    where = {"host": socket.gethostname(), "worker": worker.address}
     threads = payload.get("threads") or available_cpus()
     payload = {**payload, "threads": threads}
     env = {**os.environ, **thread_environment(threads), **payload.pop("backend_env", {})}
@@ -90,6 +87,9 @@ def on_worker(payload: dict):
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             return f"cell process exited with status {proc.returncode}: {tail}", where
         return pickle.loads(dst.read_bytes()), where
+
+
+STARTED = "gdbench-started"  # the event topic a task's start is logged under
 
 
 def _suspicious(dask_scheduler, keys):
@@ -132,12 +132,23 @@ class DaskExecutor:
             allow_other_workers=bool(task.address),
         )
 
-    def attempts(self, key: str) -> int:
+    def attempts(self, key: str) -> dict:
+        """How often the task was started (``attempts``), and how often it was put back
+        in the queue because a worker it waited on died (``requeued``): the scheduler
+        counts every task a lost worker held, running or only queued there."""
         try:
-            counts = self.client.run_on_scheduler(_suspicious, keys=[key])
+            lost = int(self.client.run_on_scheduler(_suspicious, keys=[key]).get(key, 0))
         except Exception:  # an older scheduler, or one that forgot the task: unknown
-            return 1
-        return int(counts.get(key, 0)) + 1
+            return {"attempts": 1, "requeued": 0}
+        if not lost:
+            return {"attempts": 1, "requeued": 0}
+        try:
+            events = self.client.get_events(STARTED)
+            starts = sum(1 for _, msg in events if msg.get("key") == key)
+        except Exception:  # no event log: every loss counted as a run, as before
+            starts = lost + 1
+        starts = max(starts, 1)
+        return {"attempts": starts, "requeued": max(lost - (starts - 1), 0)}
 
     def run(
         self,
@@ -157,7 +168,7 @@ class DaskExecutor:
             except Exception as exc:  # KilledWorker, a lost connection …
                 yield Finished(task, failure=_died(exc), where={"host": "", "worker": ""})
                 continue
-            where = {**where, "attempts": self.attempts(future.key)}
+            where = {**where, **self.attempts(future.key)}
             future.release()
             if isinstance(result, str):
                 yield Finished(task, failure=result, where=where)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from gdbench.errors import UsageError
-from gdbench.results.folder_lock import is_empty
+from gdbench.results.folder_lock import is_empty, made
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda", "auto")
@@ -138,6 +138,8 @@ def make_out(path: Path) -> None:
             with contextlib.suppress(OSError):
                 path.rmdir()
         raise UsageError(f"--out {path} cannot be written ({exc.strerror or exc})") from None
+    if created:
+        made(path)
 
 
 def setting_texts(value, single: bool, command: str) -> list[str | None]:

@@ -89,13 +89,20 @@ def _first_round(done: Finished, opts: Options) -> tuple[dict, object, object]:
         row, traj, samples = error_row(done.task.spec, done.failure, opts.threads), None, None
     else:
         row, traj, samples = cast(tuple, done.result)
-    row.update(done.where)
+    requeued = int(done.where.get("requeued") or 0)
+    row.update({k: v for k, v in done.where.items() if k != "requeued"})
     attempts = int(row.get("attempts") or 1)
     if attempts > 1:
         with_reason(
             row,
             f"run {attempts} times: a worker died running it before (the scheduler's "
             f"allowed-failures); this row is from {row.get('worker')}",
+        )
+    elif requeued:
+        with_reason(
+            row,
+            f"requeued: a worker it was queued on died before it started; this row is "
+            f"from {row.get('worker')}",
         )
     return row, traj, samples
 

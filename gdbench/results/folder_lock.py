@@ -29,6 +29,14 @@ _HELD: dict[Path, int] = {}
 # Lock files this process created, so that a run refused after taking the lock (a damaged
 # folder to --resume, say) leaves the folder exactly as it found it.
 _CREATED: set[Path] = set()
+# Results folders this process made (``made``): a refused run takes them away again.
+_MADE: set[Path] = set()
+
+
+def made(folder: Path) -> None:
+    """``folder`` was created by this run: a refusal (``release`` with ``discard``) removes
+    it again where nothing but the lock is in it, so a refused run leaves no empty folder."""
+    _MADE.add(Path(folder).resolve())
 
 
 def holder(folder: Path) -> str:
@@ -113,10 +121,19 @@ def release(folder: Path, discard: bool = False) -> None:
     fd = _HELD.pop(key, None)
     created = key in _CREATED
     _CREATED.discard(key)
-    if fd is None:
-        return
-    path = key / LOCK_NAME
-    if (created or not discard) and _is_current(fd, path):
+    was_made = key in _MADE
+    _MADE.discard(key)
+    if fd is not None:
+        _drop(fd, key / LOCK_NAME, created or not discard)
+    if discard and was_made:
+        with contextlib.suppress(OSError):
+            key.rmdir()  # only where it is empty: a refused run leaves nothing behind
+
+
+def _drop(fd: int, path: Path, remove: bool) -> None:
+    """Closes a held lock; its file removed (``remove``, where it is still the one held)
+    or emptied of this holder's name."""
+    if remove and _is_current(fd, path):
         with contextlib.suppress(OSError):
             path.unlink()
     else:
@@ -126,7 +143,7 @@ def release(folder: Path, discard: bool = False) -> None:
 
 
 def release_all(discard: bool = False) -> None:
-    for folder in list(_HELD):
+    for folder in list(_HELD) + [f for f in _MADE if f not in _HELD]:
         release(folder, discard)
 
 
