@@ -25,6 +25,9 @@ _PROBLEMS: dict[str, Problem] = {}
 _BACKENDS: dict[str, Backend] = {}
 _OPTIMIZERS: dict[str, Optimizer] = {}
 _discovered = False
+# Where each item a plug-in registered came from, by (kind, name): "file.py sha256:…"
+_ORIGINS: dict[tuple[str, str], str] = {}
+_loading: list[str] = []  # the plug-in file being imported, while it is
 # Seconds a plug-in file may take to import (a loop at import must not hang gdbench).
 PLUGIN_IMPORT_S = 30.0
 
@@ -55,7 +58,22 @@ def _register(kind: str, table: dict, item):
             "replaces = True on it (or choose another name)"
         )
     table[item.name] = item
+    if not _builtin(item):
+        _ORIGINS[(kind, item.name)] = (
+            _loading[-1] if _loading else f"module {type(item).__module__}"
+        )
     return item
+
+
+def origin(kind: str, item) -> str:
+    """Where a plug-in's problem, backend or optimizer came from, for its rows: "file.py
+    sha256:0123456789ab" (the file's first 12 hex digits), "module __main__" for one
+    registered from Python, with ", replacing the built-in" where it took a built-in's
+    name; "" for a built-in."""
+    if _builtin(item):
+        return ""
+    where = _ORIGINS.get((kind, item.name), f"module {type(item).__module__}")
+    return where + (", replacing the built-in" if replaced_builtin(item) else "")
 
 
 def replaced_builtin(item) -> bool:
@@ -146,9 +164,16 @@ def load_plugin(path: str | Path) -> None:
         raise PluginError(f"not a Python file: {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look modules up here
+    import hashlib
+
     from gdbench.compat.containment import deadline
 
     try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError as exc:
+        raise PluginError(f"plugin {path}: {exc.strerror or exc}") from None
+    try:
+        _loading.append(f"{path.name} sha256:{digest}")
         with deadline(PLUGIN_IMPORT_S, f"plugin {path}'s import"):
             spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # a user's file: what broke, not our traceback
@@ -159,3 +184,6 @@ def load_plugin(path: str | Path) -> None:
             else f"failed: {type(exc).__name__}: {exc}"
         )
         raise PluginError(f"plugin {path} {why}") from None
+    finally:
+        if _loading:
+            _loading.pop()

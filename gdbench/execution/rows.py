@@ -41,6 +41,7 @@ def base_row(spec: RunSpec, threads: int | None, data_file: DataFile | None = No
         row["data_path"] = data_file.path
         row["data_columns"] = ",".join(feature_columns(data_file))
     row.update(environment(recorded_packages()))
+    row["plugins"] = plugin_origins(spec)
     row["threads"] = threads or available_cpus()
     # Where it ran: a cluster's rows overwrite these with the worker that ran the cell.
     row.update(host=socket.gethostname(), worker="local", attempts=1)
@@ -67,6 +68,24 @@ def exception_line(exc: BaseException) -> str:
         return "KeyboardInterrupt: raised by user code"
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def plugin_origins(spec: RunSpec) -> str:
+    """The cell's problem, backend and optimizer that a plug-in added or replaced, each
+    with its file and hash: "backend numpy: numpy_wait.py sha256:…, replacing the
+    built-in"; "" where all are built-in. ``compare`` and ``history`` list its changes."""
+    items = (
+        ("problem", registry.problems().get(spec.problem)),
+        ("backend", registry.backends().get(spec.backend)),
+        ("optimizer", registry.optimizers().get(spec.optimizer)),
+    )
+    return "; ".join(
+        f"{kind} {item.name}: {where}"
+        for kind, item in items
+        if item is not None
+        for where in [registry.origin(kind, item)]
+        if where
+    )
 
 
 def replacements(spec: RunSpec) -> str:

@@ -73,6 +73,8 @@ ENVIRONMENT_KINDS = {
     "python": TEXT,
     "versions": TEXT,  # every backend's packages (``Backend.packages``), "numpy 2.4.6, …"
     "git_commit": TEXT,
+    # what of the cell a plug-in added or replaced, with its file's hash (execution.rows)
+    "plugins": TEXT,
     "timestamp": TEXT,
 }
 SUMMARY_COLUMNS = [*SPEC_COLUMNS, *OUTCOME_KINDS, *TIMING_KINDS, *ENVIRONMENT_KINDS]
