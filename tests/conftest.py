@@ -111,7 +111,7 @@ SLOW_TESTS: dict[str, float] = {
 }
 # 2. By fixture: the module fixtures that time real runs (seconds of worker processes and
 #    timing rounds each), and every test that uses them.
-SLOW_FIXTURES = {"timed_runs": 0.3, "timed_history": 0.1}
+SLOW_FIXTURES = {"timed_runs": 0.3, "timed_history": 0.1, "timed_trio": 0.1}
 # 3. By mode: a case parametrised with a compiling torch mode (inductor takes 1-7 s a case)
 #    or JAX's op-by-op eager mode (1-2.5 s); the fast tier keeps NumPy's, torch's eager and
 #    naive, and JAX's jit and scan.

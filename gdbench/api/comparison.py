@@ -9,12 +9,15 @@ from gdbench.errors import UsageError
 
 class Comparison:
     """``table``: compare.csv's rows as a DataFrame; ``ok``: no cell's numerics broke
-    and, with ``fail_above``, none is significantly slower by more than it; ``fails``: the
-    lines that say why not; ``repr`` the command line's text; ``plot()`` the ratios."""
+    and, with ``fail_above``, none is slower by more than it (with ``require_testable``,
+    every timed cell could be judged); ``fails``: the lines that say why not (``failures``
+    as dicts); ``json()`` the ``--json`` document; ``repr`` the command line's text;
+    ``plot()`` the ratios."""
 
-    def __init__(self, comparison, fail_above: float | None = None):
+    def __init__(self, comparison, fail_above: float | None = None, require_testable: bool = False):
         self.comparison = comparison
         self.fail_above = fail_above
+        self.require_testable = require_testable
 
     @property
     def table(self):
@@ -23,9 +26,33 @@ class Comparison:
         return frame(self.comparison)
 
     @property
-    def fails(self) -> list[str]:
+    def failures(self) -> list[dict]:
+        """What fails, one dict each: cell, kind (numerics, slower, not testable), ratio,
+        interval and the FAIL line. Numerics that broke count with or without
+        ``fail_above``."""
         limit = self.fail_above if self.fail_above is not None else float("inf")
-        return self.comparison.fails(limit)
+        return self.comparison.failures(limit, self.require_testable)
+
+    @property
+    def fails(self) -> list[str]:
+        return [f["line"] for f in self.failures]
+
+    def json(self, path=None) -> str:
+        """The ``--json`` document (``gdbench.reports.ci_schema.COMPARE``); written to
+        ``path`` where one is given."""
+        from gdbench.reports.ci_json import compare_document, dumps
+
+        doc = compare_document(
+            self.comparison, self.fail_above, self.require_testable, self.failures
+        )
+        text = dumps(doc)
+        if path is not None:
+            from pathlib import Path
+
+            from gdbench.results.writer import atomic_text
+
+            atomic_text(Path(path), text)
+        return text
 
     @property
     def ok(self) -> bool:
@@ -35,6 +62,27 @@ class Comparison:
         from gdbench.reports.compare_report import render
 
         return render(self.comparison).rstrip("\n")
+
+    def markdown(self) -> str:
+        """compare.md: the report with the threshold, ``fail_above`` and the FAIL lines
+        (fit for $GITHUB_STEP_SUMMARY)."""
+        from gdbench.reports.compare_report import render
+
+        asked = self.fail_above is not None or self.require_testable
+        fails = self.fails if asked else None
+        return render(self.comparison, markdown=True, fails=fails, policy=self.policy())
+
+    def policy(self) -> str:
+        """What fails, in words (for the reports)."""
+        parts = []
+        if self.fail_above is not None:
+            parts.append(
+                f"a cell slower by more than {100 * self.fail_above:g}% (--fail-above), "
+                "numerics that broke"
+            )
+        if self.require_testable:
+            parts.append("a timed cell no test could judge (--require-testable)")
+        return "; ".join(parts) or "nothing (no --fail-above)"
 
     def _repr_html_(self) -> str:
         from html import escape
@@ -53,21 +101,30 @@ class Comparison:
         from pathlib import Path
 
         from gdbench.execution.options import check_out, make_out
-        from gdbench.reports.compare_report import plot_ratios, render
+        from gdbench.reports.compare_report import plot_ratios
 
         out = Path(path)
         check_out(out)
         make_out(out)
         from gdbench.results.writer import atomic_csv, atomic_text
 
-        atomic_text(out / "compare.md", render(self.comparison, markdown=True))
+        atomic_text(out / "compare.md", self.markdown())
         atomic_csv(self.table, out / "compare.csv")
         plot_ratios(self.comparison, out / "compare.png")
         return out
 
 
-def compare(old, new, threshold: float = 5, fail_above: float | None = None, ignore=None):
-    """Two runs or sweeps (results or folders) compared cell by cell: a ``Comparison``."""
+def compare(
+    old,
+    new,
+    threshold: float = 5,
+    fail_above: float | None = None,
+    ignore=None,
+    require_testable: bool = False,
+):
+    """Two runs or sweeps (results or folders) compared cell by cell: a ``Comparison``.
+    ``threshold`` and ``fail_above`` in percent; ``require_testable``: a timed cell that
+    no test could judge fails (``ok`` is False)."""
     import tempfile
     from pathlib import Path
 
@@ -79,6 +136,8 @@ def compare(old, new, threshold: float = 5, fail_above: float | None = None, ign
         import scipy  # noqa: F401
     except ImportError as exc:
         raise UsageError(f"compare needs SciPy ({exc}); pip install 'gdbench[stats]'") from None
+    if not isinstance(require_testable, bool):
+        raise UsageError(f"require_testable is True or False, got {require_testable!r}")
     limit = percent(text(threshold), "--threshold")
     above = percent(None if fail_above is None else text(fail_above), "--fail-above")
     skip = parse_ignore(None if ignore is None else option_text(ignore))
@@ -92,4 +151,4 @@ def compare(old, new, threshold: float = 5, fail_above: float | None = None, ign
         cmp = judge(
             side(folders[0], skip), side(folders[1], skip), 0.05 if limit is None else limit, skip
         )
-    return Comparison(cmp, above)
+    return Comparison(cmp, above, require_testable)

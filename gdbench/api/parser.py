@@ -315,8 +315,14 @@ def _history_parser(sub) -> None:
         help="exit 1 when the latest run holds a regression above PCT percent or a "
         "numerics event (for CI)",
     )
+    _ci_options(hist, "a timed cell of the latest run whose steps no test could judge")
     hist.add_argument("--csv", default=None, metavar="FILE", help="write the events as CSV")
-    hist.add_argument("--md", default=None, metavar="FILE", help="write the report as Markdown")
+    hist.add_argument(
+        "--md",
+        default=None,
+        metavar="FILE",
+        help="write the report as Markdown, with the FAIL lines (for $GITHUB_STEP_SUMMARY)",
+    )
     hist.add_argument(
         "--html",
         default=None,
@@ -352,6 +358,28 @@ def _compare_parser(sub) -> None:
         metavar="COLS",
         help="key columns left out of the match, e.g. dtype (float32 against float64) or device",
     )
+    _ci_options(cmp, "a cell timed on both sides whose timing no test could judge")
+    cmp.add_argument(
+        "--md",
+        default=None,
+        metavar="FILE",
+        help="write the report as Markdown, with the FAIL lines (for $GITHUB_STEP_SUMMARY)",
+    )
     cmp.add_argument(
         "--out", default=None, metavar="DIR", help="write compare.md, compare.csv, compare.png"
+    )
+
+
+def _ci_options(parser, untestable: str) -> None:
+    parser.add_argument(
+        "--require-testable",
+        action="store_true",
+        help=f"exit 1 on {untestable} (too few rounds or runs)",
+    )
+    parser.add_argument(
+        "--json",
+        default=None,
+        metavar="FILE",
+        help="write every cell's decision, its evidence and what fails as JSON "
+        "(schema: docs/schemas/)",
     )

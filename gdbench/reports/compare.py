@@ -20,9 +20,13 @@ from gdbench.errors import UsageError
 from gdbench.execution.options import path_kind
 from gdbench.numerics.verdict import Verdict
 from gdbench.reports.significance import (
+    NOT_TESTABLE,
+    RANK_TEST,
+    SEPARATION,
     Change,
     adjust,
     compare_rounds,
+    separation,
     testability,
 )
 from gdbench.reports.table import number
@@ -37,6 +41,7 @@ ENV_COLUMNS = (
     "python",
     "versions",
     "git_commit",
+    "plugins",
 )
 REQUIRED = ("problem", "backend", "mode", "device", "dtype", "lr", "steps", "status")
 IGNORABLE = ("backend", "mode", "device", "dtype", "optimizer", "seed", "lr", "steps", "data")
@@ -174,18 +179,36 @@ class Comparison:
                 same.append(f"{col} {vals[0]}")
         return diff, same
 
-    def fails(self, fail_above: float) -> list[str]:
-        """What makes ``--fail-above`` exit 1: numerics that broke, and cells significantly
-        slower by more than ``fail_above`` (a fraction)."""
-        out = [
-            f"{label(c.new)}: {c.old_numerics} → {c.new_numerics}" for c in self.cells if c.broke
-        ]
-        out += [
-            f"{label(c.new)}: {c.change.ratio:.2f}× slower (adjusted p = {c.change.p:.2g})"
-            for c in self.cells
-            if c.change is not None and c.change.slower_than(fail_above)
-        ]
+    def failures(self, fail_above: float | None, require_testable: bool = False) -> list[dict]:
+        """What fails CI, one dict each (cell, kind, ratio, low, high, line): with
+        ``fail_above`` (a fraction), numerics that broke and cells slower by more than it
+        (by the rank test or the rounds' separation); with ``require_testable``, cells
+        timed on both sides whose timing no test could judge (too few rounds, no
+        samples.csv)."""
+        out = []
+        for c in self.cells:
+            name, ch = label(c.new), c.change
+            if fail_above is not None and c.broke:
+                line = f"{name}: {c.old_numerics} → {c.new_numerics}"
+                out.append(_failure(name, "numerics", line))
+            if fail_above is not None and ch is not None and ch.slower_than(fail_above):
+                line = f"{name}: {ch.ratio:.2f}× slower ({ch.why_slower()})"
+                out.append(_failure(name, "slower", line, ch.ratio, ch.low, ch.high))
+            if not require_testable:
+                continue
+            if ch is not None and ch.verdict.startswith(NOT_TESTABLE):
+                out.append(_failure(name, "not testable", f"{name}: {ch.verdict}"))
+            elif ch is None and c.timing_note.startswith("no samples.csv"):
+                out.append(_failure(name, "not testable", f"{name}: {c.timing_note}"))
         return out
+
+    def fails(self, fail_above: float) -> list[str]:
+        """The lines ``--fail-above`` (a fraction) exits 1 on (``failures``)."""
+        return [f["line"] for f in self.failures(fail_above)]
+
+
+def _failure(cell, kind, line, ratio=None, low=None, high=None) -> dict:
+    return {"cell": cell, "kind": kind, "ratio": ratio, "low": low, "high": high, "line": line}
 
 
 def _show(v) -> str:
@@ -275,13 +298,26 @@ def compare(
     tested = [(c, c.change) for c in cells if c.change is not None]
     changes = adjust([ch for _, ch in tested], threshold)
     for (c, _), adjusted in zip(tested, changes, strict=True):
-        # A verdict only where the data can support one: never from one round's blocks,
-        # never "no change" where no change could have reached significance.
-        why = testability(adjusted, len(changes))
-        c.change = dataclasses.replace(adjusted, verdict=why) if why else adjusted
+        c.change = _decided(
+            adjusted, len(changes), old.samples[c.key], new.samples[c.key], threshold
+        )
     # Numerics that broke first, whatever their speed; then the slowest changes first.
     cells.sort(key=lambda c: (not c.broke, -(c.change.ratio if c.change else 0.0)))
     return Comparison(old, new, threshold, cells, unmatched, ignore)
+
+
+def _decided(change: Change, cells: int, old: list, new: list, threshold: float) -> Change:
+    """A verdict only where the data can support one: the rank test's where it can reach
+    significance over ``cells`` (never from one round's blocks), else a separation of the
+    rounds far outside both sides' spread, else "not testable" with what was given and
+    what is needed (never "no change" where no change could have been shown)."""
+    why = testability(change, cells)
+    if not why:
+        return dataclasses.replace(change, evidence=RANK_TEST)
+    verdict, shown = separation(old, new, threshold)
+    if verdict:
+        return dataclasses.replace(change, verdict=verdict, evidence=SEPARATION, shown=shown)
+    return dataclasses.replace(change, verdict=why, shown=shown)
 
 
 def percent(value: str | None, what: str) -> float | None:

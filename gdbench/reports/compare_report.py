@@ -12,7 +12,16 @@ import numpy as np
 from gdbench.reports import legend
 from gdbench.reports.compare import Cell, Comparison, label
 from gdbench.reports.render import markdown_table, plain_table
-from gdbench.reports.significance import ALPHA, MIN_ROUNDS, RESAMPLES, SAME, SLOWER
+from gdbench.reports.significance import (
+    ALPHA,
+    MIN_ROUNDS,
+    RESAMPLES,
+    SAME,
+    SEPARATION,
+    SEPARATION_FLOOR,
+    SEPARATION_ROUNDS,
+    SLOWER,
+)
 from gdbench.reports.table import number, seconds
 from gdbench.results.schema import SPEC_COLUMNS
 from gdbench.results.writer import atomic_figure
@@ -35,10 +44,16 @@ def _timing_text(c: Cell) -> list[str]:
         f"{seconds(ch.new_median)} ± {seconds(ch.new_iqr)}, {ch.n_new} {ch.unit}",
         f"{ch.ratio:.2f}× [{ch.low:.2f}, {ch.high:.2f}]",
         f"{ch.p:.2g}",
-        ch.verdict
-        if ch.verdict != SAME or not math.isfinite(ch.detectable)
-        else f"{SAME} (detectable here: beyond {ch.detectable:.2f}×)",
+        _decision(ch),
     ]
+
+
+def _decision(ch) -> str:
+    if ch.evidence == SEPARATION:
+        return f"{ch.verdict} (separation: {ch.shown})"
+    if ch.verdict == SAME and math.isfinite(ch.detectable):
+        return f"{SAME} (detectable here: beyond {ch.detectable:.2f}×)"
+    return ch.verdict
 
 
 def _numerics_text(c: Cell) -> list[str]:
@@ -93,6 +108,14 @@ def header_lines(cmp: Comparison) -> list[str]:
         f"unit: {' and '.join(sorted(units)) or 'none'}; a change counts when adjusted "
         f"p < {ALPHA} and it exceeds ±{100 * cmp.threshold:g}%"
     )
+    if any(c.change and c.change.evidence == SEPARATION for c in cmp.cells):
+        lines.append(
+            "separation: where the rounds were too few for the test, a cell is called slower "
+            f"(faster) only from {SEPARATION_ROUNDS} rounds a side or more, when every new "
+            "round is slower (faster) than every old one by more than the larger side's "
+            f"spread (max/min of its rounds), the threshold and {SEPARATION_FLOOR:g}× (the "
+            "run-to-run shift one run's rounds do not show)"
+        )
     if "blocks" in units:
         lines.append(
             f"caution: cells tested on blocks had fewer than {MIN_ROUNDS} rounds on a side: "
@@ -107,6 +130,7 @@ def summary_line(cmp: Comparison) -> str:
     counts: dict[str, int] = {}
     for c in cmp.cells:
         v = c.change.verdict if c.change else (c.timing_note or "not tested")
+        v = v.split(":")[0]  # the kind; each cell's row says why
         counts[v] = counts.get(v, 0) + 1
     broke = sum(c.broke for c in cmp.cells)
     parts = [f"{n} {v}" for v, n in counts.items()]
@@ -120,7 +144,12 @@ def unmatched_lines(cmp: Comparison) -> list[str]:
     return [f"{label(row)}: {reason}" for _, row, reason in cmp.unmatched]
 
 
-def render(cmp: Comparison, markdown: bool = False) -> str:
+def render(
+    cmp: Comparison, markdown: bool = False, fails: list[str] | None = None, policy: str = ""
+) -> str:
+    """The report; with ``fails`` (what ``--fail-above`` or ``--require-testable`` fail
+    on, given only where one was asked), ``policy`` (what fails) and its FAIL lines, or
+    that none failed."""
     rows = table_rows(cmp)
     out = []
     if markdown:
@@ -137,6 +166,9 @@ def render(cmp: Comparison, markdown: bool = False) -> str:
         out += ["", "not compared:"]
         out += [f"  {line}" if not markdown else f"- {line}" for line in unmatched_lines(cmp)]
     out += ["", summary_line(cmp)]
+    if fails is not None:
+        out += ["", f"fails on: {policy}"]
+        out += [f"FAIL: {line}" for line in fails] or ["FAIL: none"]
     return "\n".join(out) + "\n"
 
 
@@ -169,6 +201,7 @@ def frame(cmp: Comparison):
                 p_adjusted=ch.p,
                 detectable_ratio=ch.detectable,
                 timing=ch.verdict,
+                evidence=ch.evidence,
             )
         else:
             rec.update(

@@ -1,7 +1,7 @@
 """`gdbench history PATH…`: result folders over time. Per cell (matched by key, as in
 ``compare``) a series over runs of its time per step, with each point's spread, and of its
 numerics (verdict, max deviation from float64, final loss, error ratio), each point with
-the environment it ran in; steps in the times (``step_detect``), reported as regressions,
+the environment it ran in; steps in the times (``history_fit``), reported as regressions,
 recoveries and improvements with what changed in the environment between them, and
 numerics events where a trajectory moved beyond its own rounding.
 """
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from gdbench.errors import UsageError
-from gdbench.reports import step_detect
 from gdbench.reports.compare import ENV_COLUMNS, RESULT_FILES, Side, label, load
+from gdbench.reports.history_fit import CellFit
 from gdbench.reports.table import number
 from gdbench.results.schema import Status
 
@@ -152,18 +152,6 @@ def _distinct_cells(pts: pd.DataFrame) -> pd.DataFrame:
     return pts
 
 
-# A cell's noise floor, from few runs, leans on the history's other cells as on this many
-# runs of its own (a floor from 5 successive differences can come out 10× too small).
-PRIOR_RUNS = 5
-
-
-def shrunk_floor(own: float, pooled: float, n: int) -> float:
-    """The cell's run-to-run scatter: its own (``step_detect.noise_floor``) weighted by its
-    n − 1 differences, the median of the history's cells by ``PRIOR_RUNS``."""
-    k = max(n - 1, 0)
-    return math.sqrt((PRIOR_RUNS * pooled**2 + k * own**2) / (PRIOR_RUNS + k))
-
-
 def environment_change(before: pd.Series, after: pd.Series) -> str:
     """What differs in the environment between two points: "jax 0.9.2 → 0.10.2; threads
     2 → 1", or "" where nothing recorded does."""
@@ -222,36 +210,6 @@ def event(kind, before, after, detail, ratio=math.nan, low=math.nan, high=math.n
     }
 
 
-@dataclass
-class CellFit:
-    """One cell's series of log(time per step) over runs, the variance each point is
-    weighted by (its own + the cell's noise floor²), the floor, and the fitted steps."""
-
-    points: pd.DataFrame
-    y: np.ndarray
-    var: np.ndarray
-    floor: float
-    steps: list[step_detect.Step]
-
-
-def fits(pts: pd.DataFrame) -> dict[str, CellFit]:
-    """Each timed cell with two points or more, fitted (``step_detect.fit``)."""
-    timed = pts[pts.time_per_step_s.notna() & (pts.time_per_step_s > 0)]
-    series = {
-        cell: g.sort_values("run") for cell, g in timed.groupby("cell", sort=True) if len(g) > 1
-    }
-    logs = {cell: np.log(g.time_per_step_s.to_numpy(float)) for cell, g in series.items()}
-    own = {cell: step_detect.noise_floor(y) for cell, y in logs.items()}
-    pooled = float(np.median(list(own.values()))) if own else 0.0
-    out = {}
-    for cell, g in series.items():
-        y = logs[cell]
-        floor = shrunk_floor(own[cell], pooled, len(y))
-        var = g.log_var.fillna(0).to_numpy(float) + floor**2
-        out[cell] = CellFit(g, y, var, floor, step_detect.fit(y, var))
-    return out
-
-
 def timing_events(cell_fits: dict[str, CellFit], threshold: float) -> list[dict]:
     """Each cell's steps in time per step beyond ``threshold`` (a fraction): regressions
     (slower), recoveries (faster again after a regression) and improvements."""
@@ -259,7 +217,7 @@ def timing_events(cell_fits: dict[str, CellFit], threshold: float) -> list[dict]
     for fit in cell_fits.values():
         g = fit.points
         open_regression = None
-        for step in fit.steps:
+        for step, judged_by in zip(fit.steps, fit.step_floors, strict=True):
             low, high = step.interval
             if abs(step.ratio - 1) <= threshold or low <= 1 <= high:
                 continue
@@ -273,7 +231,7 @@ def timing_events(cell_fits: dict[str, CellFit], threshold: float) -> list[dict]
                 kind = "improvement"
             before, after = g.iloc[step.at - 1], g.iloc[step.at]
             detail = f"{step.ratio:.3g}× [{low:.3g}, {high:.3g}]"
-            floor = math.expm1(fit.floor)
+            floor = math.expm1(judged_by)
             events.append(event(kind, before, after, detail, step.ratio, low, high, floor))
     return events
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gdbench.reports.history import ENVIRONMENT, CellFit
+from gdbench.reports.history import ENVIRONMENT
+from gdbench.reports.history_fit import CellFit
 from gdbench.reports.history_report import HEADER, event_rows, summary_lines
 from gdbench.reports.step_detect import Z95
 from gdbench.reports.table import number, seconds

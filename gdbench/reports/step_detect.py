@@ -49,7 +49,12 @@ class Step:
 def noise_floor(y: np.ndarray) -> float:
     """The run-to-run scatter of a series (its standard deviation, robustly): 1.4826 × the
     median absolute successive difference / √2, which a step moves only once."""
-    d = np.abs(np.diff(np.asarray(y, dtype=float)))
+    return noise_floor_of(np.abs(np.diff(np.asarray(y, dtype=float))))
+
+
+def noise_floor_of(differences: np.ndarray) -> float:
+    """``noise_floor`` from absolute successive differences already taken (some left out)."""
+    d = np.asarray(differences, dtype=float)
     return float(1.4826 * np.median(d) / math.sqrt(2)) if len(d) else 0.0
 
 
