@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import gdbench
+from gdbench.cli.commands import main
 from gdbench.results.schema import read_results
 
 from .conftest import ROOT
@@ -128,6 +129,41 @@ def test_a_problem_in_a_script_piped_to_python_runs_with_timing_too(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "numpy disagrees True" in done.stdout.split("\n")
+
+
+UNGUARDED = textwrap.dedent(
+    """
+    # A teacher's script, no `if __name__ == "__main__":` guard: every top-level line runs
+    # whenever Python imports this file. Each run of it leaves a line in runs.txt.
+    import os
+    import gdbench
+
+    with open("runs.txt", "a") as fh:
+        fh.write(f"{os.getpid()}\\n")
+    r = gdbench.run(problem=["linreg", "logreg"], backend=["numpy", "torch-autograd"],
+                    time_budget=0.05, progress=False, out="unguarded")
+    print("verdicts", sorted(r.summary.verdict.astype(str)))
+    print("timed", bool((r.summary.time_per_step_s > 0).all()))
+    """
+)
+
+
+def test_a_script_without_a_main_guard_runs_once_with_timing(tmp_path):
+    script = tmp_path / "lesson.py"
+    script.write_text(UNGUARDED)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len((tmp_path / "runs.txt").read_text().splitlines()) == 1  # never in a worker
+    assert "timed True" in done.stdout
+    argv = ["run", "--problem", "linreg,logreg", "--backend", "numpy,torch-autograd"]
+    assert main([*argv, "--time-budget", "0.05", "--out", str(tmp_path / "cli")]) == 0
+    keys = ["problem", "backend", "verdict"]
+    ours = gdbench.load(tmp_path / "unguarded").summary[keys].astype(str)
+    cli = gdbench.load(tmp_path / "cli").summary[keys].astype(str)
+    assert ours.sort_values(keys).values.tolist() == cli.sort_values(keys).values.tolist()
+    assert set(cli.verdict) == {"agrees"}
 
 
 def test_compare_takes_results_and_folders():

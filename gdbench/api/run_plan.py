@@ -137,6 +137,8 @@ def execute_plan(
     stream = stream or sys.stderr
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
     todo = _cells_to_run(plan, writer, stream)
+    if hasattr(executor, "warm"):  # its workers import their libraries meanwhile
+        executor.warm([s.backend for s in todo], plan.options)
     todo = _with_references(plan, writer, todo)
     progress = Progress(len(todo), stream, bar, plan.ordered)
     try:

@@ -96,6 +96,7 @@ class TorchNNSession(TorchSessionMixin, StepSession):
 
 class TorchNNBackend(TorchBackend):
     name = "torch-nn"
+    preload = ("torch.optim", "torch._dynamo")  # torch.optim's first step brings _dynamo
     order = 2
     optimizers = None  # every one with a torch.optim mapping (else NotMapped: skipped)
 

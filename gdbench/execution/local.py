@@ -3,8 +3,11 @@
 With timing on, each backend's tasks run in a spawned worker process of their own, started
 with that backend's worker environment, so one library's thread pools, JIT caches or GPU
 memory pools cannot disturb another's timings; a worker that dies or runs past its limit
-is stopped and a fresh one takes the backend's remaining tasks. Without timing the tasks
-run here, in order, backend by backend.
+is stopped and a fresh one takes the backend's remaining tasks. The first pass's workers
+start together (``warm``), each importing its libraries while the planner computes the
+references, and the first task waits until all have: no import runs beside a timed
+block. A worker never runs the user's script (``_main_left_behind``). Without timing the
+tasks run here, in order, backend by backend.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Generator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 
 from gdbench.compat.containment import heartbeat, stop_processes
 from gdbench.execution.cell import Options
@@ -25,6 +29,7 @@ from gdbench.execution.executor import Finished
 from gdbench.execution.instances import reference_key
 from gdbench.execution.worker import (
     Task,
+    import_backend,
     run_task,
     start,
     worker_environment,
@@ -49,6 +54,22 @@ class LocalExecutor:
 
     def __init__(self, in_process: bool = False):
         self.in_process = in_process  # untimed: every task here, no worker processes
+        self._warm: dict[str, Worker] = {}  # started ahead by ``warm``, for the first pass
+
+    def warm(self, backends, opts: Options) -> None:
+        """Starts each backend's worker now, importing its libraries, so that they load
+        while this process computes the references; none is timed before all have."""
+        if self.in_process:
+            return
+        for backend in dict.fromkeys(backends):
+            if backend not in self._warm:
+                self._warm[backend] = Worker.spawn(backend, opts)
+
+    def close(self) -> None:
+        """Stops the workers started ahead and not used."""
+        for worker in self._warm.values():
+            worker.stop()
+        self._warm.clear()
 
     def run(
         self,
@@ -57,6 +78,9 @@ class LocalExecutor:
         references: dict,
         on_start: Callable[[Task], None] = lambda task: None,
     ) -> Generator[Finished, None, None]:
+        for worker in self._warm.values():  # every import done before any timing
+            with contextlib.suppress(Exception):  # a failed one fails its tasks, later
+                worker.ready.result()
         for backend, group in by_backend(tasks).items():
             if self.in_process:
                 for task in group:
@@ -66,8 +90,8 @@ class LocalExecutor:
                 continue
             keys = {reference_key(t.spec, opts.data_file) for t in group}
             own = {k: references[k] for k in keys if k in references}
-            with worker_variables(worker_environment(opts.threads, backend)):
-                yield from _in_worker(group, opts, own, on_start)
+            first = self._warm.pop(backend, None)  # a later round: fresh processes
+            yield from _in_workers(backend, group, opts, own, on_start, first)
 
     def measure(self, dtypes: tuple[str, ...] = ("float32",)) -> dict:
         from gdbench.timing.bandwidth import device_limits
@@ -76,56 +100,86 @@ class LocalExecutor:
 
 
 @contextlib.contextmanager
-def _runnable_main():
-    """A spawned process runs the parent's ``__main__`` file again, and dies where that is
-    no file (a script piped to ``python -``: "<stdin>"). The workers need nothing of it (a
-    notebook's objects travel by value), so such a name is hidden while they start."""
+def _main_left_behind():
+    """A spawned process imports the parent's ``__main__`` again (as ``__mp_main__``): a
+    user's script without ``if __name__ == "__main__":`` would run again in every worker,
+    its ``gdbench.run`` with it, and the worker die. The workers need nothing of it (a
+    notebook's or a script's objects travel by value: ``api.running.ship``), so while one
+    starts, ``__main__`` names neither its file nor its module."""
     main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None or getattr(main.__spec__, "name", None) or os.path.isfile(path):
+    if main is None:
         yield
         return
-    del main.__file__
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
     try:
         yield
     finally:
-        main.__file__ = path
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
-def _in_worker(
-    tasks: list[Task], opts: Options, references: dict, on_start: Callable[[Task], None]
-) -> Generator[Finished, None, None]:
-    """One spawned process for these tasks; a crashed or stopped worker fails its task and
-    a fresh process takes the remaining ones."""
-    with _runnable_main():
-        yield from _in_workers(tasks, opts, references, on_start)
+@dataclass
+class Worker:
+    """One backend's worker process (a one-process pool), the future of its start, and
+    the references it has been sent."""
+
+    pool: ProcessPoolExecutor
+    ready: Future
+    sent: set = field(default_factory=set)
+
+    @classmethod
+    def spawn(cls, backend: str, opts: Options) -> Worker:
+        """A fresh process with the backend's worker variables, importing its libraries."""
+        ctx = multiprocessing.get_context("spawn")
+        with worker_variables(worker_environment(opts.threads, backend)), _main_left_behind():
+            pool = ProcessPoolExecutor(
+                1,
+                mp_context=ctx,
+                initializer=start,
+                initargs=(opts.plugins, opts.threads, {}, os.getpid(), opts.shipped),
+            )
+            ready = pool.submit(import_backend, backend)  # the process starts here
+        return cls(pool, ready)
+
+    def submit(self, task: Task, opts: Options, references: dict) -> Future:
+        """The task, with the references this process has not been sent yet."""
+        new = {k: v for k, v in references.items() if k not in self.sent}
+        self.sent.update(new)
+        return self.pool.submit(run_task, task, opts, new)
+
+    def stop(self) -> None:
+        stop_processes(self.pool)
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _in_workers(
-    tasks: list[Task], opts: Options, references: dict, on_start: Callable[[Task], None]
+    backend: str,
+    tasks: list[Task],
+    opts: Options,
+    references: dict,
+    on_start: Callable[[Task], None],
+    first: Worker | None = None,
 ) -> Generator[Finished, None, None]:
+    """One worker process for these tasks (``first``, where one was started ahead); a
+    crashed or stopped worker fails its task and a fresh process takes the remaining ones."""
     pending = list(tasks)
-    ctx = multiprocessing.get_context("spawn")
     limit = opts.cell_timeout + KILL_GRACE_S if opts.cell_timeout else None
     while pending:
-        pool = ProcessPoolExecutor(
-            1,
-            mp_context=ctx,
-            initializer=start,
-            initargs=(opts.plugins, opts.threads, references, os.getpid(), opts.shipped),
-        )
+        worker, first = first or Worker.spawn(backend, opts), None
         try:
             while pending:
                 task = pending.pop(0)
                 on_start(task)
                 try:
                     with heartbeat(f"{task.spec.label()}, {task.spec.steps} steps", sys.stderr):
-                        result = pool.submit(run_task, task, opts).result(timeout=limit)
+                        result = worker.submit(task, opts, references).result(timeout=limit)
                 except BrokenProcessPool as exc:
                     yield Finished(task, failure=f"worker process died: {exc}")
                     break
                 except FutureTimeout:
-                    stop_processes(pool)
+                    stop_processes(worker.pool)
                     yield Finished(
                         task,
                         failure=f"TimeLimit: the cell did not finish within {limit:g} s "
@@ -134,7 +188,7 @@ def _in_workers(
                     break
                 yield Finished(task, result)
         except BaseException:  # Ctrl-C or SIGTERM in the parent: no worker may run on
-            stop_processes(pool)
+            stop_processes(worker.pool)
             raise
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            worker.pool.shutdown(wait=False, cancel_futures=True)

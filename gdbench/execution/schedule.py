@@ -40,7 +40,11 @@ def open_executor(plan, measure: bool = False):
     if plan.cluster is None:
         from gdbench.execution.local import LocalExecutor
 
-        yield LocalExecutor(in_process=not plan.options.timing)
+        local = LocalExecutor(in_process=not plan.options.timing)
+        try:
+            yield local
+        finally:
+            local.close()
         return
     from gdbench.execution.dask_executor import dask_executor
 

@@ -45,9 +45,12 @@ class Task:
     address: str = ""  # and its network address, where the executor places by address
 
 
-def run_task(task: Task, opts: cell.Options):
+def run_task(task: Task, opts: cell.Options, references: dict | None = None):
     """The task's result, in this process: ``execute``'s triple, ``retime``'s pair or
-    ``profile_cell``'s rows (or error line)."""
+    ``profile_cell``'s rows (or error line). ``references``: more of the planner's, sent
+    with the task."""
+    if references:
+        seed(references)
     if task.kind is Kind.EXECUTE:
         return cell.execute(task.spec, opts)
     if task.kind is Kind.RETIME:
@@ -55,6 +58,19 @@ def run_task(task: Task, opts: cell.Options):
     from gdbench.execution.cell_profile import profile_cell
 
     return profile_cell(task.spec, opts)
+
+
+def import_backend(backend: str) -> None:
+    """Imports what ``backend`` needs (its ``requires`` and ``preload``), so that a worker
+    started ahead has done so before any cell is timed; what fails to import fails the
+    cells later."""
+    import importlib
+
+    known = registry.backends().get(backend)
+    # pandas: every timed cell's blocks become a frame (results.schema.samples_frame)
+    for name in ("pandas", *getattr(known, "requires", ()), *getattr(known, "preload", ())):
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
 
 
 def start(
