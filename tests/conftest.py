@@ -100,6 +100,7 @@ SLOW_TESTS: dict[str, float] = {
     "test_api.py::test_a_problem_defined_in_main_runs_with_timing_in_worker_processes": 0.1,
     "test_api.py::test_a_problem_in_a_script_piped_to_python_runs_with_timing_too": 0.1,
     "test_api.py::test_a_problem_redefined_under_its_name_runs_as_redefined_when_timed": 0.1,
+    "test_api.py::test_a_script_without_a_main_guard_runs_once_with_timing": 0.15,
     "test_users.py::test_the_speed_column_names_its_baseline_and_can_be_chosen": 0.15,
     "test_users.py::test_compare_says_what_its_rounds_cannot_support": 0.15,
     "test_compare.py::test_a_cell_with_invalid_samples_is_not_comparable": 0.1,
