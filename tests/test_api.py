@@ -166,6 +166,68 @@ def test_a_script_without_a_main_guard_runs_once_with_timing(tmp_path):
     assert set(cli.verdict) == {"agrees"}
 
 
+IN_MEMORY = textwrap.dedent(
+    """
+    import os
+
+    made = []  # every folder this process creates: os.makedirs, Path.mkdir, mkdtemp use it
+    mkdir = os.mkdir
+    os.mkdir = lambda path, *a, **k: (made.append(str(path)), mkdir(path, *a, **k))[1]
+
+    import gdbench
+
+    r = gdbench.run(problem=["quadratic", "linreg"], backend=["numpy", "torch-autograd"],
+                    time_budget=0.05, progress=False)
+    print("path", r.path)
+    print("cells", len(r.summary), "timed", bool((r.summary.time_per_step_s > 0).all()))
+    print("samples", len(r.samples) > 0, "trajectories", len(r.trajectories))
+    print("verdicts", sorted(set(r.summary.verdict)))
+    print("made", made)
+    """
+)
+
+
+def test_a_run_without_out_creates_no_folder_anywhere(tmp_path):
+    """Timed (so in worker processes) and untimed, a run without out= leaves nothing in
+    its working folder or in the temporary folder (TMPDIR, as every temporary file goes
+    there), and returns the same tables a folder would give."""
+    work, tmp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    tmp.mkdir()
+    import os
+
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    done = subprocess.run(
+        [sys.executable, "-c", IN_MEMORY],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout.splitlines()
+    assert "path None" in out and "cells 4 timed True" in out and "made []" in out
+    assert list(work.iterdir()) == [] and list(tmp.iterdir()) == []
+    folder = gdbench.run(
+        problem=["quadratic", "linreg"],
+        backend=["numpy", "torch-autograd"],
+        timing=False,
+        progress=False,
+        out=tmp_path / "f",
+    )
+    assert f"samples True trajectories {len(folder.trajectories)}" in out
+    assert "verdicts ['agrees']" in out
+    # the same cells through a folder: the same tables, column for column
+    mem = gdbench.run(problem="linreg", timing=False, progress=False)
+    disk = gdbench.run(problem="linreg", timing=False, progress=False, out=tmp_path / "d")
+    assert list(mem.summary.columns) == list(disk.summary.columns)
+    assert (mem.summary.dtypes == disk.summary.dtypes).all()
+    same = ["problem", "backend", "verdict", "final_loss", "max_rel_dev"]
+    assert mem.summary[same].equals(disk.summary[same])
+    assert mem.trajectories.equals(disk.trajectories)
+
+
 def test_compare_takes_results_and_folders():
     old = ROOT / "results/cpu-intel-xeon-2core/compare-threads/threads-1"
     new = ROOT / "results/cpu-intel-xeon-2core/compare-threads/threads-2"

@@ -3,7 +3,8 @@
 Each takes its command's options as keywords (``gdbench.api.keywords``), runs the same
 checks as the command line (a bad value raises ``UsageError`` with the one-line message
 the command line prints) and returns objects. Without ``out=``, a run is kept in memory
-and its temporary folder removed, so the same call can be made again and again.
+and writes nothing anywhere, not even a temporary folder (a sweep, whose report and plots
+are files, still uses one and removes it), so the same call can be made again and again.
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ def _run(command: str, options: dict) -> Result:
     load_plugins(args.plugin)
     shipped = ship(objects) if objects and not getattr(args, "no_timing", False) else b""
     stream = sys.stderr if progress else io.StringIO()
+    if command == "run" and args.out is None:  # kept in memory: no folder anywhere
+        try:
+            outcome, _, _ = execute(command, args, stream, shipped, in_memory=True)
+        except UsageError:
+            folder_lock.release_all(discard=True)
+            raise
+        return Result.from_texts(outcome.texts, outcome.command)
     with folder(args.out) as (out, kept):
         args.out = str(out)
         try:

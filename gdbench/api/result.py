@@ -27,6 +27,23 @@ class Result:
         self.command = dict(command or {})
         self.path = Path(path) if path is not None else None
 
+    @classmethod
+    def from_texts(cls, texts: dict[str, str], command: dict) -> Result:
+        """A run kept in memory: its files' texts (``ResultWriter.texts``) read as its
+        folder would be, so that it is the same Result a folder gives."""
+        import pandas as pd
+
+        from gdbench.results.schema import read_results
+
+        def frame(name):
+            text = texts.get(name, "")
+            return read_results(name, text=text) if text.strip() else None
+
+        trajectories = frame("trajectories.csv")
+        if trajectories is None:
+            trajectories = pd.DataFrame(columns=["problem", "backend", "step", "loss"])
+        return cls(frame(cls.summary_name), trajectories, frame("samples.csv"), command)
+
     @property
     def ok(self) -> bool:
         """The command line's exit rule: no cell errored or disagrees (with the run's

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gdbench.compat.containment import deadline
@@ -156,11 +156,12 @@ def execute_plan(
         writer.summary().to_dict("records"),
         key=lambda r: rank.get(normal_key(row_key(r)), len(rank)),
     )
-    written = [writer.summary_path, writer.traj_path]
-    if writer.samples_path.exists():
+    written = [writer.summary_path, writer.traj_path] if plan.out is not None else []
+    if plan.out is not None and writer.samples_path.exists():
         written.append(writer.samples_path)
     code = 1 if any(failed(r, plan.options.strict) for r in rows) else 0
-    return Outcome(code, rows, written, plan.saved.get("baseline"))
+    texts = writer.texts() if plan.out is None else {}
+    return Outcome(code, rows, written, plan.saved.get("baseline"), texts, dict(plan.saved))
 
 
 @dataclass
@@ -172,6 +173,8 @@ class Outcome:
     rows: list[dict]
     written: list[Path]
     baseline: str | None = None  # --baseline, "backend/mode"
+    texts: dict[str, str] = field(default_factory=dict)  # a run kept in memory: its files
+    command: dict = field(default_factory=dict)  # and what command.json would hold
 
     def print(self) -> int:
         """The command line's output: the table, then where the results are."""
@@ -187,7 +190,7 @@ def _cells_to_run(plan, writer: ResultWriter, stream) -> list[RunSpec]:
         dropped = writer.keep_valid({normal_key(s.key()) for s in plan.ordered})
         if dropped:
             print(f"{plan.out}: {dropped} damaged row(s) set aside, run again", file=stream)
-    if not plan.resume:
+    if not plan.resume and plan.out is not None:
         atomic_text(plan.out / "command.json", json.dumps(plan.saved, indent=2) + "\n")
     done = writer.done_keys()
     for spec, reason in plan.skipped:

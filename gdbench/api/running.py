@@ -20,10 +20,18 @@ def load_plugins(paths) -> None:
             raise UsageError(str(exc)) from None
 
 
-def execute(command: str, args, stream=None, shipped: bytes = b"", report: bool = True):
+def execute(
+    command: str,
+    args,
+    stream=None,
+    shipped: bytes = b"",
+    report: bool = True,
+    in_memory: bool = False,
+):
     """Plans and runs ``args`` (the parser's namespace for ``run`` or ``sweep``):
     ``(outcome, report path or None, folder)``. ``shipped``: plug-in objects pickled by
-    value (``ship``) for the worker processes."""
+    value (``ship``) for the worker processes; ``in_memory`` (a run): no folder at all,
+    the files' texts in ``outcome.texts``."""
     import dataclasses
 
     from gdbench.api.run_plan import execute_plan
@@ -35,7 +43,7 @@ def execute(command: str, args, stream=None, shipped: bytes = b"", report: bool 
     sweep = command == "sweep"
     if sweep:
         sweep_defaults(args)
-    plan = build_plan(args, single_size=not sweep, out_prefix=command)
+    plan = build_plan(args, single_size=not sweep, out_prefix=command, in_memory=in_memory)
     plan.saved["command"] = command
     plan.options = dataclasses.replace(plan.options, shipped=shipped)
     with open_executor(plan) as executor:

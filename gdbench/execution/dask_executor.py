@@ -44,7 +44,9 @@ def dask_executor(plan):
         workers = workers_of(client)
         check_workers_import(client, str(plan.cluster))
         check_layout(workers, plan.specs, plan.options.timing, str(plan.cluster))
-        yield DaskExecutor(client, workers, tag=str(Path(plan.out).resolve()))
+        # A task's key names its results folder (a run kept in memory: this process)
+        where = Path(plan.out).resolve() if plan.out is not None else f"memory-{os.getpid()}"
+        yield DaskExecutor(client, workers, tag=str(where))
 
 
 def task_key(task: Task, tag: str) -> str:

@@ -122,12 +122,17 @@ def table_bytes(steps: int, params: int, every: int = 1) -> int:
 
 
 def check_run_memory(
-    specs, references: int, params=lambda spec: spec.features, every: int = 1
+    specs,
+    references: int,
+    params=lambda spec: spec.features,
+    every: int = 1,
+    in_memory: bool = False,
 ) -> None:
     """Everything a run keeps: the largest instance's data, every reference's trajectory
     (computed in the parent, whole), each running cell's whole trajectory (one per backend's
     worker) and every cell's recorded rows (the writer keeps them all to rewrite
-    trajectories.csv). ``params(spec)`` is a cell's number of parameters."""
+    trajectories.csv); ``in_memory`` (no results folder), trajectories.csv's text too and
+    the frame read from it. ``params(spec)`` is a cell's number of parameters."""
     total = physical_memory()
     if not total or not specs:
         return
@@ -142,6 +147,8 @@ def check_run_memory(
         held_bytes(s.steps, params(s)) for s in specs
     )
     traj = tables + held
+    if in_memory:
+        traj += 2 * csv_bytes(specs, references, params, every)
     if data + traj > MEMORY_SHARE * total:
         if traj < data:
             fix = "--n-samples or --features"

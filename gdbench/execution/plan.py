@@ -89,15 +89,17 @@ class Plan:
     skipped: list[tuple[RunSpec, str]]
     ordered: list[RunSpec]  # every cell, run or skipped, in the order the table shows
     options: Options
-    out: Path
+    out: Path | None  # None: kept in memory (``gdbench.run`` without ``out=``)
     resume: bool
     saved: dict = field(default_factory=dict)
     cluster: ClusterChoice | None = None  # --cluster: where the cells run (None: here)
 
 
-def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
+def build_plan(
+    args, single_size: bool = True, out_prefix: str = "run", in_memory: bool = False
+) -> Plan:
     """Every option checked (a ``UsageError`` before any work), the cells of the run and
-    its results folder taken."""
+    its results folder taken; ``in_memory``: no folder at all, the results kept here."""
     forget()  # nothing built for an earlier run in this process (a redefined problem)
     problems = registry.problems()
     p_names = problem_names(args.problem, problems)
@@ -123,8 +125,8 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
     options = run_options(args, given, data_file)
     cluster = parse_cluster(getattr(args, "cluster", None))
     resume = bool(getattr(args, "resume", None))
-    out = Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
-    if not resume:
+    out = None if in_memory else Path(args.out) if args.out else new_run_dir(prefix=out_prefix)
+    if out is not None and not resume:
         check_out(out)
     axes = Axes(dtypes, b_names, args.mode, opt_axis, steps, lr, auto_lr)
     specs, skipped, ordered = all_cells(configured, grids, data_file, axes, args.device)
@@ -135,14 +137,17 @@ def build_plan(args, single_size: bool = True, out_prefix: str = "run") -> Plan:
 
     # The planner holds each reference and, per float32 dtype of its cells, a baseline.
     baselines = len({(s.reference_args(), s.dtype) for s in specs if s.dtype in BUDGET_DTYPES})
-    check_run_memory(specs, references + baselines, params, options.record_every)
-    check_disk(out, specs, references, params, options.record_every)
+    every = options.record_every
+    check_run_memory(specs, references + baselines, params, every, in_memory=out is None)
+    if out is not None:
+        check_disk(out, specs, references, params, every)
     check_device_memory(specs)
     saved = {k: getattr(args, k, None) for k in SAVED_OPTIONS}
     saved["plugin"] = list(options.plugins)
     saved["baseline"] = parse_baseline(getattr(args, "baseline", None), b_names, args.mode)
-    make_out(out)
-    take_folder(out, resume)
+    if out is not None:
+        make_out(out)
+        take_folder(out, resume)
     if roof_notes:  # said once the whole command is checked and the run goes ahead
         print("--n-samples roof: " + "; ".join(dict.fromkeys(roof_notes)), file=sys.stderr)
     return Plan(specs, skipped, ordered, options, out, resume, saved, cluster)

@@ -143,17 +143,23 @@ class Status(enum.StrEnum):
 STATUSES = tuple(s.value for s in Status)
 
 
-def read_results(path: Path | str):
+def read_results(path: Path | str, text: str | None = None):
     """A CSV that gdbench wrote, as a DataFrame: empty cells are missing values, text
     columns stay text, and a folder of an earlier version is upgraded to this one's
     columns (``upgrade``). Every reader (resume, report, compare, later commands) goes
-    through here."""
+    through here; ``text``: the file's content, held in memory (``path`` is then only its
+    name), so that a run kept in memory reads as the same run from its folder would."""
+    import io
+
     import pandas as pd
 
-    present = set(pd.read_csv(path, nrows=0, encoding="utf-8").columns)
+    def source():
+        return io.StringIO(text) if text is not None else path
+
+    present = set(pd.read_csv(source(), nrows=0, encoding="utf-8").columns)
     old_text = [c for c in OLD_VERSION_COLUMNS if c in present]
     df = pd.read_csv(
-        path,
+        source(),
         keep_default_na=False,
         na_values=[""],
         dtype={c: str for c in [*TEXT_COLUMNS, *old_text] if c in present},

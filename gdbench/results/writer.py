@@ -124,24 +124,27 @@ class ResultWriter:
     """Keeps every finished row and rewrites the CSVs after each cell.
 
     A new folder is created; an existing one is only reopened with ``resume=True``, and
-    then its rows are kept and extended, never replaced.
+    then its rows are kept and extended, never replaced. With ``out=None`` nothing is
+    written anywhere: the rows stay here, and ``texts`` gives the files as they would be.
     """
 
     def __init__(
         self,
-        out: Path,
+        out: Path | None,
         summary: str = "summary.csv",
         resume: bool = False,
         columns: list[str] | None = None,
     ):
-        self.out = Path(out)
+        self.out = None if out is None else Path(out)
         self.columns = columns or SUMMARY_COLUMNS
-        self.summary_path = self.out / summary
-        self.traj_path = self.out / "trajectories.csv"
-        self.samples_path = self.out / "samples.csv"
-        if not resume and self.summary_path.exists():
+        folder = self.out if self.out is not None else Path()
+        self.summary_path = folder / summary
+        self.traj_path = folder / "trajectories.csv"
+        self.samples_path = folder / "samples.csv"
+        if self.out is not None and not resume and self.summary_path.exists():
             raise ResultsExist(f"{self.summary_path} exists; choose a new --out or --resume it")
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict] = []
         self.traj: list = []  # trajectory frames added since trajectories.csv was last written
         # trajectories.csv as rendered text, one part per run (TRAJECTORY_ID), so that each
@@ -153,7 +156,7 @@ class ResultWriter:
         # Timed blocks per cell: a cell timed again (resumed after a kill between its
         # samples and its summary row) replaces its old blocks instead of adding to them.
         self.samples: dict[tuple, Any] = {}  # DataFrames (pandas is imported lazily)
-        if resume and self.summary_path.exists():
+        if self.out is not None and resume and self.summary_path.exists():
             self._reopen()
 
     def _reopen(self) -> None:
@@ -257,9 +260,22 @@ class ResultWriter:
         extra = [c for c in df.columns if c not in self.columns]
         return df.reindex(columns=self.columns + extra)
 
+    def texts(self) -> dict[str, str]:
+        """The files this writer holds, as their CSV text: what a folder would hold."""
+        import pandas as pd
+
+        header, parts = self._trajectory_csv() if (self.traj or self._traj_parts) else ("", [])
+        out = {self.summary_path.name: self.summary().to_csv(index=False)}
+        out["trajectories.csv"] = header + "".join(parts)
+        if self.samples:
+            out["samples.csv"] = pd.concat(list(self.samples.values())).to_csv(index=False)
+        return out
+
     def flush(self, traj_changed: bool = True, samples_changed: bool = True) -> None:
         import pandas as pd
 
+        if self.out is None:  # in memory: nothing on disk, the frames kept
+            return
         # Trajectories and samples first, summary last: a cell is done once its summary row
         # is on disk, so a kill between the writes leaves a cell that --resume runs again,
         # never a summary row whose trajectory or samples are missing.
