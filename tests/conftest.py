@@ -95,6 +95,7 @@ SLOW_TESTS: dict[str, float] = {
     "test_sweep.py::test_sweep_writes_csv_plots_and_report": 0.4,
     "test_limits.py::test_the_memory_guard_covers_what_a_run_holds": 0.3,
     "test_history_page.py::test_page_in_a_real_browser": 0.1,  # Debian's chromium
+    "test_history_page.py::test_hostile_text_cannot_end_or_hide_the_pages_script": 0.05,
     "test_faults.py::test_interrupt_keeps_rows_and_resume_finishes_without_duplicates": 0.1,
     "test_containment.py::test_a_killed_parent_leaves_no_process_behind": 0.15,
     "test_api.py::test_a_problem_defined_in_main_runs_with_timing_in_worker_processes": 0.1,

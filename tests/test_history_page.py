@@ -195,3 +195,60 @@ def test_fail_on_regression_on_the_committed_history(capsys):
     # ...and once reverted, nothing the latest run holds fails.
     reverted = [*slowed, *_runs("3-reverted")]
     assert main(["history", *reverted, "--fail-on-regression", "10"]) == 0
+
+
+HOSTILE = "<!--<script>"  # opens an HTML comment and a script inside a script's data
+ENDING = "</script><script>alert(1)</script>&amp;"  # ends the data and starts a script
+
+
+@pytest.fixture
+def hostile_page(tmp_path) -> Path:
+    """The committed history's first two runs with hostile text in every text column the
+    page shows (environment, commit, host, versions, reasons)."""
+    import pandas as pd
+
+    for name in ("1-main-1", "1-main-2"):
+        src, dst = HISTORY / name, tmp_path / "runs" / name
+        dst.mkdir(parents=True)
+        summary = pd.read_csv(src / "summary.csv", dtype=str, keep_default_na=False)
+        for col in ("cpu_model", "device_name", "malloc", "python", "host", "reason"):
+            summary[col] = HOSTILE
+        summary["versions"] = f"numpy {ENDING}"
+        summary["git_commit"] = f"{name}{HOSTILE}"
+        summary.to_csv(dst / "summary.csv", index=False)
+        shutil.copy(src / "samples.csv", dst / "samples.csv")
+    path = tmp_path / "hostile.html"
+    assert main(["history", str(tmp_path / "runs"), "--html", str(path)]) == 0
+    return path
+
+
+def test_hostile_text_cannot_end_or_hide_the_pages_script(hostile_page):
+    text = hostile_page.read_text(encoding="utf-8")
+    # the page's own scripts are the only ones, and their data hold no markup
+    assert text.count("<script") == 2 and "<!--" not in text
+    sync_playwright = _browser()
+    errors, dialogs = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+            ],
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 900})
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            tab.goto(hostile_page.as_uri())
+            tab.wait_for_load_state("load")
+            assert errors == [] and dialogs == [] and tab.title() == "gdbench history"
+            # the page's script ran: it counted the cells and a hover shows the hostile
+            # text as text
+            assert tab.locator("#shown").inner_text() == "20 of 20 cells"
+            tab.locator("svg.chart-time circle.point").first.hover()
+            assert HOSTILE in tab.locator("#tip").inner_text()
+        finally:
+            browser.close()

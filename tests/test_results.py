@@ -150,3 +150,53 @@ def test_a_trajectory_table_too_big_for_memory_is_refused_until_record_every_thi
     with pytest.raises(UsageError, match="--record-every"):
         check_run_memory(specs, 1, params)
     check_run_memory(specs, 1, params, every=100)
+
+
+FORMULA = "=cmd|' /C calc'!A0"  # what a spreadsheet would run, as a problem's name
+FORMULA_PLUGIN = f"""
+import numpy as np
+import gdbench
+from gdbench.problems.quadratic import Quadratic
+
+
+class Formula(Quadratic):
+    name = {FORMULA!r}
+
+
+gdbench.register_problem(Formula())
+"""
+
+
+def test_text_a_spreadsheet_would_run_is_quoted_and_reads_back_unchanged(tmp_path, capsys):
+    """OWASP's CSV injection: a cell starting with = + - @ (or a tab) is written after a
+    ', in every CSV gdbench writes; gdbench reads it back as it was."""
+    import csv
+
+    import gdbench
+
+    plugin = tmp_path / "formula.py"
+    plugin.write_text(FORMULA_PLUGIN)
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for out in runs:
+        argv = ["run", "--plugin", str(plugin), "--problem", FORMULA, "--backend", "numpy"]
+        assert main([*argv, "--time-budget", "0.02", "--out", str(out)]) == 0
+    argv = ["compare", *map(str, runs), "--out", str(tmp_path / "c")]
+    assert main(argv) == 0
+    assert main(["history", *map(str, runs), "--csv", str(tmp_path / "events.csv")]) == 0
+    written = [*runs[0].glob("*.csv"), tmp_path / "c" / "compare.csv"]
+    assert {p.name for p in written} >= {"summary.csv", "trajectories.csv", "samples.csv"}
+    for path in written:
+        with open(path, newline="", encoding="utf-8") as fh:
+            cells = [c for row in csv.reader(fh) for c in row]
+        assert FORMULA not in cells and f"'{FORMULA}" in cells, path.name
+        assert not [c for c in cells if c[:1] in ("=", "@")], path.name
+    back = gdbench.load(runs[0])
+    assert set(back.summary.problem) == {FORMULA}
+    assert set(back.trajectories.problem) == {FORMULA}
+    assert set(back.samples.problem) == {FORMULA}
+    # a name that starts with ' before a formula keeps its '
+    from gdbench.results.schema import read_results
+    from gdbench.results.writer import csv_text
+
+    names = pd.DataFrame({"problem": ["'=1", "-2", "+x", "@y", "\tz", "ok", "a-b"]})
+    assert read_results("x.csv", text=csv_text(names)).problem.tolist() == names.problem.tolist()

@@ -13,6 +13,7 @@ from gdbench.errors import UsageError
 def main(args) -> int:
     from gdbench.api.history import history
     from gdbench.reports.compare import percent
+    from gdbench.results.writer import csv_text
 
     fail = percent(args.fail_on_regression, "--fail-on-regression")
     given = (("--csv", args.csv), ("--md", args.md), ("--json", args.json), ("--html", args.html))
@@ -26,7 +27,7 @@ def main(args) -> int:
     write(
         files,
         {
-            "--csv": lambda: hist.events.to_csv(index=False),
+            "--csv": lambda: csv_text(hist.events),
             "--md": lambda: hist.markdown(pct, args.require_testable),
             "--json": lambda: hist.json(pct, args.require_testable),
             "--html": hist.html,

@@ -310,8 +310,12 @@ def _env_text(run, env: dict) -> str:
 
 
 def _runs_json(runs, env: dict[int, dict]) -> str:
+    """The runs' environments as JSON that no text in them can end or turn off: every <,
+    > and & as its \\u escape (JSON reads them back as they were), so neither "</script>"
+    nor "<!--" (which made chromium swallow the page's script) can appear in the page."""
     texts = [_env_text(run, env.get(i, {})) for i, run in enumerate(runs)]
-    return json.dumps(texts, ensure_ascii=True).replace("</", "<\\/")
+    raw = json.dumps(texts, ensure_ascii=True)
+    return raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _runs_table(runs, pts: pd.DataFrame, env: dict[int, dict]) -> str:

@@ -165,7 +165,23 @@ def read_results(path: Path | str, text: str | None = None):
         dtype={c: str for c in [*TEXT_COLUMNS, *old_text] if c in present},
         encoding="utf-8",
     )
-    return upgrade(df)
+    return upgrade(unquote_formulas(df))
+
+
+def unquote_formulas(df):
+    """The text cells as they were before ``writer.spreadsheet_safe`` quoted them: one
+    leading ' dropped where ' and a formula's first character begin the cell."""
+    import pandas as pd
+
+    for c in df.columns:
+        if not (df[c].dtype == object or pd.api.types.is_string_dtype(df[c])):
+            continue
+        col = df[c]
+        is_str = col.map(lambda v: isinstance(v, str))
+        quoted = is_str & col.where(is_str, "").str.contains(r"^'+[=+\-@\t\r]", regex=True)
+        if quoted.any():
+            df.loc[quoted, c] = col[quoted].str.slice(1)
+    return df
 
 
 def upgrade(df):

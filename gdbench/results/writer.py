@@ -58,8 +58,40 @@ class ResultsWriteError(Exception):
     """A result file could not be written (a full disk, say); every earlier row is kept."""
 
 
+# A text cell a spreadsheet would evaluate (OWASP's CSV injection: = + - @, a tab or a
+# carriage return first) is written with a ' before it, as is one that already starts
+# with ' before those, so that reading strips exactly one (``schema.read_results``).
+FORMULA_START = r"^'*[=+\-@\t\r]"
+
+
+def spreadsheet_safe(df):
+    """``df`` with every text cell a spreadsheet would run as a formula quoted by a '."""
+    text = [c for c in df.columns if _texts(df[c])]
+    if not text:
+        return df
+    out = df.copy()
+    for c in text:
+        col = out[c]
+        is_str = col.map(lambda v: isinstance(v, str))
+        risky = is_str & col.where(is_str, "").str.contains(FORMULA_START, regex=True)
+        if risky.any():
+            out.loc[risky, c] = "'" + col[risky]
+    return out
+
+
+def _texts(col) -> bool:
+    import pandas as pd
+
+    return col.dtype == object or pd.api.types.is_string_dtype(col)
+
+
+def csv_text(df, **kwargs) -> str:
+    """``df`` as gdbench writes CSV: no index, formulas quoted (``spreadsheet_safe``)."""
+    return spreadsheet_safe(df).to_csv(index=False, **kwargs)
+
+
 def atomic_csv(df, path: Path) -> None:
-    _atomic_write(path, lambda fh: df.to_csv(fh, index=False))
+    _atomic_write(path, lambda fh: fh.write(csv_text(df)))
 
 
 def atomic_text(path: Path, text: str) -> None:
@@ -265,10 +297,10 @@ class ResultWriter:
         import pandas as pd
 
         header, parts = self._trajectory_csv() if (self.traj or self._traj_parts) else ("", [])
-        out = {self.summary_path.name: self.summary().to_csv(index=False)}
+        out = {self.summary_path.name: csv_text(self.summary())}
         out["trajectories.csv"] = header + "".join(parts)
         if self.samples:
-            out["samples.csv"] = pd.concat(list(self.samples.values())).to_csv(index=False)
+            out["samples.csv"] = csv_text(pd.concat(list(self.samples.values())))
         return out
 
     def flush(self, traj_changed: bool = True, samples_changed: bool = True) -> None:
@@ -314,9 +346,7 @@ class ResultWriter:
             self._traj_columns, self._traj_text = columns, {}
         for run, rows in self._traj_parts.items():
             if run not in self._traj_text:
-                self._traj_text[run] = rows.reindex(columns=columns).to_csv(
-                    index=False, header=False
-                )
+                self._traj_text[run] = csv_text(rows.reindex(columns=columns), header=False)
         header = pd.DataFrame(columns=columns).to_csv(index=False)
         return header, [self._traj_text[run] for run in self._traj_parts]
 
