@@ -168,19 +168,27 @@ def read_results(path: Path | str, text: str | None = None):
     return upgrade(unquote_formulas(df))
 
 
+def text_columns(df) -> list[str]:
+    """The columns of ``df`` that may hold text: gdbench's text columns, and columns it
+    does not know (a report's own, compare's "timing") held as text; never a number's."""
+    import pandas as pd
+
+    def texts(col) -> bool:
+        return col.dtype == object or pd.api.types.is_string_dtype(col)
+
+    return [c for c in df.columns if kind_of(str(c)) in (TEXT, None) and texts(df[c])]
+
+
 def unquote_formulas(df):
     """The text cells as they were before ``writer.spreadsheet_safe`` quoted them: one
     leading ' dropped where ' and a formula's first character begin the cell."""
-    import pandas as pd
+    import re
 
-    for c in df.columns:
-        if not (df[c].dtype == object or pd.api.types.is_string_dtype(df[c])):
-            continue
-        col = df[c]
-        is_str = col.map(lambda v: isinstance(v, str))
-        quoted = is_str & col.where(is_str, "").str.contains(r"^'+[=+\-@\t\r]", regex=True)
-        if quoted.any():
-            df.loc[quoted, c] = col[quoted].str.slice(1)
+    quoted_text = re.compile(r"^'+[=+\-@\t\r]")
+    for c in text_columns(df):
+        quoted = {v for v in df[c].unique() if isinstance(v, str) and quoted_text.match(v)}
+        if quoted:
+            df[c] = [v[1:] if v in quoted else v for v in df[c]]
     return df
 
 

@@ -22,6 +22,7 @@ from gdbench.results.schema import (
     cell_key,
     normal_key,
     read_results,
+    text_columns,
 )
 
 
@@ -65,24 +66,21 @@ FORMULA_START = r"^'*[=+\-@\t\r]"
 
 
 def spreadsheet_safe(df):
-    """``df`` with every text cell a spreadsheet would run as a formula quoted by a '."""
-    text = [c for c in df.columns if _texts(df[c])]
-    if not text:
-        return df
-    out = df.copy()
-    for c in text:
-        col = out[c]
-        is_str = col.map(lambda v: isinstance(v, str))
-        risky = is_str & col.where(is_str, "").str.contains(FORMULA_START, regex=True)
-        if risky.any():
-            out.loc[risky, c] = "'" + col[risky]
+    """``df`` with every text cell a spreadsheet would run as a formula quoted by a '.
+    Each column's distinct values are looked at (a run repeats its names on every row),
+    and the frame is copied only where one needs quoting."""
+    import re
+
+    risky_text = re.compile(FORMULA_START)
+    out = df
+    for c in text_columns(df):
+        risky = {v for v in df[c].unique() if isinstance(v, str) and risky_text.match(v)}
+        if not risky:
+            continue
+        if out is df:
+            out = df.copy()
+        out[c] = [("'" + v) if v in risky else v for v in df[c]]
     return out
-
-
-def _texts(col) -> bool:
-    import pandas as pd
-
-    return col.dtype == object or pd.api.types.is_string_dtype(col)
 
 
 def csv_text(df, **kwargs) -> str:
