@@ -209,3 +209,124 @@ def test_resume_refuses_rows_of_another_configuration(tmp_path, capsys):
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the earlier runs' lines
     assert last.startswith("gdbench: error: --resume") and "results of another run" in last
     assert resumed.lr.iloc[0] == 0.5  # nothing was rewritten
+
+
+MAKE_PLUGIN = """
+import numpy as np
+import gdbench
+from gdbench.problems.quadratic import Quadratic
+
+
+class RaiseMake(Quadratic):
+    name = "raisemake"
+
+    def make(self, n_samples=None, features=None, seed=0):
+        raise RuntimeError("the data server is down")
+
+
+class NotAnInstance(Quadratic):
+    name = "notinstance"
+
+    def make(self, n_samples=None, features=None, seed=0):
+        return {"w0": np.zeros(1)}
+
+
+gdbench.register_problem(RaiseMake())
+gdbench.register_problem(NotAnInstance())
+"""
+
+
+def test_a_plugin_make_that_fails_is_its_problems_error_row(tmp_path, capsys):
+    plugin = tmp_path / "raisemake.py"
+    plugin.write_text(MAKE_PLUGIN)
+    before = dict(registry._PROBLEMS)
+    try:
+        for timing in ([], ["--no-timing"]):
+            out = tmp_path / f"o{len(timing)}"
+            argv = ["run", "--plugin", str(plugin), "--problem", "raisemake,notinstance,quadratic"]
+            argv += ["--backend", "numpy,torch-autograd", "--time-budget", "0.02", *timing]
+            assert main([*argv, "--out", str(out)]) == 1
+            err = capsys.readouterr().err
+            assert "Traceback" not in err
+            rows = pd.read_csv(out / "summary.csv").set_index(["problem", "backend"])
+            assert (rows.loc["quadratic", "status"] == "ok").all()
+            assert (rows.loc["raisemake", "status"] == "error").all()
+            assert set(rows.loc["raisemake", "reason"]) == {
+                "raisemake.make() failed: RuntimeError: the data server is down"
+            }
+            assert set(rows.loc["notinstance", "reason"]) == {
+                "notinstance.make() returned dict, not a gdbench.Instance"
+            }
+        import gdbench
+
+        result = gdbench.run(
+            problem=["raisemake", "quadratic"], backend="numpy", timing=False, progress=False
+        )
+        assert not result.ok and list(result.summary.status) == ["error", "ok"]
+    finally:
+        registry._PROBLEMS.clear()
+        registry._PROBLEMS.update(before)
+
+
+LOOPING_GRADIENT = """
+import gdbench
+from gdbench.problems.quadratic import Quadratic
+
+
+class LoopGrad(Quadratic):
+    name = "loopgrad"
+
+    def grad(self, w, **data):
+        while True:  # a hand gradient that never returns
+            pass
+
+
+gdbench.register_problem(LoopGrad())
+"""
+
+
+def test_gradcheck_stops_a_looping_gradient_at_its_cell_timeout(tmp_path):
+    """The check of a gradient that never returns ends at --cell-timeout, as that
+    problem's error; the other problems are checked. (A TimeLimit had been taken for the
+    gradient's own error at the first point, and the next point looped unbounded.)"""
+    import subprocess
+    import sys
+
+    plugin = tmp_path / "loopgrad.py"
+    plugin.write_text(LOOPING_GRADIENT)
+    argv = [sys.executable, "-m", "gdbench", "gradcheck", "--plugin", str(plugin)]
+    argv += ["--problem", "loopgrad,quadratic", "--cell-timeout", "1"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == (
+        "gradient check of 'loopgrad' could not run: TimeLimit: the gradient check of "
+        "'loopgrad' (--cell-timeout) did not finish within 1 s"
+    )
+    assert "the hand-derived gradient agrees" in done.stdout  # quadratic, checked after
+    assert main(["gradcheck", "--cell-timeout", "0"]) == 2
+
+
+def test_messages_say_the_real_cause(tmp_path, capsys, monkeypatch):
+    from gdbench.cli import commands
+    from gdbench.cli.console import Terminated
+
+    # nothing can be written under /proc: said so, not "0.0 GiB, more than 0.0 GiB free"
+    assert main(["run", "--problem", "quadratic", "--out", "/proc/gdbench-x"]) == 2
+    err = capsys.readouterr().err.strip()
+    cause = "nothing can be written under /proc (no space free)"
+    assert err == f"gdbench: error: --out /proc/gdbench-x: {cause}"
+    # the accepted range, as it is
+    assert main(["history", str(tmp_path), "--threshold", "1000"]) == 2
+    assert "at least 0 and below 1000, got '1000'" in capsys.readouterr().err
+
+    # a stopped history wrote no rows, and does not say it kept some
+    def stopped(args):
+        raise Terminated()
+
+    monkeypatch.setitem(commands.COMMAND_FUNCS, "history", stopped)
+    monkeypatch.setitem(commands.COMMAND_FUNCS, "run", stopped)
+    assert main(["history", str(tmp_path)]) == 143
+    assert capsys.readouterr().err.strip() == "gdbench: terminated"
+    assert main(["run", "--problem", "quadratic", "--no-timing"]) == 143
+    assert capsys.readouterr().err.strip() == "gdbench: terminated; finished rows are kept"

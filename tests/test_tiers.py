@@ -55,9 +55,10 @@ def _collected(*args: str) -> list[str]:
 
 def test_the_default_run_leaves_the_slow_tier_out_and_m_slow_runs_it():
     browser = "tests/test_history_page.py::test_page_in_a_real_browser"
+    hostile = "tests/test_history_page.py::test_hostile_text_cannot_end_or_hide_the_pages_script"
     fast = _collected("tests")
     slow = _collected("tests", "-m", "slow")
-    assert fast and not any(t.startswith(browser) for t in fast)
-    assert slow and all(t.startswith(browser) for t in slow)
+    assert fast and not any(t.startswith((browser, hostile)) for t in fast)
+    assert sorted(slow) == [hostile, browser]
     # A file named on the command line runs whole, its slow tests too.
     assert any(t.startswith(browser) for t in _collected("tests/test_history_page.py"))

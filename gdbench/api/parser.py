@@ -290,6 +290,12 @@ def make_parser() -> argparse.ArgumentParser:
         "(default all: a penalty's gradient vanishes at w0 = 0, and a branch the run "
         "visits may lie at none of the others)",
     )
+    gc.add_argument(
+        "--cell-timeout",
+        default=None,
+        metavar="SECONDS",
+        help="seconds one problem's check may take before it becomes its error (default 1800)",
+    )
     return parser
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gdbench.compat.containment import deadline
-from gdbench.execution.instances import reference_frame
+from gdbench.execution.instances import MakeFailed, reference_frame
 from gdbench.execution.rows import error_row, exception_line, skipped_row
 from gdbench.execution.schedule import run_cells
 from gdbench.numerics.verdict import Verdict
@@ -213,6 +213,10 @@ def _with_references(plan, writer: ResultWriter, todo: list[RunSpec]) -> list[Ru
     opts = plan.options
     failed_refs: dict[tuple, str] = {}
     seen_refs: set[tuple] = set()
+    if todo:
+        from gdbench.numerics.autodiff import import_autodiff
+
+        import_autodiff()  # before the time limit: an import stopped halfway stays broken
     for s in todo:
         ref_key = s.reference_args()
         if ref_key in seen_refs:
@@ -221,6 +225,8 @@ def _with_references(plan, writer: ResultWriter, todo: list[RunSpec]) -> list[Ru
         try:
             with deadline(opts.cell_timeout, "the float64 reference"):
                 frame = reference_frame(s, opts.data_file, opts.record_every)
+        except MakeFailed as exc:  # the problem's make: nothing of it can run
+            failed_refs[ref_key] = str(exc)
         except (Exception, SystemExit) as exc:  # user code: a plug-in's loss, its data
             hint = ""
             if isinstance(exc, TypeError | AttributeError):

@@ -211,11 +211,18 @@ def main(argv: list[str] | None = None) -> int:
             folder_lock.release_all()
 
 
+def _kept(command: str) -> str:
+    """What a stopped command leaves: run's and sweep's finished rows; nothing of others."""
+    return "; finished rows are kept" if command in ("run", "sweep") else ""
+
+
 def _main(argv: list[str]) -> int:
     from gdbench.results.writer import ResultsWriteError
 
+    command = ""  # what was stopped: only run and sweep write rows that are kept
     try:
         args = parse(argv)
+        command = args.command
         if getattr(args, "resume", None):
             args = resume_args(args)
         load_plugins(getattr(args, "plugin", []))
@@ -226,10 +233,10 @@ def _main(argv: list[str]) -> int:
         print(f"gdbench: error: {one_line(str(exc), MAX_MESSAGE)}", file=sys.stderr)
         return 2
     except Terminated:
-        print("gdbench: terminated; finished rows are kept", file=sys.stderr)
+        print(f"gdbench: terminated{_kept(command)}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
-        print("gdbench: interrupted; finished rows are kept", file=sys.stderr)
+        print(f"gdbench: interrupted{_kept(command)}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (``| head -1``): what was written stays; nothing to say.

@@ -38,19 +38,41 @@ def problem_of(name: str, problem_args: str = "{}"):
     return registry.problems()[name].configured(json.loads(problem_args))
 
 
+class MakeFailed(Exception):
+    """A problem's ``make`` (or ``from_data``) raised, or gave no ``Instance``: its cells'
+    error rows say so, and the rest of the run goes on."""
+
+
 @functools.lru_cache(maxsize=8)
 def instance(instance_args: tuple, data_file: DataFile | None = None):
     """The instance a cell runs on: the problem's own, generated, or the user's --data."""
     name, data, n_samples, features, seed, problem_args = instance_args
     p = problem_of(name, problem_args)
-    if data == "default":
-        return p.make()
     if data.startswith("file:"):
         if data_file is None or data_file.key != data:
             raise ValueError(f"the data of this cell ({data}) is not the run's --data")
         loaded = load_data(data_file, p.binary_target)
-        return p.from_data(loaded.X, loaded.y, seed)
-    return p.make(n_samples, features, seed)
+        return made(p, "from_data", lambda: p.from_data(loaded.X, loaded.y, seed))
+    if data == "default":
+        return made(p, "make", p.make)
+    return made(p, "make", lambda: p.make(n_samples, features, seed))
+
+
+def made(problem, method: str, build):
+    """``build()``'s instance; a ``MakeFailed`` naming the problem where a plug-in's
+    ``make`` raises or returns something else."""
+    from gdbench.execution.rows import exception_line
+    from gdbench.problem import Instance
+
+    try:
+        inst = build()
+    except (Exception, SystemExit) as exc:  # a user's code: its line, not our traceback
+        raise MakeFailed(f"{problem.name}.{method}() failed: {exception_line(exc)}") from None
+    if not isinstance(inst, Instance):
+        raise MakeFailed(
+            f"{problem.name}.{method}() returned {type(inst).__name__}, not a gdbench.Instance"
+        )
+    return inst
 
 
 # References computed by the planning process, by reference key (see ``seed``).

@@ -188,6 +188,8 @@ def check_disk(
         free = shutil.disk_usage(place).free
     except OSError:
         return
+    if free == 0:  # /proc, a full disk: the real cause, not "0.0 GiB more than 0.0 GiB"
+        raise UsageError(f"--out {out}: nothing can be written under {place} (no space free)")
     if need > free:
         raise UsageError(
             f"trajectories.csv would be about {_gib(need / 2)} (written twice over while it is "

@@ -83,6 +83,7 @@ class LocalExecutor:
                 worker.ready.result()
         for backend, group in by_backend(tasks).items():
             if self.in_process:
+                import_backend(backend)  # before any cell's time limit (see import_backend)
                 for task in group:
                     on_start(task)
                     with heartbeat(f"{task.spec.label()}, {task.spec.steps} steps", sys.stderr):

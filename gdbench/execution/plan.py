@@ -243,15 +243,20 @@ def check_values_fit(dtypes, lr, hypers: dict, settings: list[dict], data_file, 
             check_data_range(load_data(data_file, p.binary_target), data_file, dtypes)
 
 
+def parse_cell_timeout(value) -> float:
+    """--cell-timeout in seconds (run, sweep and gradcheck): above 0, at most a week;
+    DEFAULT_CELL_TIMEOUT where none is given."""
+    seconds = positive_float(value, "--cell-timeout")
+    if seconds is not None and seconds > MAX_CELL_TIMEOUT:
+        raise UsageError(f"--cell-timeout must be at most {MAX_CELL_TIMEOUT:g} s, got {seconds:g}")
+    return seconds or DEFAULT_CELL_TIMEOUT
+
+
 def run_options(args, given: dict[str, frozenset[str]], data_file) -> Options:
     """How the cells run (``Options``), from the timing, limit and output options."""
     threads = positive_int(args.threads, "--threads")
     check_threads(threads)
-    cell_timeout = positive_float(getattr(args, "cell_timeout", None), "--cell-timeout")
-    if cell_timeout is not None and cell_timeout > MAX_CELL_TIMEOUT:
-        raise UsageError(
-            f"--cell-timeout must be at most {MAX_CELL_TIMEOUT:g} s, got {cell_timeout:g}"
-        )
+    cell_timeout = parse_cell_timeout(getattr(args, "cell_timeout", None))
     rounds = positive_int(getattr(args, "rounds", None), "--rounds") or 1
     if rounds > MAX_ROUNDS:
         raise UsageError(f"--rounds must be at most {MAX_ROUNDS}, got {rounds}")
@@ -259,7 +264,7 @@ def run_options(args, given: dict[str, frozenset[str]], data_file) -> Options:
         timing=not getattr(args, "no_timing", False),
         budget_s=positive_float(args.time_budget, "--time-budget") or 0.5,
         rounds=rounds,
-        cell_timeout=cell_timeout or DEFAULT_CELL_TIMEOUT,
+        cell_timeout=cell_timeout,
         record_every=positive_int(getattr(args, "record_every", None), "--record-every") or 1,
         threads=threads,
         plugins=tuple(str(Path(p).resolve()) for p in args.plugin),

@@ -62,8 +62,9 @@ def run_task(task: Task, opts: cell.Options, references: dict | None = None):
 
 def import_backend(backend: str) -> None:
     """Imports what ``backend`` needs (its ``requires`` and ``preload``), so that a worker
-    started ahead has done so before any cell is timed; what fails to import fails the
-    cells later."""
+    started ahead has done so before any cell is timed, and no cell's time limit stops an
+    import halfway (the module would stay broken for the process); what fails to import
+    fails the cells later."""
     import importlib
 
     known = registry.backends().get(backend)

@@ -53,6 +53,18 @@ def autodiff_gradient(problem, dtype: str) -> tuple[GradFn, str] | None:
     return None
 
 
+def import_autodiff() -> None:
+    """Imports the framework ``autodiff_gradient`` takes (torch, else JAX), so that a time
+    limit on user code (``containment.deadline``) never stops it halfway through its
+    import: a module stopped mid-import stays broken for the rest of the process."""
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401
+    elif importlib.util.find_spec("jax") is not None:
+        from gdbench.compat.frameworks import import_jax
+
+        import_jax()
+
+
 def float64_gradient(problem) -> tuple[GradFn, str]:
     """An autodiff gradient (torch, else JAX), or the hand-derived one when neither is here."""
     found = autodiff_gradient(problem, "float64")

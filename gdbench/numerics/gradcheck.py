@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gdbench.compat.containment import TimeLimit
 from gdbench.numerics.autodiff import float64_gradient
 from gdbench.problem import Instance, Problem
 
@@ -85,6 +86,8 @@ def check_gradient(problem: Problem, inst: Instance, w: np.ndarray | None = None
             hand = np.asarray(problem.grad(w, **data), dtype=np.float64)
         if hand.shape != truth.shape:
             raise ValueError(f"shape {hand.shape} where the parameters are {truth.shape}")
+    except TimeLimit:  # --cell-timeout: the whole check stops, not this point alone
+        raise
     except Exception as exc:  # a user's gradient: what broke is the finding
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         text = f"the hand-derived gradient raised {type(exc).__name__}: {first}"

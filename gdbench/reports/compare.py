@@ -330,7 +330,7 @@ def percent(value: str | None, what: str) -> float | None:
     except ValueError:
         f = float("nan")
     if not math.isfinite(f) or f < 0 or f >= 1000:
-        raise UsageError(f"{what} must be a percentage from 0 to 1000, got {value!r}")
+        raise UsageError(f"{what} must be a percentage, at least 0 and below 1000, got {value!r}")
     return f / 100
 
 
