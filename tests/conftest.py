@@ -110,6 +110,10 @@ SLOW_TESTS: dict[str, float] = {
     "test_products.py::test_each_row_records_the_allocator_its_process_ran_with": 0.1,
     "test_users.py::test_torch_nn_compile_runs_a_loss_that_asks_for_its_namespace": 0.1,
     "test_budget.py::test_port_mistakes_disagree_on_the_command_line_too": 0.1,
+    "test_budget.py::test_port_mistakes_of_a_layernorm_gelu_mlp_under_adamw_disagree": 0.15,
+    "test_containment.py::test_two_runs_started_on_one_folder_at_once_never_both_succeed": 0.15,
+    "test_api.py::test_a_run_without_out_creates_no_folder_anywhere": 0.1,
+    "test_faults.py::test_gradcheck_stops_a_looping_gradient_at_its_cell_timeout": 0.05,
 }
 # 2. By fixture: the module fixtures that time real runs (seconds of worker processes and
 #    timing rounds each), and every test that uses them.
