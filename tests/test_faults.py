@@ -10,6 +10,8 @@ from gdbench.cli.commands import main
 
 PLUGIN = """
 import os
+import signal
+import time
 from pathlib import Path
 
 import gdbench
@@ -23,7 +25,10 @@ class Faulty(NumpySession):
         marker = HERE / "interrupt-once"
         if self.kind == "interrupt" and marker.exists():
             marker.unlink()
-            raise KeyboardInterrupt  # as Ctrl-C would, in the middle of a cell
+            os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, in the middle of a cell
+            time.sleep(5)  # it arrives before this ends
+        if self.kind == "raises-interrupt":
+            raise KeyboardInterrupt  # user code's own, not the user's Ctrl-C
         if self.kind == "raise":
             raise MemoryError("CUDA out of memory (simulated)")
         if self.kind == "crash":
@@ -44,7 +49,7 @@ def backend(kind):
     return B()
 
 
-for kind in ("raise", "crash", "interrupt"):
+for kind in ("raise", "crash", "interrupt", "raises-interrupt"):
     gdbench.register_backend(backend(kind))
 """
 
@@ -130,6 +135,21 @@ def test_interrupt_keeps_rows_and_resume_finishes_without_duplicates(tmp_path):
     t_res = pd.read_csv(out / "trajectories.csv")
     t_all = pd.read_csv(tmp_path / "whole" / "trajectories.csv")
     assert len(t_res) == len(t_all)
+
+
+def test_a_keyboardinterrupt_raised_by_user_code_is_its_cells_error_untimed_too(tmp_path):
+    """Not the user's Ctrl-C (which test_interrupt_keeps_rows… sends as a real SIGINT):
+    user code raising KeyboardInterrupt itself is its cell's error row, in this process
+    as in a worker, and the other cells run."""
+    for timing in ([], ["--no-timing"]):
+        out = tmp_path / f"o{len(timing)}"
+        argv = ["--plugin", plugin(tmp_path), "--backend", "numpy,faulty-raises-interrupt"]
+        argv += ["--problem", "quadratic,linreg", "--time-budget", "0.02", *timing]
+        assert main([*argv, "--out", str(out)]) == 1
+        rows = pd.read_csv(out / "summary.csv").set_index("backend")
+        assert (rows.loc["numpy", "status"] == "ok").all()
+        reasons = rows.loc["faulty-raises-interrupt", "reason"]
+        assert set(reasons) == {"KeyboardInterrupt: raised by user code"}
 
 
 def test_resume_of_a_folder_that_is_no_run_is_a_usage_error(tmp_path, capsys):

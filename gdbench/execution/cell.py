@@ -8,6 +8,9 @@ cannot disturb another's timings. Whatever user code raises becomes an error row
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -93,11 +96,12 @@ def execute(spec: RunSpec, opts: Options) -> tuple[dict, object, object]:
     user code raises, ``SystemExit`` too, or a run past ``opts.cell_timeout``, becomes an
     error row."""
     row = base_row(spec, opts.threads, opts.data_file)
+    pressed: list[bool] = []
     try:
-        with deadline(opts.cell_timeout, "the cell (--cell-timeout)"):
+        with _ctrl_c_noted(pressed), deadline(opts.cell_timeout, "the cell (--cell-timeout)"):
             result = _execute(spec, opts, row)
     except BaseException as exc:  # one failing cell is recorded; the rest of the run goes on
-        _reraise_interrupt(exc)
+        _reraise_interrupt(exc, bool(pressed))
         reason = exception_line(exc) + namespace_hint(exc, spec.backend)
         row.update(status=Status.ERROR.value, reason=reason, agrees=False)
         result = row, None, None
@@ -125,10 +129,34 @@ def namespace_hint(exc: BaseException, backend: str) -> str:
     )
 
 
-def _reraise_interrupt(exc: BaseException) -> None:
-    """Raises ``exc`` again where it is the user's Ctrl-C (in-process); in a worker, which
-    ignores SIGINT, a KeyboardInterrupt is user code's, and its cell's error."""
-    if isinstance(exc, KeyboardInterrupt | GeneratorExit) and not _IN_WORKER:
+@contextlib.contextmanager
+def _ctrl_c_noted(pressed: list[bool]):
+    """While a cell runs in this process (untimed), a real Ctrl-C (SIGINT) is noted in
+    ``pressed`` before it raises KeyboardInterrupt, so that one raised by user code can
+    be told from it. Nothing in a worker (which ignores SIGINT) or outside the main
+    thread (where no signal arrives)."""
+    if _IN_WORKER or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        pressed.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _reraise_interrupt(exc: BaseException, pressed: bool = False) -> None:
+    """Raises ``exc`` again where it is the user's Ctrl-C (a SIGINT noted while the cell
+    ran here) or a generator's close; a KeyboardInterrupt that user code raised itself is
+    its cell's error, here as in a worker (which ignores SIGINT)."""
+    if isinstance(exc, GeneratorExit):
+        raise exc
+    if isinstance(exc, KeyboardInterrupt) and pressed and not _IN_WORKER:
         raise exc
 
 
@@ -277,14 +305,18 @@ def retime(spec: RunSpec, opts: Options, round_: int) -> tuple[object, str]:
     ``(None, why)`` when it could not be timed this time."""
     from gdbench.timing.timer import measure
 
+    pressed: list[bool] = []
     try:
-        with deadline(opts.cell_timeout, "the timing round (--cell-timeout)"):
+        with (
+            _ctrl_c_noted(pressed),
+            deadline(opts.cell_timeout, "the timing round (--cell-timeout)"),
+        ):
             backend = registry.backends()[spec.backend]
             problem = problem_of(spec.problem, spec.problem_args)
             inst = instance(spec.instance_args(), opts.data_file)
             session = backend.prepare(problem, inst, setup_of(spec, opts))
             t = measure(session, opts.budget_s)
     except BaseException as exc:
-        _reraise_interrupt(exc)
+        _reraise_interrupt(exc, bool(pressed))
         return None, exception_line(exc)
     return samples_frame(spec.asdict(), t.samples_s, t.steps_per_block, round_), ""
