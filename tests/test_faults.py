@@ -218,6 +218,20 @@ def test_resume_runs_a_garbled_row_again_without_duplicates(tmp_path):
     _same_cells(whole, resumed)
 
 
+def test_resume_keeps_one_row_of_each_cell_of_a_summary_with_duplicates(tmp_path):
+    """A summary.csv with exact duplicate rows (edited or merged by hand): --resume keeps
+    one row a cell, and compare reads the folder (it refuses several cells with one key)."""
+
+    def duplicate(path):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        pd.concat([df, df.iloc[[0, 1, 2]]]).to_csv(path, index=False)
+
+    code, whole, resumed = _damaged_resume(tmp_path, duplicate)
+    assert code == 0 and len(resumed) == len(whole) == 4
+    _same_cells(whole, resumed)
+    assert main(["compare", str(tmp_path / "whole"), str(tmp_path / "out")]) == 0
+
+
 def test_resume_refuses_rows_of_another_configuration(tmp_path, capsys):
     def other_lr(path):
         df = pd.read_csv(path)

@@ -188,8 +188,13 @@ def _cells_to_run(plan, writer: ResultWriter, stream) -> list[RunSpec]:
     resumed folder's damaged rows are set aside to run again."""
     if plan.resume:
         dropped = writer.keep_valid({normal_key(s.key()) for s in plan.ordered})
-        if dropped:
-            print(f"{plan.out}: {dropped} damaged row(s) set aside, run again", file=stream)
+        if dropped:  # a damaged row's cell runs again; a repeated row is gone from the file
+            print(
+                f"{plan.out}: {dropped} damaged or repeated row(s) set aside "
+                "(a cell left without a valid row runs again)",
+                file=stream,
+            )
+            writer.flush(traj_changed=False, samples_changed=False)
     if not plan.resume and plan.out is not None:
         atomic_text(plan.out / "command.json", json.dumps(plan.saved, indent=2) + "\n")
     done = writer.done_keys()

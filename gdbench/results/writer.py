@@ -213,12 +213,16 @@ class ResultWriter:
     def keep_valid(self, expected: set[tuple]) -> int:
         """Checks the rows a resumed folder holds against the cells of its plan: a damaged
         row (a key that does not parse, a status gdbench never writes, a row cut off
-        mid-line) is dropped so that its cell runs again; a whole row of another
-        configuration (another --lr, say) is a usage error, so that rows of two runs never
-        sit side by side. Returns how many rows were dropped."""
+        mid-line) is dropped so that its cell runs again, and of several rows of one cell
+        (a file edited or merged by hand) only the last is kept, so that no reader meets
+        two; a whole row of another configuration (another --lr, say) is a usage error,
+        so that rows of two runs never sit side by side. Returns how many rows were
+        dropped."""
         from gdbench.errors import UsageError
 
         kept, dropped = [], 0
+        last = {}  # each cell's last valid row
+
         for row in self.rows:
             try:
                 key = cell_key(row)
@@ -235,8 +239,11 @@ class ResultWriter:
                     f"of this run's command.json ({row.get('problem')} {row.get('backend')} "
                     f"lr={row.get('lr')} steps={row.get('steps')}): results of another run"
                 )
+            if key in last:
+                dropped += 1
+            last[key] = row
             kept.append(row)
-        self.rows = kept
+        self.rows = [row for row in kept if last[cell_key(row)] is row]
         return dropped
 
     def done_keys(self) -> set[tuple]:
