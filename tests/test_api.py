@@ -295,3 +295,47 @@ def test_a_problem_redefined_under_its_name_runs_as_redefined():
 
 def test_a_problem_redefined_under_its_name_runs_as_redefined_when_timed():
     _redefined(time_budget=0.02)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: gdbench.load(None), "load: a results folder is a path, got NoneType"),
+        (
+            lambda: gdbench.compare(1, "x"),
+            "compare: old is a results folder (a path) or a Result, got int",
+        ),
+        (
+            lambda: gdbench.compare("a", "b", treshold=3),
+            "compare() takes no keyword 'treshold'; valid: threshold, fail_above, ignore, "
+            "require_testable",
+        ),
+        (lambda: gdbench.history(None), "history: a result folder is a path, got NoneType"),
+        (
+            lambda: gdbench.history("x", treshold=3),
+            "history() takes no keyword 'treshold'; valid: threshold",
+        ),
+        (lambda: gdbench.run(out=object()), "out is a folder's path, got object"),
+        (lambda: gdbench.run(progress="no"), "progress must be True or False, got 'no'"),
+        (
+            lambda: gdbench.history(ROOT / "results/cpu-amd-epyc-2core/history").html(
+                "/proc/gdbench-x.html"
+            ),
+            "/proc/gdbench-x.html cannot be written (No such file or directory)",
+        ),
+    ],
+)
+def test_every_api_input_gets_one_line(call, message):
+    with pytest.raises(gdbench.UsageError) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+def test_signatures_show_only_what_the_functions_take():
+    import inspect
+
+    assert "resume" not in inspect.signature(gdbench.run).parameters
+    assert "progress" in inspect.signature(gdbench.run).parameters
+    assert "progress" not in inspect.signature(gdbench.gradcheck).parameters
+    with pytest.raises(gdbench.UsageError, match="resume a folder from the command line"):
+        gdbench.run(resume="somewhere")

@@ -121,10 +121,12 @@ def compare(
     fail_above: float | None = None,
     ignore=None,
     require_testable: bool = False,
+    **unknown,
 ):
     """Two runs or sweeps (results or folders) compared cell by cell: a ``Comparison``.
     ``threshold`` and ``fail_above`` in percent; ``require_testable``: a timed cell that
     no test could judge fails (``ok`` is False)."""
+    import os
     import tempfile
     from pathlib import Path
 
@@ -132,6 +134,15 @@ def compare(
     from gdbench.reports.compare import load as side
     from gdbench.reports.compare import parse_ignore, percent
 
+    if unknown:
+        valid = "threshold, fail_above, ignore, require_testable"
+        raise UsageError(f"compare() takes no keyword {next(iter(unknown))!r}; valid: {valid}")
+    for which, value in (("old", old), ("new", new)):
+        if not isinstance(value, str | os.PathLike) and not hasattr(value, "summary"):
+            raise UsageError(
+                f"compare: {which} is a results folder (a path) or a Result, "
+                f"got {type(value).__name__}"
+            )
     try:
         import scipy  # noqa: F401
     except ImportError as exc:

@@ -63,15 +63,22 @@ def _objects(options: dict) -> list:
 
 
 def _run(command: str, options: dict) -> Result:
+    import os
+
     from gdbench.api.running import execute, folder, load_plugins, ship
     from gdbench.results import folder_lock
 
     options = dict(options)
     progress = options.pop("progress", True)
+    if not isinstance(progress, bool):
+        raise UsageError(f"progress must be True or False, got {progress!r}")
+    if "resume" in options:
+        raise UsageError(f"{command}(resume=…): resume a folder from the command line")
+    out = options.get("out")
+    if out is not None and not isinstance(out, str | os.PathLike):
+        raise UsageError(f"out is a folder's path, got {type(out).__name__}")
     objects = _objects(options)
     args = keywords.namespace(command, options)
-    if getattr(args, "resume", None):
-        raise UsageError(f"{command}(resume=…): resume a folder from the command line")
     load_plugins(args.plugin)
     shipped = ship(objects) if objects and not getattr(args, "no_timing", False) else b""
     stream = sys.stderr if progress else io.StringIO()
@@ -114,7 +121,7 @@ def gradcheck(**options):
 
 run.__signature__ = keywords.signature("run")  # type: ignore[attr-defined]
 sweep.__signature__ = keywords.signature("sweep")  # type: ignore[attr-defined]
-gradcheck.__signature__ = keywords.signature("gradcheck")  # type: ignore[attr-defined]
+gradcheck.__signature__ = keywords.signature("gradcheck", progress=False)  # type: ignore[attr-defined]
 run.__doc__ = (
     "Runs problems × backends × optimizers, checks every trajectory against its float64\n"
     "reference and times the update loops, as `python -m gdbench run`: a `Result`.\n\n"

@@ -103,7 +103,13 @@ class History:
 
         page = render(self)
         if path is not None:
-            Path(path).write_text(page, encoding="utf-8")
+            from gdbench.errors import UsageError
+            from gdbench.results.writer import atomic_text
+
+            try:
+                atomic_text(Path(path), page)
+            except OSError as exc:
+                raise UsageError(f"{path} cannot be written ({exc.strerror or exc})") from None
         return page
 
     def markdown(self, percent: float | None = None, require_testable: bool = False) -> str:
@@ -150,7 +156,7 @@ def _failure(cell, kind, line, ratio=None, low=None, high=None, since=None) -> d
     }
 
 
-def history(*paths, threshold: float = 5) -> History:
+def history(*paths, threshold: float = 5, **unknown) -> History:
     """Result folders (or folders holding them, or a list of them), ordered by when they
     ran: a ``History``.
     ``threshold``: a step must also exceed this many percent to count (as ``compare``)."""
@@ -161,6 +167,8 @@ def history(*paths, threshold: float = 5) -> History:
     from gdbench.reports.compare import percent
     from gdbench.reports.history_fit import fits
 
+    if unknown:
+        raise UsageError(f"history() takes no keyword {next(iter(unknown))!r}; valid: threshold")
     flat: list = []
     for p in paths:  # history("A", "B") and history(["A", "B"]) alike
         flat.extend(p if isinstance(p, list | tuple) else [p])

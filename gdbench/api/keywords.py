@@ -17,6 +17,9 @@ from collections.abc import Mapping
 
 from gdbench.errors import UsageError
 
+# Command-line options that are no keyword: resuming a folder is the command line's.
+NOT_KEYWORDS = ("resume",)
+
 
 @functools.cache
 def actions(command: str) -> dict[str, argparse.Action]:
@@ -26,7 +29,9 @@ def actions(command: str) -> dict[str, argparse.Action]:
     parser = make_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return {
-        a.dest: a for a in sub.choices[command]._actions if not isinstance(a, argparse._HelpAction)
+        a.dest: a
+        for a in sub.choices[command]._actions
+        if not isinstance(a, argparse._HelpAction) and a.dest not in NOT_KEYWORDS
     }
 
 
@@ -86,9 +91,12 @@ def keywords(command: str) -> list[str]:
     return out
 
 
-def signature(command: str, first: tuple[str, ...] = ()) -> inspect.Signature:
+def signature(
+    command: str, first: tuple[str, ...] = (), progress: bool = True
+) -> inspect.Signature:
     """A signature listing every keyword of ``command`` with its default, for ``help()``
-    and completion (the function itself takes ``**options``)."""
+    and completion (the function itself takes ``**options``); ``progress``: the function
+    takes ``progress=`` too."""
     params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in first]
     for dest, a in actions(command).items():
         if dest in first:
@@ -97,7 +105,8 @@ def signature(command: str, first: tuple[str, ...] = ()) -> inspect.Signature:
         name = dest.removeprefix("no_") if negative else dest
         default = True if negative else a.default
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
-    params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=True))
+    if progress:
+        params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=True))
     return inspect.Signature(params)
 
 

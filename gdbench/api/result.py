@@ -136,9 +136,13 @@ class SweepResult(Result):
 def load(path) -> Result:
     """Any folder ``run``, ``sweep`` or the Python API wrote (older versions' included),
     as a ``Result`` (``SweepResult`` for a sweep)."""
+    import os
+
     from gdbench.execution.options import path_kind
     from gdbench.results.schema import read_results
 
+    if not isinstance(path, str | os.PathLike):
+        raise UsageError(f"load: a results folder is a path, got {type(path).__name__}")
     folder = Path(path)
     if path_kind(folder, "load") != "dir":
         raise UsageError(f"load: {folder} is not a folder")
