@@ -364,3 +364,23 @@ def test_messages_say_the_real_cause(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err.strip() == "gdbench: terminated"
     assert main(["run", "--problem", "quadratic", "--no-timing"]) == 143
     assert capsys.readouterr().err.strip() == "gdbench: terminated; finished rows are kept"
+
+
+def test_resume_refuses_options_that_contradict_the_folder(tmp_path, capsys):
+    """Options beside --resume were silently ignored; now one that differs from the
+    folder's command.json is refused in one line, one that agrees (or --cluster,
+    --cell-timeout) is accepted."""
+    out = tmp_path / "r"
+    assert main([*RESUMABLE, "--out", str(out)]) == 0
+    before = (out / "summary.csv").read_text()
+    capsys.readouterr()
+    assert main(["--resume", str(out), "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"gdbench: error: --resume {out}: --lr 0.5 contradicts its command.json (no --lr), "
+        "which the rows there ran with; only --cluster and --cell-timeout may change on --resume"
+    ]
+    assert main(["--resume", str(out), "--backend", "numpy,torch-nn"]) == 2
+    assert "--backend numpy,torch-nn contradicts" in capsys.readouterr().err
+    assert (out / "summary.csv").read_text() == before  # nothing rewritten
+    assert main(["--resume", str(out), "--backend", "numpy,jax", "--cell-timeout", "60"]) == 0

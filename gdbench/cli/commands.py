@@ -176,11 +176,48 @@ def resume_args(args):
     except UsageError as exc:
         raise UsageError(f"--resume {folder}: command.json does not parse ({exc})") from None
     resumed.resume = str(folder)
+    _check_unchanged(args, stored, folder)
     if getattr(args, "cluster", None):  # the cluster may have moved since: the new one counts
         resumed.cluster = args.cluster
     if getattr(args, "cell_timeout", None):  # a limit for the rest (after a hang, say)
         resumed.cell_timeout = args.cell_timeout
     return resumed
+
+
+# What --resume may be given anew: where the cells run, and a limit for the rest of them.
+RESUME_MAY_CHANGE = ("cluster", "cell_timeout")
+
+
+def _check_unchanged(args, stored: dict, folder: Path) -> None:
+    """Options given beside --resume must agree with the folder's command.json (the rows
+    already there ran with it), but for ``RESUME_MAY_CHANGE``; one line where one does not."""
+    bare = make_parser().parse_args([args.command, "--resume", str(folder)])
+    for key, value in vars(args).items():
+        if key in ("command", "resume", *RESUME_MAY_CHANGE) or value == getattr(bare, key, None):
+            continue
+        before = stored.get(key)
+
+        def text(v):
+            return [str(x) for x in v] if isinstance(v, list) else (None if v is None else str(v))
+
+        if text(value) != text(before):
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(
+                f"--resume {folder}: {_shown(flag, value)} contradicts its command.json "
+                f"({_shown(flag, before)}), which the rows there ran with; only --cluster "
+                "and --cell-timeout may change on --resume"
+            )
+
+
+def _shown(flag: str, value) -> str:
+    """An option as the command line writes it: "--lr 0.5", "--no-timing", "no --lr"."""
+    if value is None or value is False or value == []:
+        return f"no {flag}"
+    if value is True:
+        return flag
+    if isinstance(value, list):
+        return " ".join(f"{flag} {v}" for v in value)
+    return f"{flag} {value}"
 
 
 COMMAND_FUNCS = {
