@@ -384,3 +384,31 @@ def test_resume_refuses_options_that_contradict_the_folder(tmp_path, capsys):
     assert "--backend numpy,torch-nn contradicts" in capsys.readouterr().err
     assert (out / "summary.csv").read_text() == before  # nothing rewritten
     assert main(["--resume", str(out), "--backend", "numpy,jax", "--cell-timeout", "60"]) == 0
+
+
+def test_resume_sets_aside_a_row_cut_in_a_quoted_field_an_lr_of_nan_and_bad_json(tmp_path):
+    """What docs/faults.md says --resume sets aside (they were refused): the last row cut
+    inside a quoted field by a kill mid-write, a learning rate that is NaN, settings that
+    are no JSON. Each row's cell runs again; the folder ends as an uninterrupted run's."""
+
+    def quoted_cut(path):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df.loc[len(df) - 1, "reason"] = 'a, b, "c" d'
+        df.to_csv(path, index=False)
+        text = path.read_text(encoding="utf-8").rstrip("\n")
+        path.write_text(text[: text.rfind('"a, b') + 5], encoding="utf-8")
+
+    def lr_nan(path):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df.loc[1, "lr"] = "nan"
+        df.to_csv(path, index=False)
+
+    def bad_json(path):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df.loc[1, "optimizer_args"] = "{bad"
+        df.to_csv(path, index=False)
+
+    for i, damage in enumerate((quoted_cut, lr_nan, bad_json)):
+        code, whole, resumed = _damaged_resume(tmp_path / str(i), damage)
+        assert code == 0, damage.__name__
+        _same_cells(whole, resumed)

@@ -186,6 +186,7 @@ class ResultWriter:
         # Timed blocks per cell: a cell timed again (resumed after a kill between its
         # samples and its summary row) replaces its old blocks instead of adding to them.
         self.samples: dict[tuple, Any] = {}  # DataFrames (pandas is imported lazily)
+        self._cut = 0  # a resumed summary's last line, cut inside a quoted field
         if self.out is not None and resume and self.summary_path.exists():
             self._reopen()
 
@@ -197,7 +198,10 @@ class ResultWriter:
         from gdbench.errors import UsageError
 
         try:
-            self.rows = read_results(self.summary_path).to_dict("records")
+            self.rows = _rows_of(self.summary_path)
+            self._cut = (
+                len(self.summary_path.read_text(encoding="utf-8").splitlines()) - 1 - len(self.rows)
+            )
             if self.traj_path.exists():
                 self.traj = [read_results(self.traj_path)]
             if self.samples_path.exists():
@@ -220,7 +224,7 @@ class ResultWriter:
         dropped."""
         from gdbench.errors import UsageError
 
-        kept, dropped = [], 0
+        kept, dropped = [], max(self._cut, 0)  # and a last row cut inside a quoted field
         last = {}  # each cell's last valid row
 
         for row in self.rows:
@@ -231,6 +235,9 @@ class ResultWriter:
                 continue
             # timestamp is the last column every row gets: a row cut off mid-line lacks it
             if row.get("status") not in STATUSES or not isinstance(row.get("timestamp"), str):
+                dropped += 1
+                continue
+            if _damaged_key(row):  # lr=nan, settings that are no JSON: no run writes those
                 dropped += 1
                 continue
             if key not in expected:
@@ -354,6 +361,39 @@ class ResultWriter:
                 self._traj_text[run] = csv_text(rows.reindex(columns=columns), header=False)
         header = pd.DataFrame(columns=columns).to_csv(index=False)
         return header, [self._traj_text[run] for run in self._traj_parts]
+
+
+def _rows_of(path: Path) -> list[dict]:
+    """summary.csv's rows; where its last line was cut inside a quoted field (a kill
+    mid-write), the rows before it (that line's cell runs again). Every row is one line:
+    text is written without line breaks (``clean_text``)."""
+    import pandas as pd
+
+    try:
+        return read_results(path).to_dict("records")
+    except pd.errors.ParserError:
+        text = path.read_text(encoding="utf-8")
+        head = text.rstrip("\n").rsplit("\n", 1)[0] + "\n"
+        return read_results(path, text=head).to_dict("records")
+
+
+def _damaged_key(row: dict) -> bool:
+    """A key no run of gdbench writes: a learning rate that is not a finite positive
+    number, steps that are not a positive whole number, settings that are no JSON object."""
+    import json
+    import math
+
+    try:
+        lr, steps = float(str(row.get("lr"))), float(str(row.get("steps")))
+        if not (math.isfinite(lr) and lr > 0 and steps >= 1 and steps.is_integer()):
+            return True
+        for col in ("optimizer_args", "problem_args"):
+            text = row.get(col)
+            if isinstance(text, str) and text and not isinstance(json.loads(text), dict):
+                return True
+    except (TypeError, ValueError):
+        return True
+    return False
 
 
 def _run_id(values) -> tuple:
