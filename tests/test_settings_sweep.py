@@ -95,3 +95,23 @@ def test_run_and_gradcheck_take_one_setting(command, capsys):
     assert f"{command} takes one --problem-opt" in err and len(err.splitlines()) == 1
     with pytest.raises(UsageError, match="takes one --problem-opt"):
         getattr(gdbench, command)(problem="mlp", problem_opt=["hidden=4", "hidden=8"])
+
+
+def test_scoped_settings_run_only_what_they_name(tmp_path):
+    """Each --problem-opt scoped to one problem: that problem runs with it, and not with
+    its defaults as well (a 784-1024-1024-10 classifier nobody asked for ran beside)."""
+    from gdbench.cli.commands import parse
+    from gdbench.execution.plan import build_plan
+    from gdbench.results import folder_lock
+
+    argv = ["sweep", "--problem", "logreg,classifier,linreg", "--n-samples", "100"]
+    argv += ["--problem-opt", "logreg:l2=0.1", "--problem-opt", "classifier:layers=8-16-10"]
+    plan = build_plan(parse([*argv, "--no-timing", "--out", str(tmp_path / "s")]), False)
+    folder_lock.release_all(discard=True)
+    cells = {(s.problem, s.problem_args) for s in plan.specs}
+    assert {p for p, _ in cells} == {"logreg", "classifier", "linreg"}
+    assert {a for p, a in cells if p == "logreg"} == {'{"l2": 0.1}'}
+    assert [a for p, a in cells if p == "classifier"] == [
+        '{"activation": "relu", "batch": 128, "layers": "8-16-10"}'
+    ]
+    assert len({a for p, a in cells if p == "linreg"}) == 1  # named by neither: its defaults

@@ -191,7 +191,8 @@ RESUME_MAY_CHANGE = ("cluster", "cell_timeout")
 def _check_unchanged(args, stored: dict, folder: Path) -> None:
     """Options given beside --resume must agree with the folder's command.json (the rows
     already there ran with it), but for ``RESUME_MAY_CHANGE``; one line where one does not."""
-    bare = make_parser().parse_args([args.command, "--resume", str(folder)])
+    command = getattr(args, "command", None) or stored.get("command", "run")
+    bare = make_parser().parse_args([command, "--resume", str(folder)])
     for key, value in vars(args).items():
         if key in ("command", "resume", *RESUME_MAY_CHANGE) or value == getattr(bare, key, None):
             continue

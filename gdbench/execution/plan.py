@@ -158,15 +158,24 @@ def configured_problems(
 ) -> tuple[dict, list[dict]]:
     """The problems configured by each ``--problem-opt`` (a sweep repeats it: one setting
     of the problems each), keyed by (name, problem_args) so that a setting that leaves a
-    problem as another one left it runs it once; and every parsed setting, for the checks."""
+    problem as another one left it runs it once; and every parsed setting, for the checks.
+    A problem that some setting names runs with the settings that name it alone: a
+    setting scoped to other problems (``logreg:l2=0.1``) does not run it with its
+    defaults beside (a classifier of 784-1024-1024-10 nobody asked for)."""
     configured: dict[tuple[str, str], object] = {}
     parsed: list[dict] = []
+    givens: list[dict] = []
     for text in texts:
-        settings, _ = parse_settings(
+        settings, given = parse_settings(
             text, {n: problems[n].options for n in p_names}, "--problem-opt", "a setting"
         )
         parsed.append(settings)
+        givens.append(given)
+    named = {n for given in givens for n in p_names if given[n]}
+    for settings, given in zip(parsed, givens, strict=True):
         for n in p_names:
+            if n in named and not given[n]:
+                continue  # another setting is this problem's
             problem = problems[n].configured(settings[n])
             configured.setdefault((n, json.dumps(problem.opt, sort_keys=True)), problem)
     return configured, parsed
