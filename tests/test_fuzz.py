@@ -130,6 +130,7 @@ def valid_values(dest: str, paths: dict[str, str]) -> list[str]:
         "fail_on_regression": ["10", "0", "50%"],
         "csv": [paths["fresh"] + ".csv", paths["file"]],
         "md": [paths["fresh"] + ".md", "/proc/gdbench-x.md"],
+        "json": [paths["fresh"] + ".json", "/proc/gdbench-x.json", paths["dir"]],
         "new": [paths["run"], paths["sweep"], paths["odd_run"], paths["nonempty"]],
         "out": [paths["fresh"], paths["nonempty"], paths["file"], "/proc/gdbench-x"],
         "resume": [
