@@ -374,7 +374,10 @@ def _rows_of(path: Path) -> list[dict]:
     except pd.errors.ParserError:
         text = path.read_text(encoding="utf-8")
         head = text.rstrip("\n").rsplit("\n", 1)[0] + "\n"
-        return read_results(path, text=head).to_dict("records")
+        rows = read_results(path, text=head)
+        if not {"problem", "backend", "status", "timestamp"} <= set(rows.columns):
+            raise  # not a summary gdbench wrote, cut or not: refused as it is
+        return rows.to_dict("records")
 
 
 def _damaged_key(row: dict) -> bool:
