@@ -95,21 +95,26 @@ def _browser():
     return sync_playwright
 
 
+def _launch(p):
+    """Debian's chromium, headless, with nothing of its own going out."""
+    return p.chromium.launch(
+        executable_path=shutil.which(CHROMIUM),
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
 def test_page_in_a_real_browser(hist, page, tmp_path):
     sync_playwright = _browser()
     errors, requests = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = _launch(p)
         try:
             tab = browser.new_page(viewport={"width": 1400, "height": 900})
             tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -229,15 +234,7 @@ def test_hostile_text_cannot_end_or_hide_the_pages_script(hostile_page):
     sync_playwright = _browser()
     errors, dialogs = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-            ],
-        )
+        browser = _launch(p)
         try:
             tab = browser.new_page(viewport={"width": 1400, "height": 900})
             tab.on("pageerror", lambda exc: errors.append(str(exc)))
