@@ -7,6 +7,7 @@ import math
 import os
 
 from gdbench.api.keywords import text
+from gdbench.reports.ci_schema import failure
 
 
 class History:
@@ -35,16 +36,19 @@ class History:
         for e in self.events.itertuples() if percent is not None else ():
             if e.kind == "numerics" and e.run_after == latest:
                 line = f"{e.cell}: numerics {e.detail} ({e.changed or 'no recorded change'})"
-                out.append(_failure(e.cell, "numerics", line, since=e.run_after))
+                out.append(failure(e.cell, "numerics", line, since_run=e.run_after))
             held = e.kind == "regression" and not e.recovered and e.cell in cells
             if held and e.ratio > limit:
                 line = f"{e.cell}: slower {e.detail} since run {e.run_after}"
                 out.append(
-                    _failure(e.cell, "regression", line, e.ratio, e.low, e.high, e.run_after)
+                    failure(
+                        e.cell, "regression", line, e.ratio, e.low, e.high, since_run=e.run_after
+                    )
                 )
         if require_testable:
             for cell, why in self.untestable().items():
-                out.append(_failure(cell, "not testable", f"{cell}: not testable ({why})"))
+                line = f"{cell}: not testable ({why})"
+                out.append(failure(cell, "not testable", line, since_run=None))
         return out
 
     def fails(self, percent: float | None, require_testable: bool = False) -> list[str]:
@@ -142,18 +146,6 @@ class History:
 
             atomic_text(Path(path), text)
         return text
-
-
-def _failure(cell, kind, line, ratio=None, low=None, high=None, since=None) -> dict:
-    return {
-        "cell": cell,
-        "kind": kind,
-        "ratio": ratio,
-        "low": low,
-        "high": high,
-        "since_run": since,
-        "line": line,
-    }
 
 
 def history(*paths, threshold: float = 5, **unknown) -> History:

@@ -22,6 +22,20 @@ _FAILURE = {
 }
 
 
+def failure(cell: str, kind: str, line: str, ratio=None, low=None, high=None, **more) -> dict:
+    """One item of a document's ``fails`` (``_FAILURE``): the cell, what failed,
+    the ratio and its interval where timing failed, the FAIL line; ``more``: since_run."""
+    return {
+        "cell": cell,
+        "kind": kind,
+        "ratio": ratio,
+        "low": low,
+        "high": high,
+        **more,
+        "line": line,
+    }
+
+
 def _head(name: str, title: str) -> dict:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -19,6 +19,7 @@ import numpy as np
 from gdbench.errors import UsageError
 from gdbench.execution.options import path_kind
 from gdbench.numerics.verdict import Verdict
+from gdbench.reports.ci_schema import failure
 from gdbench.reports.significance import (
     NOT_TESTABLE,
     RANK_TEST,
@@ -190,25 +191,21 @@ class Comparison:
             name, ch = label(c.new), c.change
             if fail_above is not None and c.broke:
                 line = f"{name}: {c.old_numerics} → {c.new_numerics}"
-                out.append(_failure(name, "numerics", line))
+                out.append(failure(name, "numerics", line))
             if fail_above is not None and ch is not None and ch.slower_than(fail_above):
                 line = f"{name}: {ch.ratio:.2f}× slower ({ch.why_slower()})"
-                out.append(_failure(name, "slower", line, ch.ratio, ch.low, ch.high))
+                out.append(failure(name, "slower", line, ch.ratio, ch.low, ch.high))
             if not require_testable:
                 continue
             if ch is not None and ch.verdict.startswith(NOT_TESTABLE):
-                out.append(_failure(name, "not testable", f"{name}: {ch.verdict}"))
+                out.append(failure(name, "not testable", f"{name}: {ch.verdict}"))
             elif ch is None and c.timing_note.startswith("no samples.csv"):
-                out.append(_failure(name, "not testable", f"{name}: {c.timing_note}"))
+                out.append(failure(name, "not testable", f"{name}: {c.timing_note}"))
         return out
 
     def fails(self, fail_above: float) -> list[str]:
         """The lines ``--fail-above`` (a fraction) exits 1 on (``failures``)."""
         return [f["line"] for f in self.failures(fail_above)]
-
-
-def _failure(cell, kind, line, ratio=None, low=None, high=None) -> dict:
-    return {"cell": cell, "kind": kind, "ratio": ratio, "low": low, "high": high, "line": line}
 
 
 def _show(v) -> str:

@@ -111,6 +111,7 @@ def fits(pts: pd.DataFrame) -> dict[str, CellFit]:
         for cell, g in groups.items()
     }
     pooled: dict[int, float | None] = {}  # per candidate run, computed once for all cells
+    pooled_without: dict[frozenset, float | None] = {}  # per set of a cell's steps' runs
     out = {}
     for cell, g in groups.items():
         y, runs = series[cell]
@@ -126,7 +127,10 @@ def fits(pts: pd.DataFrame) -> dict[str, CellFit]:
         steps, step_floors = _judged(y, within, floors)
         at = {int(runs[s.at]) for s in steps}
         own, m = own_floor(y, runs, at)
-        floor = shrunk_floor(own, _pooled(series, at) or 0.0, m)
+        key = frozenset(at)  # most cells have no step: one pooled floor serves them all
+        if key not in pooled_without:
+            pooled_without[key] = _pooled(series, at)
+        floor = shrunk_floor(own, pooled_without[key] or 0.0, m)
         why = "" if floors else f"{len(y)} runs; noise without the step needs {MIN_RUNS}"
         out[cell] = CellFit(g, y, within + floor**2, floor, steps, step_floors, why)
     return out
