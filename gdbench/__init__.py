@@ -41,6 +41,10 @@ _LAZY = {
     "history": "gdbench.api.history",
     "History": "gdbench.api.history",
     "GradChecks": "gdbench.api.gradchecks",
+    "port": "gdbench.api.porting",
+    "TorchModel": "gdbench.ports.models",
+    "JaxModel": "gdbench.ports.models",
+    "PortResult": "gdbench.ports.result",
 }
 
 
@@ -63,9 +67,11 @@ __all__ = [
     "History",
     "Hyper",
     "Instance",
+    "JaxModel",
     "Mode",
     "NotMapped",
     "Optimizer",
+    "PortResult",
     "Problem",
     "Result",
     "RunSpec",
@@ -73,6 +79,7 @@ __all__ = [
     "Setup",
     "StepSession",
     "SweepResult",
+    "TorchModel",
     "Trajectory",
     "UsageError",
     "__version__",
@@ -85,6 +92,7 @@ __all__ = [
     "load_plugin",
     "namespace",
     "optimizers",
+    "port",
     "problems",
     "register_backend",
     "register_optimizer",

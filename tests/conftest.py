@@ -114,10 +114,11 @@ SLOW_TESTS: dict[str, float] = {
     "test_containment.py::test_two_runs_started_on_one_folder_at_once_never_both_succeed": 0.15,
     "test_api.py::test_a_run_without_out_creates_no_folder_anywhere": 0.1,
     "test_faults.py::test_gradcheck_stops_a_looping_gradient_at_its_cell_timeout": 0.05,
+    "test_port.py::test_the_command_runs_a_users_file_and_exits_1_on_a_disagreement": 0.3,
 }
 # 2. By fixture: the module fixtures that time real runs (seconds of worker processes and
 #    timing rounds each), and every test that uses them.
-SLOW_FIXTURES = {"timed_runs": 0.3, "timed_history": 0.1, "timed_trio": 0.1}
+SLOW_FIXTURES = {"timed_runs": 0.3, "timed_history": 0.1, "timed_trio": 0.1, "port_mistakes": 0.25}
 # 3. By mode: a case parametrised with a compiling torch mode (inductor takes 1-7 s a case)
 #    or JAX's op-by-op eager mode (1-2.5 s); the fast tier keeps NumPy's, torch's eager and
 #    naive, and JAX's jit and scan.

@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("results", ("gdbench.results",)),
     ("execution", ("gdbench.execution",)),
     ("reports", ("gdbench.reports",)),
+    ("ports", ("gdbench.ports",)),
     ("api", ("gdbench.api",)),
     ("cli", ("gdbench.cli", "gdbench.__main__")),
 ]

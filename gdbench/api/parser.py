@@ -269,6 +269,9 @@ def make_parser() -> argparse.ArgumentParser:
 
     _compare_parser(sub)
     _history_parser(sub)
+    from gdbench.api.port_parser import add_port_parser
+
+    add_port_parser(sub, _common)
 
     lst = sub.add_parser("list", help="problems, backends and optimizers, with availability")
     _common(lst)

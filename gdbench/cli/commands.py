@@ -30,6 +30,7 @@ COMMANDS = (
     "report",
     "compare",
     "history",
+    "port",
 )
 
 
@@ -151,6 +152,12 @@ def cmd_compare(args) -> int:
     return compare(args)
 
 
+def cmd_port(args) -> int:
+    from gdbench.cli import port_command
+
+    return port_command.main(args)
+
+
 def resume_args(args):
     """The options an interrupted run or sweep began with, from its command.json, parsed
     again by the command's own parser so that a damaged file is a usage error."""
@@ -231,6 +238,7 @@ COMMAND_FUNCS = {
     "report": cmd_report,
     "compare": cmd_compare,
     "history": cmd_history,
+    "port": cmd_port,
 }
 
 
