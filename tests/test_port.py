@@ -306,11 +306,32 @@ def test_a_reference_whose_loss_is_not_a_scalar_is_refused():
 
 
 def test_timing_gives_each_candidate_a_ratio_with_its_interval():
-    r = _port({"faithful": pm.jax_port()}, steps=3, timing=True, rounds=2)
+    import os
+
+    import torch
+
+    before = (torch.get_num_threads(), os.sched_getaffinity(0))
+    r = _port({"faithful": pm.jax_port()}, steps=3, timing=True, rounds=2, threads=1)
     row = r.table.set_index(["candidate", "dtype"]).loc[("faithful", "float32")]
     assert row["time_per_step_s"] > 0 and row["time_per_step_iqr_s"] >= 0
     assert row["time_ratio_low"] <= row["time_ratio"] <= row["time_ratio_high"]
-    assert row["threads"] >= 1 and "the reference:" in str(r)
+    assert row["threads"] == 1 and "on 1 CPU threads" in str(r)
+    assert (torch.get_num_threads(), os.sched_getaffinity(0)) == before  # restored
+
+
+def test_a_compiled_torch_candidate_agrees_and_its_compilation_is_off_the_clock():
+    model = pm.torch_mlp()[0]
+    r = _port(
+        {"compiled": gdbench.TorchModel(model, compile=True)},
+        steps=3,
+        timing=True,
+        rounds=1,
+        param_map=None,
+    )
+    row = r.table.set_index(["candidate", "dtype"]).loc[("compiled", "float32")]
+    assert r.verdict("compiled") == "agrees" and r.verdict("compiled", "float64") == "agrees"
+    # inductor compiles in the warm-up: seconds, against steps of a millisecond or less
+    assert row["compile_s"] > 20 * row["time_per_step_s"]
 
 
 def test_the_command_runs_a_users_file_and_exits_1_on_a_disagreement(tmp_path):

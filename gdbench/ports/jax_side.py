@@ -70,6 +70,7 @@ class JaxRunner:
         self._grad = jax.jit(grad_of)
         self._forward = jax.jit(self.apply)
         self._update = jax.jit(update)
+        self.first_s: float | None = None  # the first step: tracing and compilation
 
     def _tree(self, weights: Arrays):
         leaves: list = [None] * len(self.keys)
@@ -92,8 +93,12 @@ class JaxRunner:
         self.s = self.tx.init(self.p)
 
     def step(self, k: int):
+        t0 = time.perf_counter()
         x, y = self.batches[k % len(self.batches)]
         self.p, self.s, loss, g, out = self._train(self.p, self.s, x, y)
+        if self.first_s is None:
+            self.jax.block_until_ready(out)
+            self.first_s = time.perf_counter() - t0
         return float(loss), self._arrays(g), np.asarray(out)
 
     def weights(self) -> Arrays:

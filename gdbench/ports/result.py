@@ -121,22 +121,23 @@ class PortResult:
         import matplotlib.pyplot as plt
 
         names = [c for c in self.recordings if c != "reference" and dtype in self.recordings[c]]
+        cols = min(2, max(1, len(names)))
+        rows = -(-max(1, len(names)) // cols)
         fig, axes = plt.subplots(
-            1,
-            max(1, len(names)),
-            figsize=(4.5 * max(1, len(names)), 3.4),
-            squeeze=False,
-            sharey=True,
+            rows, cols, figsize=(5.2 * cols, 3.2 * rows), squeeze=False, sharey=True
         )
-        for ax, name in zip(axes[0], names, strict=False):
+        for ax, name in zip(axes.flat, names, strict=False):
             frame = self.deviations(name, dtype).replace(0.0, np.nan)
             for column in frame:
                 ax.plot(frame.index, frame[column], label=column)
             ax.set_yscale("log")
             ax.set_title(f"{name} ({dtype}): {self.verdict(name, dtype)}", fontsize=9)
             ax.set_xlabel("step")
-        axes[0][0].set_ylabel("deviation from the float64 reference")
-        axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        for ax in list(axes.flat)[len(names) :]:
+            ax.set_visible(False)
+        for row in axes:
+            row[0].set_ylabel("deviation from float64")
+        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         return fig
 

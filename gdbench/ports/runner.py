@@ -22,6 +22,8 @@ class PortError(Exception):
 
 
 class Runner(Protocol):
+    first_s: float | None  # the first training step after ``load``: compilation included
+
     def load(self, batches: list[tuple[np.ndarray, np.ndarray]], dtype: str) -> None:
         """Copies of the model and of the batches in ``dtype`` (labels keep an integer
         dtype); nothing of the user's is changed."""

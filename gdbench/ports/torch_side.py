@@ -32,6 +32,7 @@ class TorchRunner:
         first = next(iter(self.params.values()), None)
         self.device = first.device if first is not None else torch.device("cpu")
         self.fn = torch.compile(self.net) if self.compile else self.net
+        self.first_s: float | None = None  # the first step: compilation, first touch
 
         def tensor(a, floating):
             t = torch.as_tensor(np.ascontiguousarray(a), device=self.device)
@@ -73,11 +74,14 @@ class TorchRunner:
         return loss, out
 
     def step(self, k: int):
+        t0 = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         loss, out = self._loss(k)
         loss.backward()
         grads = self._arrays({n: p.grad for n, p in self.params.items()})
         self.optimizer.step()
+        if self.first_s is None:
+            self.first_s = time.perf_counter() - t0
         return float(loss.detach()), grads, out.detach().cpu().numpy()
 
     def weights(self) -> Arrays:
