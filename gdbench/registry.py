@@ -33,7 +33,12 @@ PLUGIN_IMPORT_S = 30.0
 
 
 class PluginError(Exception):
-    """A plugin file could not be loaded; the message says why."""
+    """A plugin file could not be loaded; the message says why. ``code_failed``: the file
+    was read and its own code raised (or exited) while it ran."""
+
+    def __init__(self, message: str, code_failed: bool = False):
+        super().__init__(message)
+        self.code_failed = code_failed
 
 
 def _check_name(kind: str, name: str) -> None:
@@ -183,7 +188,7 @@ def load_plugin(path: str | Path) -> None:
             if isinstance(exc, SystemExit)
             else f"failed: {type(exc).__name__}: {exc}"
         )
-        raise PluginError(f"plugin {path} {why}") from None
+        raise PluginError(f"plugin {path} {why}", code_failed=True) from None
     finally:
         if _loading:
             _loading.pop()

@@ -302,6 +302,45 @@ def test_a_plugin_make_that_fails_is_its_problems_error_row(tmp_path, capsys):
         registry._PROBLEMS.update(before)
 
 
+def test_a_plugin_file_whose_import_fails_is_its_named_problems_error_rows(tmp_path, capsys):
+    """A plug-in file that raises at import takes down only what it would have registered:
+    a problem of it named in the command becomes error rows with the import's line, in run
+    (timed or not) and gradcheck, from the command line and the API alike; the other
+    problems run. Named nowhere, the failure stays a one-line refusal."""
+    import gdbench
+
+    plugin = tmp_path / "breaks.py"
+    plugin.write_text("import gdbench\nraise RuntimeError('the licence server is down')\n")
+    why = f"plugin {plugin} failed: RuntimeError: the licence server is down"
+    before = dict(registry._PROBLEMS)
+    try:
+        for timing in ([], ["--no-timing"]):
+            out = tmp_path / f"o{len(timing)}"
+            argv = ["run", "--plugin", str(plugin), "--problem", "mine,quadratic"]
+            argv += ["--backend", "numpy", "--time-budget", "0.02", *timing, "--out", str(out)]
+            assert main(argv) == 1
+            assert "Traceback" not in capsys.readouterr().err
+            rows = pd.read_csv(out / "summary.csv").set_index("problem")
+            assert rows.loc["mine", "status"] == "error" and rows.loc["mine", "reason"] == why
+            assert rows.loc["quadratic", "verdict"] == "agrees"
+        assert main(["gradcheck", "--plugin", str(plugin), "--problem", "mine,quadratic"]) == 1
+        assert f"gradient check of 'mine' could not run: {why}" in capsys.readouterr().out
+        result = gdbench.run(
+            plugin=[str(plugin)],
+            problem=["mine", "quadratic"],
+            backend="numpy",
+            timing=False,
+            progress=False,
+        )
+        assert list(result.summary.status) == ["error", "ok"]
+        assert main(["run", "--plugin", str(plugin), "--problem", "quadratic"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err
+    finally:
+        registry._PROBLEMS.clear()
+        registry._PROBLEMS.update(before)
+
+
 LOOPING_GRADIENT = """
 import gdbench
 from gdbench.problems.quadratic import Quadratic

@@ -79,7 +79,7 @@ def _run(command: str, options: dict) -> Result:
         raise UsageError(f"out is a folder's path, got {type(out).__name__}")
     objects = _objects(options)
     args = keywords.namespace(command, options)
-    load_plugins(args.plugin)
+    args.plugin = load_plugins(args.plugin, args.problem)
     shipped = ship(objects) if objects and not getattr(args, "no_timing", False) else b""
     stream = sys.stderr if progress else io.StringIO()
     if command == "run" and args.out is None:  # kept in memory: no folder anywhere
@@ -115,7 +115,7 @@ def gradcheck(**options):
     args = keywords.namespace("gradcheck", options)
     from gdbench.api.running import load_plugins
 
-    load_plugins(args.plugin)
+    args.plugin = load_plugins(args.plugin, args.problem)
     return check_all(args)
 
 

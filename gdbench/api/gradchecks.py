@@ -95,6 +95,7 @@ def check_all(args) -> GradChecks:
     error, the others are checked all the same."""
     from gdbench.compat.containment import deadline
     from gdbench.execution.data import load as load_data
+    from gdbench.execution.instances import MakeFailed
     from gdbench.execution.options import parse_seed, parse_settings, problem_names, setting_texts
     from gdbench.execution.rows import exception_line
     from gdbench.execution.sizes import data_choice
@@ -135,6 +136,8 @@ def check_all(args) -> GradChecks:
                 result.checks[name] = bad[0] if bad else checked[0][1]
         except UsageError:
             raise
+        except MakeFailed as exc:  # said already (a plug-in file that failed to import)
+            result.errors[name] = str(exc)
         except (Exception, SystemExit) as exc:  # the problem's own code (a plug-in's)
             result.errors[name] = exception_line(exc)
     return result

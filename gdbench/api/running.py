@@ -9,15 +9,60 @@ from pathlib import Path
 
 from gdbench import registry
 from gdbench.errors import UsageError
+from gdbench.problem import Problem
 
 
-def load_plugins(paths) -> None:
-    """Each ``--plugin`` file, run once in this process; a broken one is a usage error."""
+def load_plugins(paths, problems=None) -> list:
+    """Each ``--plugin`` file, run once in this process; the files that loaded. A file that
+    cannot be read is a usage error. One whose own code fails at import takes down only
+    what it would have registered: with ``problems`` (a run's, sweep's or gradcheck's
+    ``--problem``), each named problem that no loaded file defines becomes that failure's
+    error rows (``Unloaded``) and the rest of the plan runs; where none is named, the
+    failure is a usage error."""
+    loaded, failed = [], []
     for p in paths:
         try:
             registry.load_plugin(p)
         except registry.PluginError as exc:
-            raise UsageError(str(exc)) from None
+            if problems is None or not exc.code_failed:
+                raise UsageError(str(exc)) from None
+            failed.append(str(exc))
+        else:
+            loaded.append(p)
+    if failed:
+        names = [n.strip() for n in str(problems).split(",")] if problems else []
+        known = registry.problems()
+        unknown = [
+            n
+            for n in names
+            if n and n != "all" and (n not in known or isinstance(known[n], Unloaded))
+        ]
+        if not unknown:
+            raise UsageError(failed[0])
+        for name in unknown:
+            registry.register_problem(Unloaded(name, "; ".join(failed)))
+    return loaded
+
+
+class Unloaded(Problem):
+    """A problem named in the command whose plug-in file failed to import: every cell of it
+    is an error row with the import's line (``make`` raises it), the others run."""
+
+    description = "(its plug-in file failed to import)"
+
+    def __init__(self, name: str, why: str):
+        self.name, self.why = name, why
+
+    def make(self, n_samples=None, features=None, seed=0):
+        from gdbench.execution.instances import MakeFailed
+
+        raise MakeFailed(self.why)
+
+    def loss(self, w, **data):
+        return self.make()
+
+    def grad(self, w, **data):
+        return self.make()
 
 
 def execute(

@@ -271,7 +271,9 @@ def _main(argv: list[str]) -> int:
         command = args.command
         if getattr(args, "resume", None):
             args = resume_args(args)
-        load_plugins(getattr(args, "plugin", []))
+        if hasattr(args, "plugin"):  # a plug-in whose import fails: its named problems' rows
+            named = args.problem if args.command in ("run", "sweep", "gradcheck") else None
+            args.plugin = load_plugins(args.plugin, named)
         return COMMAND_FUNCS[args.command](args)
     except (UsageError, ResultsWriteError) as exc:
         if isinstance(exc, UsageError):  # refused: the folder is left as it was found

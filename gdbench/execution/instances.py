@@ -66,6 +66,8 @@ def made(problem, method: str, build):
 
     try:
         inst = build()
+    except MakeFailed:  # already said (a problem whose plug-in file failed to import)
+        raise
     except (Exception, SystemExit) as exc:  # a user's code: its line, not our traceback
         raise MakeFailed(f"{problem.name}.{method}() failed: {exception_line(exc)}") from None
     if not isinstance(inst, Instance):
