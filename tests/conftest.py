@@ -115,6 +115,7 @@ SLOW_TESTS: dict[str, float] = {
     "test_api.py::test_a_run_without_out_creates_no_folder_anywhere": 0.1,
     "test_faults.py::test_gradcheck_stops_a_looping_gradient_at_its_cell_timeout": 0.05,
     "test_port.py::test_the_command_runs_a_users_file_and_exits_1_on_a_disagreement": 0.3,
+    "test_faults.py::test_a_plugin_file_whose_import_fails_is_its_named_problems_error_rows": 0.15,
     "test_port.py::test_a_compiled_torch_candidate_agrees_and_its_compilation_is_off_the_clock": (
         0.15
     ),

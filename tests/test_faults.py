@@ -323,6 +323,12 @@ def test_a_plugin_file_whose_import_fails_is_its_named_problems_error_rows(tmp_p
             rows = pd.read_csv(out / "summary.csv").set_index("problem")
             assert rows.loc["mine", "status"] == "error" and rows.loc["mine", "reason"] == why
             assert rows.loc["quadratic", "verdict"] == "agrees"
+        out = tmp_path / "sweep"
+        argv = ["sweep", "--plugin", str(plugin), "--problem", "mine,linreg", "--backend", "numpy"]
+        argv += ["--n-samples", "1e3", "--features", "1", "--time-budget", "0.02"]
+        assert main([*argv, "--mode", "eager", "--out", str(out)]) == 1
+        rows = pd.read_csv(out / "sweep.csv").set_index("problem")
+        assert rows.loc["mine", "reason"] == why and rows.loc["linreg", "status"] == "ok"
         assert main(["gradcheck", "--plugin", str(plugin), "--problem", "mine,quadratic"]) == 1
         assert f"gradient check of 'mine' could not run: {why}" in capsys.readouterr().out
         result = gdbench.run(
