@@ -116,6 +116,7 @@ SLOW_TESTS: dict[str, float] = {
     "test_faults.py::test_gradcheck_stops_a_looping_gradient_at_its_cell_timeout": 0.05,
     "test_port.py::test_the_command_runs_a_users_file_and_exits_1_on_a_disagreement": 0.3,
     "test_faults.py::test_a_plugin_file_whose_import_fails_is_its_named_problems_error_rows": 0.15,
+    "test_sweep.py::test_no_sweep_reports_a_fraction_above_its_roof": 0.25,
     "test_port.py::test_a_compiled_torch_candidate_agrees_and_its_compilation_is_off_the_clock": (
         0.15
     ),

@@ -131,9 +131,11 @@ def execute_plan(
     summary: str = "summary.csv",
     columns: list[str] | None = None,
     bar: bool = False,
+    finish=None,
 ) -> Outcome:
     """Runs the plan's cells not already done on ``executor``; every finished row is on
-    disk at once. The rows in the table's order, the files written, the exit status."""
+    disk at once. The rows in the table's order, the files written, the exit status.
+    ``finish(writer)``: called once the cells are done (a sweep bounds its roofs)."""
     stream = stream or sys.stderr
     writer = ResultWriter(plan.out, summary=summary, resume=plan.resume, columns=columns)
     todo = _cells_to_run(plan, writer, stream)
@@ -151,6 +153,8 @@ def execute_plan(
         )
     finally:
         progress.close()
+    if finish is not None:
+        finish(writer)
     rank = {normal_key(s.key()): i for i, s in enumerate(plan.ordered)}
     rows = sorted(
         writer.summary().to_dict("records"),

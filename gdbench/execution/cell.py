@@ -218,9 +218,9 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
     samples = _timed(spec, opts, session, row) if opts.timing and not traj.diverged_step else None
     if opts.limits is not None:
         from gdbench.timing.bandwidth import host_limits
-        from gdbench.timing.roofline import roofline_columns
+        from gdbench.timing.roofline import roofline_columns, with_roof
 
-        row.update(roofline_columns(row, problem, inst, host_limits(opts.limits, row["host"])))
+        with_roof(row, roofline_columns(row, problem, inst, host_limits(opts.limits, row["host"])))
     frame = trajectory_frame(spec_columns(spec), traj, opts.record_every)
     if layout:  # each parameter group's distance from the reference, per recorded step
         devs = group_deviations(traj, ref, layout, frame["step"].to_numpy())

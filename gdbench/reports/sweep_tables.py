@@ -17,6 +17,17 @@ def _frac(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
 
 
+def _row_frac(row) -> str:
+    """A row's fraction of its roof, or "roof underestimated" where the step beat the
+    measured roof (``gdbench.timing.roofline.ROOF_SLACK``) and has no fraction."""
+    from gdbench.timing.roofline import ROOF_NOTE
+
+    warning = row.get("timing_warning")
+    if isinstance(warning, str) and ROOF_NOTE in warning:
+        return ROOF_NOTE.removesuffix(": ")
+    return _frac(row.roofline_frac)
+
+
 def _resident(v) -> bool:
     return flag(v)
 
@@ -67,7 +78,7 @@ def fastest_per_size(df: pd.DataFrame) -> list[list]:
                 f"{seconds(best.time_per_step_s)} ± {seconds(best.time_per_step_iqr_s)}",
                 f"{best.achieved_gbps:.1f}" if pd.notna(best.achieved_gbps) else "",
                 _gflops(best),
-                _frac(best.roofline_frac),
+                _row_frac(best),
                 _bound(best),
             ]
         )
@@ -113,7 +124,7 @@ def fraction_table(df: pd.DataFrame) -> tuple[list[str], list[list]]:
             if r is None:
                 cells.append("")
                 continue
-            text = _frac(r.roofline_frac)
+            text = _row_frac(r)
             cells.append(f"{text} {r.get('bound') or ''}".strip() if text else "")
         rows.append([name + _on(df, machine), *cells])
     return header, rows

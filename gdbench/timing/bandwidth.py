@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -227,6 +228,50 @@ def device_limits(dtypes: tuple[str, ...] = ("float32",)) -> dict[str, dict]:
     if "cuda" in out:
         out["cuda"]["gemm"] = roofs(cuda_gemm_rates(dtypes))
     return out
+
+
+def compute_roofs(dtypes: tuple[str, ...] = ("float32",)) -> dict[str, dict]:
+    """The roofs quick to measure again, measured now (never cached): per device the GEMM
+    rate of each of ``dtypes``, and on the CPU the cache's bandwidth (``device_limits``
+    has the rest: the memory bandwidth's several reductions over a large array)."""
+    from gdbench.timing.gemm import cpu_gemm_rates, cuda_gemm_rates, roofs
+
+    out: dict[str, dict] = {"cpu": {"cache_gbps": cache_bandwidth().gbps}}
+    out["cpu"]["gemm"] = roofs(cpu_gemm_rates(dtypes))
+    cuda = roofs(cuda_gemm_rates(dtypes))
+    if cuda:
+        out["cuda"] = {"gemm": cuda}
+    return out
+
+
+def best_limits(limits: dict, again: dict) -> tuple[dict, list[str]]:
+    """``limits`` (machine.json's content) with each roof of ``again`` (``{"hosts": {host:
+    compute_roofs()}}``) that is higher in its place: a roof must bound every cell, and one
+    measured low (a busy moment on a shared machine) would not. Also what was raised, a
+    line each."""
+    import copy
+
+    out = copy.deepcopy(limits)
+    raised: list[str] = []
+    for host, devices in again.get("hosts", {}).items():
+        mine = host_limits(out, host)
+        for dev, new in devices.items():
+            old = mine.get(dev)
+            if not isinstance(old, dict) or not isinstance(new, dict):
+                continue
+            if new.get("cache_gbps", 0) > old.get("cache_gbps", math.inf):
+                raised.append(f"{dev} cache {old['cache_gbps']:.1f} → {new['cache_gbps']:.1f} GB/s")
+                old["cache_gbps"] = new["cache_gbps"]
+            gemm = old.setdefault("gemm", {})
+            for dtype, measured in new.get("gemm", {}).items():
+                before = gemm.get(dtype, {}).get("gflops")
+                if before is None or measured["gflops"] > before:
+                    if before is not None:
+                        raised.append(
+                            f"{dev} {dtype} GEMM {before:.1f} → {measured['gflops']:.1f} GFLOP/s"
+                        )
+                    gemm[dtype] = measured
+    return out, raised
 
 
 def main() -> int:

@@ -45,6 +45,7 @@ ROOFLINE_KINDS = {
     "bound": "text",
     "roofline_frac": "non-negative",
 }
+# Not a column: a row's timing_warning takes it (``roof_columns``).
 ROOFLINE_COLUMNS = list(ROOFLINE_KINDS)
 BOUNDS = ("compute", "memory", "cache")
 
@@ -90,17 +91,30 @@ def state_arrays(row: dict) -> int:
 
 
 def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
+    """A timed row's roofline columns: its problem's bytes and FLOPs a step against the
+    roofs ``limits`` holds for the row's device (``roof_columns``)."""
     itemsize = np.dtype(row["dtype"]).itemsize
     nbytes = problem.bytes_per_step(inst, itemsize)
     state = getattr(problem, "state_bytes_per_step", None)
     if state is not None:
         nbytes += state(inst, itemsize, state_arrays(row))
     flops = problem.flops_per_step(inst)
+    return roof_columns(row, nbytes, flops, limits.get(row["device"]))
+
+
+# A step measured faster than its roof allows by more than this is no fraction of the roof:
+# the roof was measured low (a shared machine, a busy moment), and the row says so.
+ROOF_SLACK = 1.05
+
+
+def roof_columns(row: dict, nbytes: int, flops, limit: dict | None) -> dict:
+    """The roofline columns of a row of ``nbytes`` and ``flops`` a step (None: no count)
+    against one device's measurements ``limit``, and ``roof_note``: why the fraction is
+    left empty where the step beat its roof by more than ``ROOF_SLACK`` (else "")."""
     out: dict[str, object] = dict.fromkeys(ROOFLINE_COLUMNS, "")
     out.update(bytes_per_step=nbytes, flops_per_step="" if flops is None else flops)
     if flops is not None and nbytes > 0:
         out["intensity"] = flops / nbytes
-    limit = limits.get(row["device"])
     roof_gflops, bound, resident = roof(flops, nbytes, limit, row["dtype"])
     if limit is not None:
         gemm = (limit.get("gemm") or {}).get(row["dtype"], {})
@@ -114,6 +128,7 @@ def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
             roof_gflops="" if roof_gflops is None else roof_gflops,
             bound=bound,
         )
+    out["roof_note"] = ""
     t = row.get("time_per_step_s")
     if isinstance(t, float) and t > 0 and not math.isnan(t):
         achieved_gbps = nbytes / t / 1e9
@@ -125,4 +140,46 @@ def roofline_columns(row: dict, problem, inst, limits: dict) -> dict:
         elif limit is not None and bound:
             gbps = limit["cache_gbps"] if bound == "cache" else limit["gbps"]
             out["roofline_frac"] = achieved_gbps / gbps
+        frac = out["roofline_frac"]
+        if isinstance(frac, float) and frac > ROOF_SLACK:
+            out["roofline_frac"] = ""
+            out["roof_note"] = f"{ROOF_NOTE}the step ran at {frac:.2f}× the measured {bound} roof"
     return out
+
+
+ROOF_NOTE = "roof underestimated: "
+
+
+def with_roof(row: dict, columns: dict) -> None:
+    """``row`` updated with ``roof_columns``' columns; its ``timing_warning`` says the roof
+    was underestimated where the note does, and no longer where an earlier one did."""
+    columns = dict(columns)
+    note = columns.pop("roof_note", "")
+    row.update(columns)
+    warning = row.get("timing_warning")
+    parts = [p for p in str(warning or "").split("; ") if p and not p.startswith(ROOF_NOTE)]
+    if warning is not None and not isinstance(warning, str):  # NaN: none read back
+        parts = []
+    row["timing_warning"] = "; ".join([*parts, note] if note else parts)
+
+
+def bound_again(row: dict, limit: dict | None) -> None:
+    """A finished row's roof columns again against ``limit`` (its device's roofs, measured
+    again), from its own bytes and FLOPs a step and its time; rows without them (skipped,
+    failed) are left as they are."""
+    nbytes, flops = _number(row.get("bytes_per_step")), _number(row.get("flops_per_step"))
+    if nbytes is None:
+        return
+    whole = flops is not None and flops.is_integer()  # a count, written as one
+    with_roof(row, roof_columns(row, int(nbytes), int(flops) if whole else flops, limit))
+
+
+def _number(value) -> float | None:
+    """A finite number a row holds (an int, a float, NumPy's), else None ("", NaN, NA)."""
+    if isinstance(value, bool | str) or value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
