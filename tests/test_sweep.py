@@ -364,3 +364,22 @@ def test_no_sweep_reports_a_fraction_above_its_roof(tmp_path, monkeypatch, capsy
         assert (s.roofline_frac > 0).all()
         assert not s.timing_warning.astype(str).str.contains("roof underestimated").any()
         assert cache > 10 and "roofs measured again after the cells" in capsys.readouterr().err
+
+
+def test_a_loaded_sweep_shows_no_fraction_above_its_roof(tmp_path):
+    """A folder written before sweeps bounded their roofs (committed: an Intel Xeon's
+    sweep with fractions of 1.23 and 1.15): its report says "roof underestimated" there."""
+    import shutil
+
+    from gdbench.reports.report import load_sweep
+
+    folder = tmp_path / "old"
+    shutil.copytree(ROOT / "results" / "cpu-intel-xeon-2core" / "sweep-roof-rounds-4", folder)
+    raw = pd.read_csv(folder / "sweep.csv")
+    assert (raw.roofline_frac > 1.05).sum() == 2
+    sweep, _, _ = load_sweep(folder)
+    assert not (sweep.roofline_frac > 1.05).any()
+    flagged = sweep.timing_warning.astype(str).str.contains("roof underestimated: the step ran")
+    assert flagged.sum() == 2
+    assert main(["report", str(folder)]) == 0
+    assert (folder / "report.md").read_text().count("roof underestimated") >= 2

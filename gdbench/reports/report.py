@@ -108,7 +108,30 @@ def load_sweep(folder: Path | str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         raise UsageError(f"{folder}: sweep.csv, trajectories.csv or machine.json is not gdbench's")
     check_values(sweep, folder / "sweep.csv")
     check_values(traj, folder / "trajectories.csv")
-    return sweep, traj, check_limits(limits, folder / "machine.json")
+    return unbounded_as_warned(sweep), traj, check_limits(limits, folder / "machine.json")
+
+
+def unbounded_as_warned(sweep: pd.DataFrame) -> pd.DataFrame:
+    """A sweep's rows as the report shows them: a fraction above ``ROOF_SLACK`` of its roof
+    (a folder written before sweeps bounded their roofs) is no fraction but the warning
+    that the roof was underestimated, as a sweep now writes it."""
+    from gdbench.timing.roofline import ROOF_NOTE, ROOF_SLACK
+
+    if "roofline_frac" not in sweep:
+        return sweep
+    over = sweep.roofline_frac > ROOF_SLACK
+    if not over.any():
+        return sweep
+    sweep = sweep.copy()
+    warning = sweep.timing_warning.astype("string").fillna("")
+    for i in sweep.index[over]:
+        bound = sweep.at[i, "bound"] if "bound" in sweep else ""
+        note = f"{ROOF_NOTE}the step ran at {sweep.at[i, 'roofline_frac']:.2f}× the measured "
+        note += f"{bound if isinstance(bound, str) else ''} roof"
+        warning[i] = "; ".join(w for w in (warning[i], note) if w)
+    sweep["timing_warning"] = warning.replace("", pd.NA)
+    sweep.loc[over, "roofline_frac"] = float("nan")
+    return sweep
 
 
 def command_of(folder: Path) -> dict:

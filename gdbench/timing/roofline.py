@@ -170,8 +170,10 @@ def bound_again(row: dict, limit: dict | None) -> None:
     nbytes, flops = _number(row.get("bytes_per_step")), _number(row.get("flops_per_step"))
     if nbytes is None:
         return
-    whole = flops is not None and flops.is_integer()  # a count, written as one
-    with_roof(row, roof_columns(row, int(nbytes), int(flops) if whole else flops, limit))
+    count: int | float | None = flops
+    if flops is not None and flops.is_integer():  # a count, written as one
+        count = int(flops)
+    with_roof(row, roof_columns(row, int(nbytes), count, limit))
 
 
 def _number(value) -> float | None:
