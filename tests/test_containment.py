@@ -18,8 +18,8 @@ import pytest
 from gdbench import registry
 from gdbench.cli.commands import main
 from gdbench.errors import UsageError
+from gdbench.results import files as results
 from gdbench.results import folder_lock
-from gdbench.results import writer as results
 
 ROOT = Path(__file__).resolve().parent.parent
 

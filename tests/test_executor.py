@@ -94,7 +94,7 @@ def test_older_folders_read_back_in_this_version_s_columns():
 
 @pytest.mark.parametrize("layout", ["flat", "cluster", "hosts"])
 def test_every_machine_json_layout_gives_each_host_its_own(layout):
-    from gdbench.timing.bandwidth import host_limits, machine_hosts
+    from gdbench.timing.machine_file import host_limits, machine_hosts
 
     cpu = {"gbps": 20.0, "iqr_gbps": 1.0, "method": "numpy sum"}
     written = {

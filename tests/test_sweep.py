@@ -330,11 +330,11 @@ def _lowered(limits: dict, by: float = 1e4) -> dict:
 
 
 @pytest.mark.parametrize("again_low", [False, True])
-def test_no_sweep_reports_a_fraction_above_its_roof(tmp_path, monkeypatch, capsys, again_low):
+def test_no_sweep_reports_a_fraction_above_its_roof(tmp_path, monkeypatch, again_low):
     """A roof measured low on purpose (10⁴ times): measured again after the cells, the
     higher is kept and every fraction is at most 1.05; where it reads low again too, no
     fraction is printed above it: the row says the roof was underestimated."""
-    from gdbench.timing import bandwidth
+    from gdbench.timing import bandwidth, machine_file
 
     real_limits, real_roofs = bandwidth.device_limits, bandwidth.compute_roofs
     monkeypatch.setattr(bandwidth, "device_limits", lambda d=("float32",): _lowered(real_limits(d)))
@@ -351,7 +351,7 @@ def test_no_sweep_reports_a_fraction_above_its_roof(tmp_path, monkeypatch, capsy
     assert not (s.roofline_frac > 1.05).any()
     cache = next(
         iter(
-            bandwidth.machine_hosts(
+            machine_file.machine_hosts(
                 __import__("json").loads((out / "machine.json").read_text())
             ).values()
         )
@@ -363,7 +363,7 @@ def test_no_sweep_reports_a_fraction_above_its_roof(tmp_path, monkeypatch, capsy
     else:
         assert (s.roofline_frac > 0).all()
         assert not s.timing_warning.astype(str).str.contains("roof underestimated").any()
-        assert cache > 10 and "roofs measured again after the cells" in capsys.readouterr().err
+        assert cache > 10  # GB/s: the measurement after the cells, the higher, kept
 
 
 def test_a_loaded_sweep_shows_no_fraction_above_its_roof(tmp_path):

@@ -49,7 +49,7 @@ class Comparison:
         if path is not None:
             from pathlib import Path
 
-            from gdbench.results.writer import atomic_text
+            from gdbench.results.files import atomic_text
 
             atomic_text(Path(path), text)
         return text
@@ -106,7 +106,7 @@ class Comparison:
         out = Path(path)
         check_out(out)
         make_out(out)
-        from gdbench.results.writer import atomic_csv, atomic_text
+        from gdbench.results.files import atomic_csv, atomic_text
 
         atomic_text(out / "compare.md", self.markdown())
         atomic_csv(self.table, out / "compare.csv")

@@ -108,7 +108,7 @@ class History:
         page = render(self)
         if path is not None:
             from gdbench.errors import UsageError
-            from gdbench.results.writer import atomic_text
+            from gdbench.results.files import atomic_text
 
             try:
                 atomic_text(Path(path), page)
@@ -142,7 +142,7 @@ class History:
         if path is not None:
             from pathlib import Path
 
-            from gdbench.results.writer import atomic_text
+            from gdbench.results.files import atomic_text
 
             atomic_text(Path(path), text)
         return text

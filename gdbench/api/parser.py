@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from gdbench.api.problem_options import instance_options
 from gdbench.errors import UsageError
 
 
@@ -25,82 +26,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _instance_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
-    p.add_argument(
-        "--problem",
-        default=None,
-        help="problem name(s), comma separated, or 'all' (default: all but classifier; "
-        "sweep: quadratic,linreg)",
-    )
-    if sweep:
-        p.add_argument(
-            "--n-samples",
-            default=None,
-            metavar="N[,N]",
-            help="sample counts of generated data; roof: per D, the smallest N whose X and y "
-            "exceed 4x this machine's last-level cache (default 1e3,1e4,1e5,1e6,roof)",
-        )
-        p.add_argument(
-            "--features",
-            default=None,
-            metavar="D[,D]",
-            help="feature counts (default 1,16; a problem whose settings fix D, as the "
-            "classifier's layers, runs its own)",
-        )
-    else:
-        p.add_argument(
-            "--n-samples",
-            default=None,
-            metavar="N",
-            help="generated data with N samples (linreg); roof: beyond 4x the last-level "
-            "cache; default: notebook data",
-        )
-        p.add_argument("--features", default=None, metavar="D", help="features of generated data")
-    p.add_argument("--seed", default="0", help="seed of generated data (default 0)")
-    settings_help = (
-        "problem settings, e.g. l2=0.01, hidden=32, b=10 (see list); NAME:KEY=VALUE "
-        "for one problem alone"
-    )
-    p.add_argument(
-        "--problem-opt",
-        action="append",  # a sweep takes it repeated; run and gradcheck once (execution.options)
-        default=None,
-        metavar="[NAME:]KEY=VALUE[,…]",
-        help=settings_help
-        + (
-            "; repeat it to sweep over settings, each one a setting of the problems "
-            "(--problem-opt layers=784-256-10 --problem-opt layers=784-1024-10)"
-            if sweep
-            else ""
-        ),
-    )
-    p.add_argument(
-        "--data",
-        default=None,
-        metavar="PATH",
-        help="your data: a CSV with a header (target: --target, default the last column) "
-        "or an .npz with X and y; or a named dataset: sklearn:digits",
-    )
-    p.add_argument("--target", default=None, metavar="COLUMN", help="the CSV's target column")
-    p.add_argument(
-        "--columns",
-        default=None,
-        metavar="A,B,…",
-        help="--data's feature columns (default: every column but the target)",
-    )
-    p.add_argument(
-        "--drop", default=None, metavar="A,B,…", help="--data columns left out of the features"
-    )
-    p.add_argument(
-        "--standardize",
-        action="store_true",
-        help="scale --data features to mean 0, variance 1 (and centre a regression target)",
-    )
-
-
 def _run_options(p: argparse.ArgumentParser, sweep: bool) -> None:
     _common(p)
-    _instance_options(p, sweep)
+    instance_options(p, sweep)
     _cell_options(p, sweep)
     _timing_options(p, sweep)
     _output_options(p, sweep)
@@ -267,8 +195,10 @@ def make_parser() -> argparse.ArgumentParser:
     _common(report)
     report.add_argument("folder", help="a sweep's results folder")
 
-    _compare_parser(sub)
-    _history_parser(sub)
+    from gdbench.api.folder_parsers import add_compare_parser, add_history_parser
+
+    add_compare_parser(sub, _common)
+    add_history_parser(sub, _common)
     from gdbench.api.port_parser import add_port_parser
 
     add_port_parser(sub, _common)
@@ -283,7 +213,7 @@ def make_parser() -> argparse.ArgumentParser:
         "gradcheck", help="check hand-derived gradients against finite differences and autodiff"
     )
     _common(gc)
-    _instance_options(gc)
+    instance_options(gc)
     gc.add_argument(
         "--at",
         default=None,
@@ -300,95 +230,3 @@ def make_parser() -> argparse.ArgumentParser:
         help="seconds one problem's check may take before it becomes its error (default 1800)",
     )
     return parser
-
-
-def _history_parser(sub) -> None:
-    hist = sub.add_parser(
-        "history",
-        help="result folders over time: regressions, recoveries and numerics changes per cell",
-    )
-    _common(hist)
-    hist.add_argument(
-        "paths", nargs="+", metavar="PATH", help="result folders, or folders holding them"
-    )
-    hist.add_argument(
-        "--threshold",
-        default="5",
-        metavar="PCT",
-        help="a step must also exceed this many percent to count (default 5)",
-    )
-    hist.add_argument(
-        "--fail-on-regression",
-        default=None,
-        metavar="PCT",
-        help="exit 1 when the latest run holds a regression above PCT percent or a "
-        "numerics event (for CI)",
-    )
-    _ci_options(hist, "a timed cell of the latest run whose steps no test could judge")
-    hist.add_argument("--csv", default=None, metavar="FILE", help="write the events as CSV")
-    hist.add_argument(
-        "--md",
-        default=None,
-        metavar="FILE",
-        help="write the report as Markdown, with the FAIL lines (for $GITHUB_STEP_SUMMARY)",
-    )
-    hist.add_argument(
-        "--html",
-        default=None,
-        metavar="FILE",
-        help="write the history as one self-contained HTML page (summary, a chart per cell)",
-    )
-
-
-def _compare_parser(sub) -> None:
-    cmp = sub.add_parser(
-        "compare",
-        help="compare two result folders cell by cell: slower, faster, numerics changed",
-    )
-    _common(cmp)
-    cmp.add_argument("old", help="a run or sweep folder: the baseline")
-    cmp.add_argument("new", help="a run or sweep folder: the one to judge")
-    cmp.add_argument(
-        "--threshold",
-        default="5",
-        metavar="PCT",
-        help="a significant change must also exceed this many percent to count (default 5)",
-    )
-    cmp.add_argument(
-        "--fail-above",
-        default=None,
-        metavar="PCT",
-        help="exit 1 when a cell is significantly slower by more than PCT percent, or "
-        "agreed before and now disagrees (for CI)",
-    )
-    cmp.add_argument(
-        "--ignore",
-        default=None,
-        metavar="COLS",
-        help="key columns left out of the match, e.g. dtype (float32 against float64) or device",
-    )
-    _ci_options(cmp, "a cell timed on both sides whose timing no test could judge")
-    cmp.add_argument(
-        "--md",
-        default=None,
-        metavar="FILE",
-        help="write the report as Markdown, with the FAIL lines (for $GITHUB_STEP_SUMMARY)",
-    )
-    cmp.add_argument(
-        "--out", default=None, metavar="DIR", help="write compare.md, compare.csv, compare.png"
-    )
-
-
-def _ci_options(parser, untestable: str) -> None:
-    parser.add_argument(
-        "--require-testable",
-        action="store_true",
-        help=f"exit 1 on {untestable} (too few rounds or runs)",
-    )
-    parser.add_argument(
-        "--json",
-        default=None,
-        metavar="FILE",
-        help="write every cell's decision, its evidence and what fails as JSON "
-        "(schema: docs/schemas/)",
-    )

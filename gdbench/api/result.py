@@ -84,7 +84,7 @@ class Result:
         """Writes the results as a folder the command line reads (``report``, ``compare``,
         ``--resume`` of a finished run); the folder must not exist or be empty."""
         from gdbench.execution.options import check_out, make_out
-        from gdbench.results.writer import atomic_csv, atomic_text
+        from gdbench.results.files import atomic_csv, atomic_text
 
         out = Path(path)
         check_out(out)
@@ -118,7 +118,7 @@ class SweepResult(Result):
         self.machine = dict(machine or {"hosts": {}})
 
     def _save_more(self, out: Path) -> None:
-        from gdbench.results.writer import atomic_text
+        from gdbench.results.files import atomic_text
 
         atomic_text(out / "machine.json", json.dumps(self.machine, indent=2) + "\n")
 

@@ -16,8 +16,9 @@ from gdbench.execution.rows import error_row, exception_line, skipped_row
 from gdbench.execution.schedule import run_cells
 from gdbench.numerics.verdict import Verdict
 from gdbench.reports.table import format_table, problem_labels, seconds, verdict
+from gdbench.results.files import atomic_text
 from gdbench.results.schema import Status, flag, normal_key
-from gdbench.results.writer import ResultWriter, atomic_text
+from gdbench.results.writer import ResultWriter
 from gdbench.spec import RunSpec
 
 

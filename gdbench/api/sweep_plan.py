@@ -10,8 +10,8 @@ from pathlib import Path
 from gdbench.api.run_plan import execute_plan
 from gdbench.errors import UsageError
 from gdbench.execution.local import LocalExecutor
+from gdbench.results.files import atomic_text
 from gdbench.results.schema import SUMMARY_COLUMNS
-from gdbench.results.writer import atomic_text
 from gdbench.timing.roofline import ROOFLINE_COLUMNS
 
 SWEEP_COLUMNS = [*SUMMARY_COLUMNS, *ROOFLINE_COLUMNS]
@@ -28,7 +28,7 @@ def measure_limits(out: Path, resume: bool, executor, stream, dtypes=("float32",
             limits = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"--resume {out}: machine.json cannot be read ({exc})") from None
-        from gdbench.timing.bandwidth import check_limits
+        from gdbench.timing.machine_file import check_limits
 
         return check_limits(limits, path)
     print("measuring this machine's roofs: bandwidth and GEMM rate (gdbench machine)…", file=stream)
@@ -71,7 +71,7 @@ def _bounding(plan, executor, stream, limits: dict):
     ``ROOF_SLACK`` has no fraction but a warning (``roof underestimated: …``)."""
 
     def finish(writer) -> None:
-        from gdbench.timing.bandwidth import best_limits, host_limits
+        from gdbench.timing.machine_file import best_limits, host_limits
         from gdbench.timing.roofline import bound_again
 
         best = limits

@@ -263,7 +263,7 @@ def _kept(command: str) -> str:
 
 
 def _main(argv: list[str]) -> int:
-    from gdbench.results.writer import ResultsWriteError
+    from gdbench.results.files import ResultsWriteError
 
     command = ""  # what was stopped: only run and sweep write rows that are kept
     try:

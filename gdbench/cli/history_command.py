@@ -13,7 +13,7 @@ from gdbench.errors import UsageError
 def main(args) -> int:
     from gdbench.api.history import history
     from gdbench.reports.compare import percent
-    from gdbench.results.writer import csv_text
+    from gdbench.results.files import csv_text
 
     fail = percent(args.fail_on_regression, "--fail-on-regression")
     given = (("--csv", args.csv), ("--md", args.md), ("--json", args.json), ("--html", args.html))
@@ -44,7 +44,7 @@ def main(args) -> int:
 
 def write(files: dict[str, Path], texts: dict[str, Callable[[], str]]) -> None:
     """Each asked file, written whole or not at all; a one-line error where it cannot be."""
-    from gdbench.results.writer import atomic_text
+    from gdbench.results.files import atomic_text
 
     for flag, path in files.items():
         try:

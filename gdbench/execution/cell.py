@@ -217,7 +217,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         )
     samples = _timed(spec, opts, session, row) if opts.timing and not traj.diverged_step else None
     if opts.limits is not None:
-        from gdbench.timing.bandwidth import host_limits
+        from gdbench.timing.machine_file import host_limits
         from gdbench.timing.roofline import roofline_columns, with_roof
 
         with_roof(row, roofline_columns(row, problem, inst, host_limits(opts.limits, row["host"])))

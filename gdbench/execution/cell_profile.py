@@ -14,8 +14,8 @@ from gdbench.execution.cell import setup_of
 from gdbench.execution.instances import instance, problem_of
 from gdbench.execution.rows import exception_line
 from gdbench.spec import RunSpec
-from gdbench.timing.bandwidth import host_limits
 from gdbench.timing.breakdown import explain, explain_compute, profile
+from gdbench.timing.machine_file import host_limits
 
 
 @contextlib.contextmanager

@@ -42,7 +42,7 @@ from gdbench.execution.sizes import (
 )
 from gdbench.numerics.budget import BUDGET_DTYPES
 from gdbench.results import folder_lock
-from gdbench.results.writer import new_run_dir
+from gdbench.results.files import new_run_dir
 from gdbench.spec import RunSpec
 
 MAX_CELL_TIMEOUT = 7 * 86400.0  # a week; setitimer and the futures take any float below

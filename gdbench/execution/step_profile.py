@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from gdbench.execution.schedule import profile_cells
+from gdbench.results.files import atomic_csv
 from gdbench.results.schema import Status
-from gdbench.results.writer import atomic_csv
 from gdbench.spec import RunSpec
 from gdbench.timing.breakdown import BREAKDOWN_COLUMNS
 

@@ -88,7 +88,7 @@ class PortResult:
 
         import pandas as pd
 
-        from gdbench.results.writer import atomic_csv, atomic_figure
+        from gdbench.results.files import atomic_csv, atomic_figure
 
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)

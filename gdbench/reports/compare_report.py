@@ -23,8 +23,8 @@ from gdbench.reports.significance import (
     SLOWER,
 )
 from gdbench.reports.table import number, seconds
+from gdbench.results.files import atomic_figure
 from gdbench.results.schema import SPEC_COLUMNS
-from gdbench.results.writer import atomic_figure
 
 
 def _timing_text(c: Cell) -> list[str]:

@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 
 from gdbench.numerics.reference import REFERENCE
 from gdbench.reports import legend
+from gdbench.results.files import atomic_figure
 from gdbench.results.schema import TRAJECTORY_ID
-from gdbench.results.writer import atomic_figure
 
 INSTANCE = ["problem", "data", "n_samples", "features", "seed", "problem_args"]
 REFERENCE_KEY = [*INSTANCE, "lr", "optimizer", "optimizer_args"]

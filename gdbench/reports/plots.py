@@ -11,8 +11,8 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no display n
 
 from gdbench.numerics.reference import REFERENCE
 from gdbench.reports import legend, table
+from gdbench.results.files import atomic_figure
 from gdbench.results.schema import flag
-from gdbench.results.writer import atomic_figure
 
 SERIES = ["problem", "optimizer", "backend", "mode", "device", "dtype", "features", "machine"]
 
@@ -151,7 +151,7 @@ def roofline_model(sweep: pd.DataFrame, limits: dict, path: Path) -> Path:
     byte of least traffic), log-log, each cell a point (its series joined in size order),
     under the measured roofs of the CPU: the GEMM rate per dtype (flat) and the memory and
     cache bandwidths (slope 1), from machine.json."""
-    from gdbench.timing.bandwidth import machine_hosts
+    from gdbench.timing.machine_file import machine_hosts
 
     df = timed(sweep)
     if "gflops" in df and "flops_per_step" in df:

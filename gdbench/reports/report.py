@@ -16,9 +16,9 @@ from gdbench.reports.sweep_tables import (
     fraction_table,
     size_label,
 )
+from gdbench.results.files import atomic_text
 from gdbench.results.schema import Status, check_values, flag, read_results
-from gdbench.results.writer import atomic_text
-from gdbench.timing.bandwidth import check_limits, machine_hosts
+from gdbench.timing.machine_file import check_limits, machine_hosts
 
 
 def _sentence(text) -> str:
