@@ -47,8 +47,10 @@ def verdict(row: dict) -> str:
     if status == Status.DIVERGED:
         word = f"diverged at step {int(float(row['diverged_step']))}, {word}"
     warning = row.get("timing_warning")
-    if isinstance(warning, str) and warning:
-        word += f"; timing {warning}"
+    if isinstance(warning, str) and warning:  # "timing noisy: …"; the roof's says itself
+        word += "; " + "; ".join(
+            w if w.startswith("roof ") else f"timing {w}" for w in warning.split("; ")
+        )
     return word
 
 
