@@ -371,7 +371,7 @@ def test_a_loaded_sweep_shows_no_fraction_above_its_roof(tmp_path):
     sweep with fractions of 1.23 and 1.15): its report says "roof underestimated" there."""
     import shutil
 
-    from gdbench.reports.report import load_sweep
+    from gdbench.reports.sweep_folder import load_sweep
 
     folder = tmp_path / "old"
     shutil.copytree(ROOT / "results" / "cpu-intel-xeon-2core" / "sweep-roof-rounds-4", folder)

@@ -118,7 +118,8 @@ def cmd_report(args) -> int:
                 f"{folder} is not a sweep folder (no {name}) nor a run folder (no summary.csv)"
             )
     try:
-        from gdbench.reports.report import load_sweep, write_report
+        from gdbench.reports.report import write_report
+        from gdbench.reports.sweep_folder import load_sweep
     except ImportError as exc:
         raise UsageError(
             f"the report needs matplotlib ({exc}); pip install 'gdbench[plot]'"
