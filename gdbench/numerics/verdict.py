@@ -99,6 +99,12 @@ def judgement(
         growth,
         layout,
     )
+    return _rerun_says(agr, check, detail, named, budget, dtype, n_elements)
+
+
+def _rerun_says(agr, check, detail: str, named: str, budget, dtype: str, n_elements: int):
+    """The verdict of a cell that its float64 rerun (``check``) decides: the mathematics
+    where that disagrees too, else the precision (noisy or imprecise)."""
     if not check.agrees:
         return Judgement(
             Verdict.DISAGREES,
