@@ -206,15 +206,7 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         layout,
     )
     row.update(_judged_columns(traj, judged, grow))
-    if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):
-        with_reason(row, _rising_loss(traj, ref, spec))
-    if backend.hand_gradient and judged.verdict is Verdict.DISAGREES:
-        plugin = "" if type(problem).__module__.startswith("gdbench.") else " --plugin …"
-        with_reason(
-            row,
-            "this backend runs the hand-derived gradient: python -m gdbench gradcheck "
-            f"--problem {spec.problem}{plugin} --at all shows where it is wrong",
-        )
+    _more_reasons(row, traj, ref, spec, judged, backend, problem)
     samples = _timed(spec, opts, session, row) if opts.timing and not traj.diverged_step else None
     if opts.limits is not None:
         from gdbench.timing.machine_file import host_limits
@@ -226,6 +218,20 @@ def _execute(spec: RunSpec, opts: Options, row: dict) -> tuple[dict, object, obj
         devs = group_deviations(traj, ref, layout, frame["step"].to_numpy())
         frame = frame.assign(**{f"dev_{name}": d for name, d in devs.items()})
     return row, frame, samples
+
+
+def _more_reasons(row: dict, traj, ref, spec: RunSpec, judged, backend, problem) -> None:
+    """What the row's reason adds beyond the verdict: a loss that rose, and where a wrong
+    hand-derived gradient is shown."""
+    if traj.steps > 1 and not traj.diverged_step and float(traj.loss[-1]) > float(traj.loss[0]):
+        with_reason(row, _rising_loss(traj, ref, spec))
+    if backend.hand_gradient and judged.verdict is Verdict.DISAGREES:
+        plugin = "" if type(problem).__module__.startswith("gdbench.") else " --plugin …"
+        with_reason(
+            row,
+            "this backend runs the hand-derived gradient: python -m gdbench gradcheck "
+            f"--problem {spec.problem}{plugin} --at all shows where it is wrong",
+        )
 
 
 def _rising_loss(traj, ref, spec: RunSpec) -> str:

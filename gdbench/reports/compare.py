@@ -240,6 +240,30 @@ def invalid_samples(rounds: list[np.ndarray]) -> str:
     return ""
 
 
+def _timed_cell(cell: Cell, old: Side, new: Side, reasons: list, threshold: float, seed: int):
+    """``cell`` with its timing compared (``change``), or the note that says why not."""
+    o, n = cell.old, cell.new
+    a, b = old.samples.get(cell.key), new.samples.get(cell.key)
+    bad = [
+        f"{side}'s samples.csv has {why}"
+        for side, rounds in (("old", a), ("new", b))
+        if rounds is not None
+        for why in [invalid_samples(rounds)]
+        if why
+    ]
+    if bad:  # a damaged file must not read as a change (or as none)
+        cell.timing_note = "not comparable: " + "; ".join(bad)
+    elif a is not None and b is not None and sum(map(len, a)) >= 2 and sum(map(len, b)) >= 2:
+        cell.change = compare_rounds(a, b, threshold, seed=seed)
+    elif number(o.get("time_per_step_s")) and number(n.get("time_per_step_s")):
+        cell.timing_note = "no samples.csv: medians only, no test"
+    elif reasons:
+        cell.timing_note = "; ".join(reasons)
+    else:
+        cell.timing_note = "not timed"
+    return cell
+
+
 def compare(
     old: Side, new: Side, threshold: float = 0.05, ignore: tuple[str, ...] = (), seed: int = 0
 ) -> Comparison:
@@ -268,28 +292,7 @@ def compare(
                 reasons = [f"skipped in both: {n.get('reason')}"]
             unmatched.append(("both", n, "; ".join(reasons)))
             continue
-        cell = Cell(k, o, n)
-        a, b = old.samples.get(k), new.samples.get(k)
-        bad = [
-            f"{side}'s samples.csv has {why}"
-            for side, rounds in (("old", a), ("new", b))
-            if rounds is not None
-            for why in [invalid_samples(rounds)]
-            if why
-        ]
-        if bad:  # a damaged file must not read as a change (or as none)
-            cell.timing_note = "not comparable: " + "; ".join(bad)
-            cells.append(cell)
-            continue
-        if a is not None and b is not None and sum(map(len, a)) >= 2 and sum(map(len, b)) >= 2:
-            cell.change = compare_rounds(a, b, threshold, seed=seed)
-        elif number(o.get("time_per_step_s")) and number(n.get("time_per_step_s")):
-            cell.timing_note = "no samples.csv: medians only, no test"
-        elif reasons:
-            cell.timing_note = "; ".join(reasons)
-        else:
-            cell.timing_note = "not timed"
-        cells.append(cell)
+        cells.append(_timed_cell(Cell(k, o, n), old, new, reasons, threshold, seed))
     if not cells:
         raise UsageError(f"compare: {old.folder} and {new.folder} have no cell in common")
     tested = [(c, c.change) for c in cells if c.change is not None]
