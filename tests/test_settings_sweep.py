@@ -13,7 +13,8 @@ from argparse import Namespace
 import pytest
 
 import gdbench
-from gdbench.cli.commands import main, resume_args
+from gdbench.cli.commands import main
+from gdbench.cli.resume import resume_args
 from gdbench.errors import UsageError
 from gdbench.reports import plots, table
 from gdbench.reports.sweep_tables import fraction_table
