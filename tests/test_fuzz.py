@@ -149,6 +149,8 @@ def valid_values(dest: str, paths: dict[str, str]) -> list[str]:
             paths["not_python"],
             paths["raises"],
         ],
+        "file": [paths["port_me"], paths["raises"], paths["not_python"], paths["file"]],
+        "batch_size": ["4", "8", "0", "1e9"],
         "folder": [
             paths["sweep"],
             paths["run"],
@@ -173,7 +175,35 @@ def grammar() -> dict[str, list[argparse.Action]]:
 # Subcommands weighted by how much input they take (machine and notebook take none and
 # cost seconds, so they come up rarely).
 WEIGHTED = ["run"] * 12 + ["sweep"] * 4 + ["gradcheck"] * 6 + ["report"] * 4 + ["list"] * 2
-WEIGHTED += ["notebook", "machine"] + ["compare"] * 4 + ["history"] * 3
+WEIGHTED += ["notebook", "machine"] + ["compare"] * 4 + ["history"] * 3 + ["port"] * 2
+
+# `port FILE.py`'s file: a linear model in torch and its JAX port, a few steps.
+PORT_FILE = """
+import numpy as np
+import optax
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+model = torch.nn.Linear(3, 2)
+params = {"w": np.zeros((3, 2), np.float32), "b": np.zeros(2, np.float32)}
+
+
+def apply(p, x):
+    return x @ p["w"] + p["b"]
+
+
+def loss(logits, y):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+reference = (model, lambda p: torch.optim.SGD(p, lr=0.1), F.cross_entropy)
+candidates = {"jax": (params, apply, optax.sgd(0.1), loss)}
+data = (np.random.default_rng(0).standard_normal((16, 3)), np.arange(16) % 2)
+param_map = {"weight": "w.T", "bias": "b"}
+steps = 3
+batch_size = 8
+"""
 
 
 @st.composite
@@ -281,13 +311,14 @@ def seeds(tmp_path_factory):
     (base / "file.txt").write_text("not a folder\n")
     (base / "not_python.py").write_text("this is ) not python\n")
     (base / "raises.py").write_text("raise RuntimeError('plugin says no')\n")
+    (base / "port_me.py").write_text(PORT_FILE)
     return base
 
 
 def lay_out(seeds: Path, work: Path) -> dict[str, str]:
     for name in ("run", "sweep"):
         shutil.copytree(seeds / name, work / name)
-    for name in ("file.txt", "not_python.py", "raises.py"):
+    for name in ("file.txt", "not_python.py", "raises.py", "port_me.py"):
         shutil.copy(seeds / name, work / name)
     # Damaged results: a command.json that is not JSON, one with hostile values, and a
     # sweep whose CSV is not a CSV.
@@ -314,6 +345,7 @@ def lay_out(seeds: Path, work: Path) -> dict[str, str]:
         "dir": str(work / "adir"),
         "not_python": str(work / "not_python.py"),
         "raises": str(work / "raises.py"),
+        "port_me": str(work / "port_me.py"),
         "bad_run": str(work / "bad_run"),
         "odd_run": str(work / "odd_run"),
         "bad_sweep": str(work / "bad_sweep"),

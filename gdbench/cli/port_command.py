@@ -7,12 +7,25 @@ from pathlib import Path
 
 
 def main(args) -> int:
-    from gdbench.api.porting import port_file
-    from gdbench.execution.options import check_out
+    from gdbench.errors import UsageError
+    from gdbench.execution.options import check_out, make_out
 
     out = Path(args.out) if args.out else None
     if out is not None:
         check_out(out)
+        existed = out.exists()
+        make_out(out)  # writable, proven before any work
+    try:
+        return _checked(args, out)
+    except UsageError:
+        if out is not None and not existed and not any(out.iterdir()):
+            out.rmdir()  # refused: nothing left behind
+        raise
+
+
+def _checked(args, out: Path | None) -> int:
+    from gdbench.api.porting import port_file
+
     options = {
         "steps": args.steps,
         "batch_size": args.batch_size,
