@@ -186,6 +186,14 @@ def step_batches(problem: Problem, inst: Instance) -> list[dict[str, np.ndarray]
     n = inst.n_samples or len(next(iter(inst.data.values()), ()))
     if b is None or b >= n:
         return [inst.data]
-    order = np.random.default_rng(inst.seed or 0).permutation(n)
-    cuts = [order[k * b : (k + 1) * b] for k in range(n // b)]
-    return [{k: np.ascontiguousarray(v[rows]) for k, v in inst.data.items()} for rows in cuts]
+    return [
+        {k: np.ascontiguousarray(v[rows]) for k, v in inst.data.items()}
+        for rows in batch_rows(n, b, inst.seed or 0)
+    ]
+
+
+def batch_rows(n: int, b: int, seed: int) -> list[np.ndarray]:
+    """The rows of each batch of ``step_batches``' schedule (b < n): a permutation of n
+    by ``default_rng(seed)``, cut into ⌊n/b⌋ batches of b rows."""
+    order = np.random.default_rng(seed).permutation(n)
+    return [order[k * b : (k + 1) * b] for k in range(n // b)]

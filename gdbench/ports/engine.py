@@ -4,6 +4,8 @@ step times (``check``). Inputs arrive checked (``gdbench.api.porting``)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +23,7 @@ from gdbench.ports.recording import Recording, perturbed, record
 from gdbench.ports.result import COLUMNS, PortResult
 from gdbench.ports.runner import PortError
 from gdbench.ports.timing import pinned, ratio, time_steps
+from gdbench.problem import batch_rows
 
 DTYPES = ("float32", "float64")
 
@@ -37,12 +40,12 @@ class Setup:
 def batches(X, y, batch_size: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """gdbench's batch schedule (``gdbench.problem.step_batches``): the rows permuted once
     by ``default_rng(seed)``, cut into ⌊N/B⌋ batches of B, cycled in that order."""
-    n = len(X)
-    if batch_size >= n:
+    if batch_size >= len(X):
         return [(X, y)]
-    order = np.random.default_rng(seed).permutation(n)
-    cuts = [order[k * batch_size : (k + 1) * batch_size] for k in range(n // batch_size)]
-    return [(np.ascontiguousarray(X[r]), np.ascontiguousarray(y[r])) for r in cuts]
+    return [
+        (np.ascontiguousarray(X[r]), np.ascontiguousarray(y[r]))
+        for r in batch_rows(len(X), batch_size, seed)
+    ]
 
 
 def runner(impl: Implementation, reference: TorchModel, ref_shapes: dict, who: str):
@@ -87,9 +90,9 @@ def check(
             reference.model, reference.optimizer, reference.loss, ref_links
         )
     }
-    for who, impl in candidates.items():  # every map resolved before any work
-        runner(impl, reference, shapes, who)
-        makers[who] = lambda impl=impl, who=who: runner(impl, reference, shapes, who)
+    for who, impl in candidates.items():  # every map resolved once, before any work
+        # An unloaded runner holds only the user's objects and its links: a copy per dtype.
+        makers[who] = functools.partial(copy.copy, runner(impl, reference, shapes, who))
     w0 = {
         n: p.detach().cpu().double().numpy().copy() for n, p in reference.model.named_parameters()
     }

@@ -3,18 +3,8 @@ row's reason."""
 
 from __future__ import annotations
 
-import math
-
 from gdbench.reports.render import plain_table
-
-
-def seconds(s) -> str:
-    if s is None or not math.isfinite(s):
-        return ""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
+from gdbench.reports.table import seconds
 
 
 def _time(row) -> str:
